@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+
+	"github.com/citywall/citywall/stream/loadtest"
+	ingestload "github.com/citywall/citywall/web/loadtest"
+)
+
+func benchCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: citywall bench hub|ingest [flags]")
+	}
+	switch args[0] {
+	case "hub":
+		return loadtest.Main(args[1:], os.Stdout)
+	case "hub-clients":
+		return loadtest.ClientMain(args[1:], os.Stdout)
+	case "ingest":
+		return ingestload.Main(ctx, args[1:], os.Stdout)
+	}
+	return errors.New("usage: citywall bench hub|ingest [flags]")
+}

@@ -1,0 +1,168 @@
+// Package config holds citywall's configuration: one strict YAML file,
+// defaults for everything, CITYWALL_* environment overrides, and Validate,
+// which runs before anything starts and names the key and value it rejects.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. The zero file (no -config flag) is the
+// embedded demo city: Default() with the demo switched on.
+type Config struct {
+	City    City    `yaml:"city"`
+	Server  Server  `yaml:"server"`
+	Auth    Auth    `yaml:"auth"`
+	Hub     Hub     `yaml:"hub"`
+	Geo     Geo     `yaml:"geo"`
+	Tickets Tickets `yaml:"tickets"`
+	Map     Map     `yaml:"map"`
+	Demo    Demo    `yaml:"demo"`
+	Log     Log     `yaml:"log"`
+}
+
+// City names the centre's city; the wall's title and "today" use it.
+type City struct {
+	Name     string `yaml:"name"`     // zh-CN, e.g. 海口
+	NameEn   string `yaml:"name_en"`  // English, e.g. Haikou
+	Timezone string `yaml:"timezone"` // IANA zone that days are counted in
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen          string        `yaml:"listen"`           // host:port
+	TLSCert         string        `yaml:"tls_cert"`         // PEM file; with tls_key, serve HTTPS
+	TLSKey          string        `yaml:"tls_key"`          // PEM file
+	Origins         []string      `yaml:"origins"`          // allowed Origin hosts for /ws besides the server's own host
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // largest accepted request body
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // how long a graceful stop waits for requests
+}
+
+// Auth maps bearer tokens to roles.
+type Auth struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one credential. Name is what logs and the audit trail show; the
+// token itself never appears in either.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Roles []Role `yaml:"roles"`
+}
+
+// Role is what a token may do.
+type Role string
+
+// The roles of a command centre.
+const (
+	RoleWall      Role = "wall"      // a wall display: reads the live topics
+	RoleCommander Role = "commander" // duty commander: reads, acknowledges and resolves alerts, drives the wall
+	RolePatrol    Role = "patrol"    // video-patrol staff: drives camera sets from the console
+	RoleTeam      Role = "team"      // emergency team member: receives and acknowledges alerts
+	RoleIngest    Role = "ingest"    // a system that posts tickets, events and readings
+	RoleAdmin     Role = "admin"     // everything
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleWall, RoleCommander, RolePatrol, RoleTeam, RoleIngest, RoleAdmin}
+
+// Hub tunes the WebSocket hub.
+type Hub struct {
+	QueueBytes       int           `yaml:"queue_bytes"`       // per-client send queue bound; a client past it is disconnected
+	History          int           `yaml:"history"`           // messages kept per topic for resume
+	WriteTimeout     time.Duration `yaml:"write_timeout"`     // one write to a client
+	PingPeriod       time.Duration `yaml:"ping_period"`       // how often the server pings
+	PongWait         time.Duration `yaml:"pong_wait"`         // silence after which a client is dropped
+	ReadLimit        int64         `yaml:"read_limit"`        // largest client message
+	MaxSubscriptions int           `yaml:"max_subscriptions"` // topics per connection
+}
+
+// Geo shapes the heat maps.
+type Geo struct {
+	Resolutions     []int           `yaml:"resolutions"`      // H3 resolutions counted
+	Windows         []time.Duration `yaml:"windows"`          // sliding windows
+	Buckets         int             `yaml:"buckets"`          // buckets per window
+	MaxCategories   int             `yaml:"max_categories"`   // categories counted separately
+	PublishInterval time.Duration   `yaml:"publish_interval"` // heat-map deltas per topic are coalesced to at most one per interval
+	HotTopics       int             `yaml:"hot_topics"`       // categories in the hot-topics list
+}
+
+// Tickets bounds the ticket store and ingest.
+type Tickets struct {
+	Retention  time.Duration `yaml:"retention"`   // how long tickets are kept for dedup and lifecycle
+	MaxTickets int           `yaml:"max_tickets"` // store bound; the oldest go first
+	MaxBatch   int           `yaml:"max_batch"`   // items in one POST
+}
+
+// Map is the wall's map view.
+type Map struct {
+	Center  [2]float64 `yaml:"center"`   // lat, lng (WGS84)
+	Zoom    float64    `yaml:"zoom"`     // Web Mercator zoom
+	TileURL string     `yaml:"tile_url"` // optional XYZ tile server on the closed network, e.g. http://tiles.local/{z}/{x}/{y}.png
+	TileCRS string     `yaml:"tile_crs"` // coordinate system of those tiles: wgs84 or gcj02; points are shifted to match
+}
+
+// Demo is the built-in simulated city.
+type Demo struct {
+	Enabled bool    `yaml:"enabled"`
+	PerDay  float64 `yaml:"per_day"` // mean requests per day
+	Speed   float64 `yaml:"speed"`   // acceleration factor
+	Seed    int64   `yaml:"seed"`
+}
+
+// Log sets the logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns a configuration with every default filled in and the demo
+// off. The embedded demo (no config file) is DemoCity().
+func Default() Config {
+	return Config{
+		City: City{Name: "海口", NameEn: "Haikou", Timezone: "Asia/Shanghai"},
+		Server: Server{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    8 << 20,
+			ShutdownTimeout: 5 * time.Second,
+		},
+		Hub: Hub{
+			QueueBytes:       4 << 20,
+			History:          512,
+			WriteTimeout:     10 * time.Second,
+			PingPeriod:       20 * time.Second,
+			PongWait:         45 * time.Second,
+			ReadLimit:        64 << 10,
+			MaxSubscriptions: 128,
+		},
+		Geo: Geo{
+			Resolutions:     []int{7, 8, 9},
+			Windows:         []time.Duration{15 * time.Minute, time.Hour, 24 * time.Hour},
+			Buckets:         30,
+			MaxCategories:   48,
+			PublishInterval: 250 * time.Millisecond,
+			HotTopics:       10,
+		},
+		Tickets: Tickets{
+			Retention:  48 * time.Hour,
+			MaxTickets: 1_000_000,
+			MaxBatch:   10_000,
+		},
+		Map: Map{
+			Center:  [2]float64{20.03, 110.33},
+			Zoom:    11.5,
+			TileCRS: "wgs84",
+		},
+		Demo: Demo{PerDay: 2700, Speed: 1},
+		Log:  Log{Level: "info", Format: "text"},
+	}
+}
+
+// DemoCity returns the embedded demo city: defaults with the simulator on.
+// Tokens are added by the caller, which makes them fresh at every start.
+func DemoCity() Config {
+	c := Default()
+	c.Demo.Enabled = true
+	return c
+}

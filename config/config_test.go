@@ -1,0 +1,163 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsValid(t *testing.T) {
+	for name, c := range map[string]Config{"default": Default(), "demo": DemoCity()} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top key", "sever:\n  listen: ':1'\n", "field sever not found"},
+		{"unknown nested key", "hub:\n  queue: 5\n", "field queue not found"},
+		{"wrong type", "geo:\n  resolutions: seven\n", "cannot unmarshal"},
+		{"two documents", "log:\n  level: info\n---\nlog:\n  level: warn\n", "more than one document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			err := Decode(strings.NewReader(tt.yaml), &c)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateNamesKeyAndValue(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		key    string
+		value  string
+	}{
+		{"listen", func(c *Config) { c.Server.Listen = "8080" }, "server.listen", `"8080"`},
+		{"tls half", func(c *Config) { c.Server.TLSCert = "a.pem" }, "server.tls_cert", `"a.pem"`},
+		{"resolution", func(c *Config) { c.Geo.Resolutions = []int{7, 16} }, "geo.resolutions[1]", "16"},
+		{"resolution twice", func(c *Config) { c.Geo.Resolutions = []int{8, 8} }, "geo.resolutions[1]", "8"},
+		{"windows order", func(c *Config) { c.Geo.Windows = []time.Duration{time.Hour, 15 * time.Minute} }, "geo.windows[1]", "15m0s"},
+		{"pong", func(c *Config) { c.Hub.PongWait = time.Second }, "hub.pong_wait", "1s"},
+		{"queue", func(c *Config) { c.Hub.QueueBytes = 10 }, "hub.queue_bytes", "10"},
+		{"role", func(c *Config) {
+			c.Auth.Tokens = []Token{{Name: "w", Token: "0123456789abcdef", Roles: []Role{"boss"}}}
+		}, "auth.tokens[0].roles[0]", `"boss"`},
+		{"short token", func(c *Config) {
+			c.Auth.Tokens = []Token{{Name: "w", Token: "short", Roles: []Role{RoleWall}}}
+		}, "auth.tokens[0].token", "<redacted>"},
+		{"tile url", func(c *Config) { c.Map.TileURL = "http://tiles/{z}/{x}.png" }, "map.tile_url", `"http://tiles/{z}/{x}.png"`},
+		{"center", func(c *Config) { c.Map.Center = [2]float64{95, 110} }, "map.center", "[95 110]"},
+		{"retention", func(c *Config) { c.Tickets.Retention = 2 * time.Hour }, "tickets.retention", "2h0m0s"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level", `"loud"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.change(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var found bool
+			for _, e := range unjoin(err) {
+				var ce *Error
+				if errors.As(e, &ce) && ce.Key == tt.key {
+					found = true
+					if got := ce.Error(); !strings.Contains(got, tt.value) {
+						t.Errorf("error %q does not show value %s", got, tt.value)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no error for key %s in: %v", tt.key, err)
+			}
+		})
+	}
+}
+
+func TestSecretNeverInError(t *testing.T) {
+	c := Default()
+	c.Auth.Tokens = []Token{{Name: "a", Token: "s3cr3t", Roles: []Role{RoleWall}}}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("err = %v", err)
+	}
+	err := ApplyEnv(&c, []string{"CITYWALL_AUTH_TOKENS=[{name: x, token: \"s3cr3t\", roles: [wall]"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("env err = %v", err)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c := Default()
+	env := []string{
+		"PATH=/bin",
+		"CITYWALL_SERVER_LISTEN=0.0.0.0:9000",
+		"CITYWALL_GEO_RESOLUTIONS=[8]",
+		"CITYWALL_GEO_PUBLISH_INTERVAL=500ms",
+		"CITYWALL_DEMO_ENABLED=true",
+		"CITYWALL_AUTH_TOKENS=[{name: wall-1, token: 0123456789abcdef, roles: [wall]}]",
+	}
+	if err := ApplyEnv(&c, env); err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "0.0.0.0:9000" || len(c.Geo.Resolutions) != 1 || c.Geo.Resolutions[0] != 8 ||
+		c.Geo.PublishInterval != 500*time.Millisecond || !c.Demo.Enabled || len(c.Auth.Tokens) != 1 ||
+		c.Auth.Tokens[0].Roles[0] != RoleWall {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	err := ApplyEnv(&c, []string{"CITYWALL_SERVER_LISTN=x"})
+	var ee *EnvError
+	if !errors.As(err, &ee) || ee.Var != "CITYWALL_SERVER_LISTN" {
+		t.Fatalf("unknown variable: err = %v", err)
+	}
+	err = ApplyEnv(&c, []string{"CITYWALL_HUB_HISTORY=lots"})
+	if !errors.As(err, &ee) || ee.Var != "CITYWALL_HUB_HISTORY" {
+		t.Fatalf("bad value: err = %v", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "city.yaml")
+	data := "server:\n  listen: 127.0.0.1:9999\ngeo:\n  windows: [30m, 2h]\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Demo.Enabled || c.Server.Listen != "127.0.0.1:9999" || c.Geo.Windows[1] != 2*time.Hour {
+		t.Fatalf("got %+v", c)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), nil); err == nil {
+		t.Fatal("missing file accepted")
+	}
+	c, err = Load("", nil)
+	if err != nil || !c.Demo.Enabled {
+		t.Fatalf("embedded demo: %v %+v", err, c.Demo)
+	}
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -1,0 +1,203 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // zones resolve on minimal machines too
+)
+
+// Error is a rejected setting: the key as it is written in YAML, the value,
+// and why.
+type Error struct {
+	Key    string
+	Value  any
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("'%s' = %v: %s", e.Key, e.Value, e.Reason)
+}
+
+// Validate checks every setting and returns all problems found, joined; each
+// is an *Error.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key string, value any, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Value: value, Reason: fmt.Sprintf(format, args...)})
+	}
+
+	if c.City.Name == "" {
+		bad("city.name", quote(c.City.Name), "the wall shows it; set it")
+	}
+	if _, err := time.LoadLocation(c.City.Timezone); err != nil || c.City.Timezone == "" {
+		bad("city.timezone", quote(c.City.Timezone), "unknown time zone (want an IANA name such as Asia/Shanghai)")
+	}
+	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
+		bad("server.listen", quote(c.Server.Listen), "must be host:port")
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		bad("server.tls_cert", quote(c.Server.TLSCert), "tls_cert and tls_key go together")
+	}
+	for i, o := range c.Server.Origins {
+		if o == "" || strings.ContainsAny(o, " /") {
+			bad(fmt.Sprintf("server.origins[%d]", i), quote(o), "must be a host or host:port")
+		}
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		bad("server.max_body_bytes", c.Server.MaxBodyBytes, "must be at least 1024")
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		bad("server.shutdown_timeout", c.Server.ShutdownTimeout, "must be positive")
+	}
+
+	seen := map[string]string{}
+	for i, t := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			bad(key+".name", quote(t.Name), "a token needs a name for logs and the audit trail")
+		}
+		if len(t.Token) < 16 {
+			// The value is a secret: never echo it.
+			bad(key+".token", "<redacted>", "must be at least 16 characters")
+		} else if prev, dup := seen[t.Token]; dup {
+			bad(key+".token", "<redacted>", "same token as %q", prev)
+		}
+		seen[t.Token] = t.Name
+		if len(t.Roles) == 0 {
+			bad(key+".roles", "[]", "at least one role")
+		}
+		for j, r := range t.Roles {
+			if !slices.Contains(Roles, r) {
+				bad(fmt.Sprintf("%s.roles[%d]", key, j), quote(string(r)), "unknown role (want one of %v)", Roles)
+			}
+		}
+	}
+
+	h := c.Hub
+	if h.QueueBytes < 64<<10 {
+		bad("hub.queue_bytes", h.QueueBytes, "must be at least 65536")
+	}
+	if h.History < 1 || h.History > 1<<16 {
+		bad("hub.history", h.History, "must be 1..65536")
+	}
+	if h.WriteTimeout <= 0 {
+		bad("hub.write_timeout", h.WriteTimeout, "must be positive")
+	}
+	if h.PingPeriod <= 0 {
+		bad("hub.ping_period", h.PingPeriod, "must be positive")
+	}
+	if h.PongWait <= h.PingPeriod {
+		bad("hub.pong_wait", h.PongWait, "must be longer than hub.ping_period (%s)", h.PingPeriod)
+	}
+	if h.ReadLimit < 512 {
+		bad("hub.read_limit", h.ReadLimit, "must be at least 512")
+	}
+	if h.MaxSubscriptions < 1 {
+		bad("hub.max_subscriptions", h.MaxSubscriptions, "must be at least 1")
+	}
+
+	g := c.Geo
+	if len(g.Resolutions) == 0 {
+		bad("geo.resolutions", "[]", "at least one resolution")
+	}
+	for i, r := range g.Resolutions {
+		if r < 0 || r > 15 {
+			bad(fmt.Sprintf("geo.resolutions[%d]", i), r, "out of range 0..15")
+		}
+		if slices.Contains(g.Resolutions[:i], r) {
+			bad(fmt.Sprintf("geo.resolutions[%d]", i), r, "listed twice")
+		}
+	}
+	if len(g.Windows) == 0 {
+		bad("geo.windows", "[]", "at least one window")
+	}
+	for i, w := range g.Windows {
+		if w < time.Minute || w > 7*24*time.Hour {
+			bad(fmt.Sprintf("geo.windows[%d]", i), w, "must be between 1m and 168h")
+		}
+		if i > 0 && w <= g.Windows[i-1] {
+			bad(fmt.Sprintf("geo.windows[%d]", i), w, "windows must be in increasing order")
+		}
+	}
+	if g.Buckets < 2 || g.Buckets > 1440 {
+		bad("geo.buckets", g.Buckets, "must be 2..1440")
+	}
+	if g.MaxCategories < 1 || g.MaxCategories > 1024 {
+		bad("geo.max_categories", g.MaxCategories, "must be 1..1024")
+	}
+	if g.PublishInterval < 10*time.Millisecond || g.PublishInterval > 10*time.Second {
+		bad("geo.publish_interval", g.PublishInterval, "must be between 10ms and 10s")
+	}
+	if g.HotTopics < 1 || g.HotTopics > 100 {
+		bad("geo.hot_topics", g.HotTopics, "must be 1..100")
+	}
+
+	t := c.Tickets
+	if t.Retention < time.Hour {
+		bad("tickets.retention", t.Retention, "must be at least 1h")
+	}
+	if len(g.Windows) > 0 && t.Retention < g.Windows[len(g.Windows)-1] {
+		bad("tickets.retention", t.Retention, "must cover the longest window (%s) so a retried post is still recognised", g.Windows[len(g.Windows)-1])
+	}
+	if t.MaxTickets < 1000 {
+		bad("tickets.max_tickets", t.MaxTickets, "must be at least 1000")
+	}
+	if t.MaxBatch < 1 || t.MaxBatch > 1_000_000 {
+		bad("tickets.max_batch", t.MaxBatch, "must be 1..1000000")
+	}
+
+	m := c.Map
+	if bad2 := latLngProblem(m.Center[0], m.Center[1]); bad2 != "" {
+		bad("map.center", m.Center, "%s", bad2)
+	}
+	if m.Zoom < 1 || m.Zoom > 20 {
+		bad("map.zoom", m.Zoom, "must be 1..20")
+	}
+	if m.TileURL != "" {
+		u, err := url.Parse(m.TileURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("map.tile_url", quote(m.TileURL), "must be an http(s) URL")
+		case !strings.Contains(m.TileURL, "{z}") || !strings.Contains(m.TileURL, "{x}") || !strings.Contains(m.TileURL, "{y}"):
+			bad("map.tile_url", quote(m.TileURL), "must contain {z}, {x} and {y}")
+		}
+	}
+	if m.TileCRS != "wgs84" && m.TileCRS != "gcj02" {
+		bad("map.tile_crs", quote(m.TileCRS), "must be wgs84 or gcj02")
+	}
+
+	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {
+		bad("demo.per_day", c.Demo.PerDay, "must be in (0, 10000000]")
+	}
+	if c.Demo.Speed <= 0 || c.Demo.Speed > 10_000 {
+		bad("demo.speed", c.Demo.Speed, "must be in (0, 10000]")
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", quote(c.Log.Level), "must be debug, info, warn or error")
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", quote(c.Log.Format), "must be text or json")
+	}
+	return errors.Join(errs...)
+}
+
+func latLngProblem(lat, lng float64) string {
+	switch {
+	case math.IsNaN(lat) || math.IsNaN(lng):
+		return "not a number"
+	case lat < -90 || lat > 90:
+		return "latitude out of range -90..90"
+	case lng < -180 || lng > 180:
+		return "longitude out of range -180..180"
+	}
+	return ""
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }

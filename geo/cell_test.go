@@ -1,0 +1,106 @@
+package geo
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/uber/h3-go/v4"
+)
+
+func TestParent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 2000 {
+		lat, lng := rng.Float64()*180-90, rng.Float64()*360-180
+		res := rng.IntN(16)
+		c, err := h3.LatLngToCell(h3.LatLng{Lat: lat, Lng: lng}, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := 0; r <= res; r++ {
+			want, err := c.Parent(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := parent(c, r); got != want {
+				t.Fatalf("case %d: parent(%s, %d) = %s, want %s", i, c, r, got, want)
+			}
+		}
+	}
+}
+
+func TestBucketKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 2000 {
+		res := rng.IntN(16)
+		c, err := h3.LatLngToCell(h3.LatLng{Lat: rng.Float64()*180 - 90, Lng: rng.Float64()*360 - 180}, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat := uint16(rng.IntN(MaxCategoriesLimit + 2))
+		k := packBucketKey(c, cat)
+		if got := k.cell(res); got != c || k.cat() != cat {
+			t.Fatalf("case %d: %s/%d packed back to %s/%d", i, c, cat, got, k.cat())
+		}
+	}
+}
+
+func TestParseCell(t *testing.T) {
+	valid, _ := h3.LatLngToCell(h3.LatLng{Lat: 20.03, Lng: 110.33}, 9)
+	tests := []struct {
+		name, in string
+		want     string // error substring, "" for valid
+	}{
+		{"valid", valid.String(), ""},
+		{"upper case", strings.ToUpper(valid.String()), ""},
+		{"res 0", "8001fffffffffff", ""},
+		{"empty", "", "empty"},
+		{"not hex", "89283082zzzffff", "not hex"},
+		{"prefix", "0x" + valid.String()[2:], "not hex"},
+		{"sign", "+" + valid.String(), "not hex"},
+		{"too long", strings.Repeat("f", 17), "longer than 16"},
+		{"zero", "0", "not a valid H3 cell"},
+		{"all ones", "ffffffffffffffff", "not a valid H3 cell"},
+		{"vertex not cell", "2222597fffffffff", "not a valid H3 cell"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseCell(tt.in)
+			if tt.want == "" {
+				if err != nil || !c.IsValid() {
+					t.Fatalf("ParseCell(%q) = %v, %v", tt.in, c, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("ParseCell(%q) = %v, want error", tt.in, c)
+			}
+			if !errors.Is(err, ErrBadCell) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want ErrBadCell mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseCell(f *testing.F) {
+	for _, s := range []string{"8928308280fffff", "8001fffffffffff", "", "0", "ffffffffffffffff", "0x8928308280fffff", "zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCell(s)
+		if err != nil {
+			return
+		}
+		if !c.IsValid() {
+			t.Fatalf("ParseCell(%q) accepted invalid cell %x", s, uint64(c))
+		}
+		// A cell that parses has an outline and parents.
+		if _, err := h3.CellToBoundary(c); err != nil {
+			t.Fatalf("boundary of %s: %v", c, err)
+		}
+		if p := parent(c, 0); !p.IsValid() {
+			t.Fatalf("parent of %s at res 0 invalid", c)
+		}
+	})
+}

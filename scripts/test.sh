@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Runs every citywall test on a fresh Debian machine with Go: installs what
+# the tests need when it is missing (C compiler for H3, redis-server,
+# Chromium), starts a private redis-server on a free port, then checks
+# formatting, vets, runs all tests with the race detector and fuzzes the
+# decoders of outside input briefly. Nothing is skipped: a missing tool fails.
+#
+#   scripts/test.sh              everything
+#   FUZZTIME=0 scripts/test.sh   no fuzzing beyond the seed corpora
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME=${FUZZTIME:-10s}
+export CITYWALL_ARTIFACTS=${CITYWALL_ARTIFACTS:-$PWD/.artifacts}
+mkdir -p "$CITYWALL_ARTIFACTS"
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- tools ---------------------------------------------------------------
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+if ((${#missing[@]})); then
+	say "installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-noto-cjk >/dev/null
+fi
+for t in go gcc redis-server chromium; do
+	command -v "$t" >/dev/null || { echo "test.sh: $t is still missing" >&2; exit 1; }
+done
+export CGO_ENABLED=1
+
+# --- a private redis-server on a free port --------------------------------
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+REDIS_PORT=$(free_port)
+REDIS_DIR=$(mktemp -d)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
+REDIS_PID=$!
+cleanup() {
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
+	rm -rf "$REDIS_DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+	sleep 0.05
+done
+export CITYWALL_TEST_REDIS=127.0.0.1:$REDIS_PORT
+say "redis-server on $CITYWALL_TEST_REDIS"
+
+# --- checks ----------------------------------------------------------------
+say "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+say "go vet"
+go vet ./...
+
+say "go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+if [ "$FUZZTIME" != "0" ]; then
+	say "fuzzing decoders of outside input, $FUZZTIME each"
+	# Every Fuzz target in the tree, one at a time (go test -fuzz takes one).
+	while read -r pkg name; do
+		echo "-- $pkg $name"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null || {
+			go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; exit 1; }
+	done < <(grep -rlE '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' --include='*_test.go' . |
+		while read -r f; do
+			d=./$(dirname "${f#./}")
+			grep -oE '^func Fuzz[A-Za-z0-9_]+' "$f" | sed 's/^func //' | sed "s|^|$d |"
+		done | sort -u)
+fi
+say "all tests passed"

@@ -1,0 +1,82 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// Kind says how a topic's messages combine.
+type Kind uint8
+
+const (
+	// KindState topics hold a key → value map; deltas set and delete keys.
+	KindState Kind = iota + 1
+	// KindEvents topics are streams; a snapshot is the most recent events.
+	KindEvents
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindState:
+		return "state"
+	case KindEvents:
+		return "events"
+	}
+	return "unknown"
+}
+
+// Publication is one change to a topic as publishers hand it to the hub.
+// Values are JSON already: the hub never re-encodes them.
+type Publication struct {
+	Topic string                     `json:"topic"`
+	Kind  Kind                       `json:"kind"`
+	Set   map[string]json.RawMessage `json:"set,omitempty"`   // KindState
+	Del   []string                   `json:"del,omitempty"`   // KindState
+	Event json.RawMessage            `json:"event,omitempty"` // KindEvents
+	// Origin is when the data behind this publication entered citywall
+	// (a ticket's ingest); the hub reports origin → written to a client.
+	Origin time.Time `json:"origin"`
+}
+
+// Broker carries publications from publishers to hubs. Deliveries for one
+// topic must arrive in the order they were published.
+type Broker interface {
+	// Publish hands p to every attached hub.
+	Publish(ctx context.Context, p Publication) error
+	// Attach registers the hub's delivery function; deliveries start at once.
+	Attach(deliver func(Publication))
+}
+
+// MemoryBroker delivers within the process, synchronously, which gives
+// per-topic order for free.
+type MemoryBroker struct {
+	mu      sync.RWMutex
+	deliver []func(Publication)
+}
+
+var _ Broker = (*MemoryBroker)(nil)
+
+// NewMemoryBroker returns a broker for a single instance.
+func NewMemoryBroker() *MemoryBroker { return &MemoryBroker{} }
+
+// Publish delivers p to every attached hub before it returns.
+func (b *MemoryBroker) Publish(ctx context.Context, p Publication) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, d := range b.deliver {
+		d(p)
+	}
+	return nil
+}
+
+// Attach adds a delivery function.
+func (b *MemoryBroker) Attach(deliver func(Publication)) {
+	b.mu.Lock()
+	b.deliver = append(b.deliver, deliver)
+	b.mu.Unlock()
+}

@@ -1,0 +1,209 @@
+package stream
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close codes sent to clients; documented in docs/protocol.md.
+const (
+	CloseSlow = 4001 // more than Options.QueueBytes waited to be sent
+	CloseIdle = 4002 // no pong within Options.PongWait
+)
+
+// client is one WebSocket connection. Publishers only ever append to its
+// queue; its writer goroutine is the only one that writes to the connection.
+// The writer runs only while there is something to send, and pings come
+// from a timer rather than a ticker in a goroutine: an idle wall display
+// then costs no goroutine but its reader.
+type client struct {
+	hub  *Hub
+	conn *websocket.Conn
+	peer Peer
+
+	mu      sync.Mutex
+	queue   []*message
+	spare   []*message // the writer's previous batch, reused
+	bytes   int
+	closed  bool
+	writing bool // a writer goroutine is running
+	ping    bool // a ping is due
+	code    int  // close code when closed by the hub
+	reason  string
+	subs    map[string]*topic
+	pinger  *time.Timer
+	maxSize int
+}
+
+func newClient(h *Hub, conn *websocket.Conn, peer Peer) *client {
+	return &client{
+		hub:     h,
+		conn:    conn,
+		peer:    peer,
+		subs:    map[string]*topic{},
+		maxSize: h.opts.QueueBytes,
+	}
+}
+
+// startPinging arms the ping timer; each ping re-arms it.
+func (c *client) startPinging() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.pinger = time.AfterFunc(c.hub.opts.PingPeriod, c.pingDue)
+	}
+}
+
+func (c *client) pingDue() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.ping = true
+	c.startWriter()
+	c.pinger.Reset(c.hub.opts.PingPeriod)
+}
+
+// startWriter starts the writer goroutine unless it is running. c.mu is held.
+func (c *client) startWriter() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.hub.wg.Add(1)
+	go func() {
+		defer c.hub.wg.Done()
+		c.writeLoop()
+	}()
+}
+
+// enqueue never blocks: a client whose queue passes the byte bound is
+// disconnected instead of slowing the publisher or anyone else.
+func (c *client) enqueue(m *message) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.bytes+len(m.data) > c.maxSize {
+		dropped := len(c.queue) + 1
+		c.mu.Unlock()
+		c.hub.metrics.dropped.Add(float64(dropped))
+		c.hub.metrics.slow.Inc()
+		c.close(CloseSlow, "client too slow")
+		return
+	}
+	c.queue = append(c.queue, m)
+	c.bytes += len(m.data)
+	c.startWriter()
+	c.mu.Unlock()
+}
+
+// close marks the client closed and tells it why. It never blocks the
+// caller: the close frame is written from a goroutine, with a deadline, since
+// the connection may be the stalled one.
+func (c *client) close(code int, reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.code, c.reason = code, reason
+	c.queue, c.spare, c.bytes = nil, nil, 0
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+	c.mu.Unlock()
+	c.hub.wg.Add(1)
+	go func() {
+		defer c.hub.wg.Done()
+		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+		_ = c.conn.Close()
+	}()
+}
+
+// writeLoop drains the queue and returns once it is empty. Whatever is
+// queued when it looks goes out as one frame of newline-separated messages,
+// so a burst costs one system call per client rather than one per message.
+func (c *client) writeLoop() {
+	for {
+		c.mu.Lock()
+		batch, ping := c.queue, c.ping
+		if c.closed || len(batch) == 0 && !ping {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.queue, c.spare = c.spare[:0], nil
+		c.bytes, c.ping = 0, false
+		c.mu.Unlock()
+		if ping {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.opts.WriteTimeout)); err != nil {
+				c.close(websocket.CloseGoingAway, "write failed")
+				return
+			}
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if err := c.write(batch); err != nil {
+			c.close(websocket.CloseGoingAway, "write failed")
+			return
+		}
+		c.hub.metrics.sent.Add(float64(len(batch)))
+		now := time.Now()
+		for i, m := range batch {
+			if !m.origin.IsZero() {
+				c.hub.metrics.latency.Observe(now.Sub(m.origin).Seconds())
+			}
+			batch[i] = nil
+		}
+		c.mu.Lock()
+		if !c.closed {
+			c.spare = batch[:0]
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *client) write(batch []*message) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	if len(batch) == 1 {
+		pm, err := batch[0].prepared()
+		if err != nil {
+			return err
+		}
+		return c.conn.WritePreparedMessage(pm)
+	}
+	w, err := c.conn.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	for i, m := range batch {
+		if i > 0 {
+			if _, err := w.Write(newline); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(m.data); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+var newline = []byte{'\n'}
+
+// reply queues a message for this client only.
+func (c *client) reply(data []byte) { c.enqueue(&message{data: data}) }
+
+func (c *client) replyError(id int64, code, reason string) {
+	c.hub.metrics.errors.WithLabelValues(code).Inc()
+	c.reply(newEnvelope("error", len(reason)+32).id(id).str("code", code).str("reason", reason).bytes())
+}

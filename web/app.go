@@ -1,0 +1,272 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/geo"
+	"github.com/citywall/citywall/geo/demo"
+	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/stream"
+)
+
+// Options are what an App takes besides its configuration.
+type Options struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // nil: a fresh one
+	Build    string               // build id shown to pages; they reload when it changes
+	Now      func() time.Time     // nil: time.Now
+}
+
+// App is one citywall server.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	reg   *prometheus.Registry
+	now   func() time.Time
+	build string
+	loc   *time.Location
+
+	auth     *authenticator
+	store    *ticket.Store
+	engine   *geo.Engine
+	bounds   *geo.Boundaries
+	broker   stream.Broker
+	hub      *stream.Hub
+	ingest   *ingester
+	pub      *publisher
+	metrics  *appMetrics
+	handler  http.Handler
+	listener net.Listener
+	server   *http.Server
+	ready    atomic.Bool
+
+	closeOnce sync.Once
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New builds an App from a validated configuration. Nothing runs until Run.
+func New(cfg config.Config, o Options) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Build == "" {
+		o.Build = "dev"
+	}
+	loc, err := time.LoadLocation(cfg.City.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("city.timezone: %w", err)
+	}
+	a := &App{
+		cfg:    cfg,
+		log:    o.Logger,
+		reg:    o.Registry,
+		now:    o.Now,
+		build:  o.Build,
+		loc:    loc,
+		auth:   newAuthenticator(cfg.Auth.Tokens),
+		store:  ticket.NewStore(ticket.StoreOptions{Retention: cfg.Tickets.Retention, MaxTickets: cfg.Tickets.MaxTickets}),
+		bounds: geo.NewBoundaries(200_000),
+	}
+	a.engine, err = geo.NewEngine(geo.Options{
+		Resolutions:   cfg.Geo.Resolutions,
+		Windows:       cfg.Geo.Windows,
+		Buckets:       cfg.Geo.Buckets,
+		MaxCategories: cfg.Geo.MaxCategories,
+	}, a.now())
+	if err != nil {
+		return nil, fmt.Errorf("geo engine: %w", err)
+	}
+	a.broker = stream.NewMemoryBroker()
+	a.hub = stream.New(stream.Options{
+		QueueBytes:       cfg.Hub.QueueBytes,
+		History:          cfg.Hub.History,
+		WriteTimeout:     cfg.Hub.WriteTimeout,
+		PingPeriod:       cfg.Hub.PingPeriod,
+		PongWait:         cfg.Hub.PongWait,
+		ReadLimit:        cfg.Hub.ReadLimit,
+		MaxSubscriptions: cfg.Hub.MaxSubscriptions,
+		Build:            a.build,
+		CheckOrigin:      originChecker(cfg.Server.Origins),
+		Resolve:          a.resolveTopic,
+	}, a.broker, a.reg, a.log.With("component", "hub"))
+	a.metrics = newAppMetrics(a.reg, a)
+	a.pub = newPublisher(a)
+	a.ingest = &ingester{app: a}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// Handler is the App's HTTP handler, for tests that serve it themselves.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Listen binds the configured address. Run calls it when it has not been
+// called; tests call it first to learn the port (listen on 127.0.0.1:0).
+func (a *App) Listen() (net.Addr, error) {
+	if a.listener != nil {
+		return a.listener.Addr(), nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.Server.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", a.cfg.Server.Listen, err)
+	}
+	a.listener = ln
+	return ln.Addr(), nil
+}
+
+// URL is the base URL the App serves on, once listening.
+func (a *App) URL() string {
+	if a.listener == nil {
+		return ""
+	}
+	scheme := "http"
+	if a.cfg.Server.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + a.listener.Addr().String()
+}
+
+// Run serves until ctx ends, then shuts down gracefully (requests get
+// server.shutdown_timeout to finish) and returns. A failure to serve is
+// returned at once.
+func (a *App) Run(ctx context.Context) error {
+	if _, err := a.Listen(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	defer a.Close()
+
+	a.server = &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if a.cfg.Server.TLSCert != "" {
+			a.server.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = a.server.ServeTLS(a.listener, a.cfg.Server.TLSCert, a.cfg.Server.TLSKey)
+		} else {
+			err = a.server.Serve(a.listener)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		serveErr <- err
+	}()
+
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.pub.run(ctx)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.housekeeping(ctx)
+	}()
+	if a.cfg.Demo.Enabled {
+		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := sim.Run(ctx, a.now, demoEmitter{a}); err != nil && ctx.Err() == nil {
+				a.log.Error("demo city stopped", "err", err)
+			}
+		}()
+	}
+	a.ready.Store(true)
+	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	a.ready.Store(false)
+	return nil
+}
+
+// Close stops serving: the hub says goodbye to every client (1001), the
+// HTTP server drains within server.shutdown_timeout, and background work
+// stops. Safe to call twice.
+func (a *App) Close() error {
+	var err error
+	a.closeOnce.Do(func() {
+		a.ready.Store(false)
+		if a.cancel != nil {
+			a.cancel()
+		}
+		_ = a.hub.Close()
+		if a.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
+			defer cancel()
+			if e := a.server.Shutdown(ctx); e != nil {
+				err = fmt.Errorf("shutdown: %w", e)
+				_ = a.server.Close()
+			}
+		} else if a.listener != nil {
+			_ = a.listener.Close()
+		}
+		a.wg.Wait()
+	})
+	return err
+}
+
+// housekeeping slides the windows and expires old tickets.
+func (a *App) housekeeping(ctx context.Context) {
+	slide := time.NewTicker(time.Second)
+	defer slide.Stop()
+	expire := time.NewTicker(time.Minute)
+	defer expire.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-slide.C:
+			a.engine.Advance(a.now())
+		case <-expire.C:
+			if n := a.store.Expire(a.now()); n > 0 {
+				a.log.Debug("tickets expired", "n", n)
+			}
+		}
+	}
+}
+
+// demoEmitter feeds the simulated city through the same path as posted
+// tickets.
+type demoEmitter struct{ a *App }
+
+func (d demoEmitter) Ticket(t ticket.Ticket) { d.a.ingest.ticket(context.Background(), t) }
+func (d demoEmitter) Event(e ticket.Event)   { d.a.ingest.event(e) }
+
+// CellsLive is how many cells hold a count, over every resolution and
+// window (all categories).
+func (a *App) CellsLive() int { return a.engine.Stats().Cells }

@@ -1,0 +1,157 @@
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/stream"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// Error codes of API error bodies, {"code": ..., "reason": ...}.
+const (
+	codeUnauthorized    = "unauthorized"
+	codeForbidden       = "forbidden"
+	codeBadRequest      = "bad_request"
+	codeTooLarge        = "body_too_large"
+	codeUnsupportedType = "unsupported_media_type"
+	codeNotFound        = "not_found"
+	codeUnknownTicket   = "unknown_ticket"
+	codeUnavailable     = "unavailable"
+)
+
+type apiError struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, reason string) {
+	writeJSON(w, status, apiError{Code: code, Reason: reason})
+}
+
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, "not ready")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", a.require(rolesAdmin, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.auth.authenticate(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
+			return
+		}
+		a.hub.ServeWS(w, r, stream.Peer{
+			Name:         p.Name,
+			Roles:        p.roleNames(),
+			CanSubscribe: func(topic string) bool { return canSubscribe(p, topic) },
+		})
+	})
+
+	mux.Handle("GET /api/v1/public", a.require(rolesRead, http.HandlerFunc(a.handlePublic)))
+	mux.Handle("GET /api/v1/cells", a.require(rolesRead, http.HandlerFunc(a.handleCells)))
+	mux.Handle("GET /api/v1/heat", a.require(rolesRead, http.HandlerFunc(a.handleHeat)))
+	mux.Handle("GET /api/v1/hot", a.require(rolesRead, http.HandlerFunc(a.handleHot)))
+	mux.Handle("GET /api/v1/tickets/{id}", a.require(append(rolesRead, rolesIngest...), http.HandlerFunc(a.handleGetTicket)))
+	mux.Handle("POST /api/v1/tickets", a.require(rolesIngest, http.HandlerFunc(a.handlePostTickets)))
+	mux.Handle("POST /api/v1/tickets/{id}/events", a.require(rolesIngest, http.HandlerFunc(a.handlePostEvents)))
+
+	mux.HandleFunc("GET /login", a.handleLoginPage)
+	mux.HandleFunc("POST /login", a.handleLogin)
+	mux.HandleFunc("POST /logout", a.handleLogout)
+	mux.Handle("GET /wall", a.page(rolesRead, "wall.html", static))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/wall", http.StatusFound)
+	})
+	// Assets: /static/js/x.js and, for pages that use paths relative to
+	// their own, /js/x.js. They hold no data and need no token.
+	mux.Handle("GET /static/", http.StripPrefix("/static", assetHeaders(files)))
+	mux.Handle("GET /", assetHeaders(files))
+	return securityHeaders(a.cfg.Map.TileURL, mux)
+}
+
+// require lets through callers holding one of roles (admin always).
+func (a *App) require(roles []config.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := a.auth.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="citywall"`)
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
+			return
+		}
+		if !p.has(roles...) {
+			writeError(w, http.StatusForbidden, codeForbidden, "this token's roles may not do this")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canSubscribe is the hub's per-topic check.
+func canSubscribe(p principal, topic string) bool {
+	return p.has(rolesRead...)
+}
+
+func assetHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Modules change with the build; pages reload on a new build, and
+		// revalidation is cheap on a local network.
+		w.Header().Set("Cache-Control", "no-cache")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders keeps pages to their own origin: no script, style or
+// connection leaves the closed network, and tiles come only from the
+// configured tile server.
+func securityHeaders(tileURL string, next http.Handler) http.Handler {
+	img := "'self' data: blob:"
+	if u, err := url.Parse(tileURL); err == nil && u.Host != "" {
+		img += " " + u.Scheme + "://" + u.Host
+	}
+	csp := strings.Join([]string{
+		"default-src 'self'",
+		"img-src " + img,
+		"media-src 'self' blob:",
+		"connect-src 'self'",
+		"style-src 'self'",
+		"script-src 'self'",
+		"frame-ancestors 'self'",
+		"base-uri 'none'",
+		"form-action 'self'",
+	}, "; ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
