@@ -83,7 +83,8 @@ func TestBoundariesBounded(t *testing.T) {
 	// Least recently used goes first: touch the oldest kept, add one more.
 	kept := disk[len(disk)-5]
 	b.Get(kept)
-	b.Get(parent(base, 7))
+	p7, _ := base.Parent(7)
+	b.Get(p7)
 	b.mu.Lock()
 	_, keptIn := b.byID[kept]
 	_, evictedIn := b.byID[disk[len(disk)-4]]

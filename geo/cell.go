@@ -40,16 +40,7 @@ const (
 	h3DigitBits = 3
 )
 
-// parent returns the ancestor of a valid cell at resolution r <= the cell's
-// own. It is h3.Cell.Parent without the cgo call, which matters on the Add
-// path where every point needs a parent per counted resolution.
-func parent(c h3.Cell, r int) h3.Cell {
-	h := uint64(c)&^h3ResMask | uint64(r)<<h3ResOffset
-	h |= uint64(1)<<((15-r)*h3DigitBits) - 1
-	return h3.Cell(h)
-}
-
-// bucketKey packs a cell at the finest resolution and a category index into
+// bucketKey packs a cell (of any counted resolution) and a category index into
 // one word, so bucket maps take the runtime's fast path for 64-bit keys. The
 // top 12 bits of a cell are fixed once its resolution is known (bit 63 is 0,
 // the mode in 59..62 is 1, 56..58 are 0, 52..55 hold the resolution), so the
@@ -69,6 +60,17 @@ func packBucketKey(c h3.Cell, cat uint16) bucketKey {
 // cell restores the cell, given the resolution it was packed at.
 func (k bucketKey) cell(res int) h3.Cell {
 	return h3.Cell(uint64(k)&bucketLowMask | h3CellMode | uint64(res)<<h3ResOffset)
+}
+
+// res infers the resolution a cell was packed at: a cell's digits past its
+// resolution are all 7, and its own digits never are.
+func (k bucketKey) res() int {
+	low := uint64(k) & bucketLowMask
+	r := 15
+	for r > 0 && (low>>((15-r)*h3DigitBits))&7 == 7 {
+		r--
+	}
+	return r
 }
 
 func (k bucketKey) cat() uint16 { return uint16(uint64(k) >> bucketCatShift) }

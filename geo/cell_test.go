@@ -9,7 +9,7 @@ import (
 	"github.com/uber/h3-go/v4"
 )
 
-func TestParent(t *testing.T) {
+func TestBucketKeyResolution(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 2000 {
 		lat, lng := rng.Float64()*180-90, rng.Float64()*360-180
@@ -18,14 +18,12 @@ func TestParent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for r := 0; r <= res; r++ {
-			want, err := c.Parent(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := parent(c, r); got != want {
-				t.Fatalf("case %d: parent(%s, %d) = %s, want %s", i, c, r, got, want)
-			}
+		k := packBucketKey(c, uint16(rng.IntN(1026)))
+		if got := k.res(); got != res {
+			t.Fatalf("case %d: %s packed: res %d, want %d", i, c, got, res)
+		}
+		if got := k.cell(k.res()); got != c {
+			t.Fatalf("case %d: %s unpacked as %s", i, c, got)
 		}
 	}
 }
@@ -99,7 +97,7 @@ func FuzzParseCell(f *testing.F) {
 		if _, err := h3.CellToBoundary(c); err != nil {
 			t.Fatalf("boundary of %s: %v", c, err)
 		}
-		if p := parent(c, 0); !p.IsValid() {
+		if p, err := c.Parent(0); err != nil || !p.IsValid() {
 			t.Fatalf("parent of %s at res 0 invalid", c)
 		}
 	})

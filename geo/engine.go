@@ -41,20 +41,21 @@ const (
 // window and category, and records which cells changed so a publisher can
 // send only those. It is safe for concurrent use.
 //
-// The Add path indexes once with h3 at the finest resolution, takes parents
-// by bit arithmetic, and does one map lookup per resolution for the category
-// and one for the total, shared by all windows; it allocates nothing once
-// the maps have grown to the city's size.
+// The Add path indexes the point with h3 at each resolution, then does one
+// map lookup per resolution for the category and one for the total, shared
+// by all windows; it allocates nothing once the maps have grown to the
+// city's size. Buckets hold the cell of every resolution, so expiry takes a
+// point off exactly the cells it was added to.
 type Engine struct {
 	// Fixed at construction.
-	opts    Options
-	res     []int // resolutions counted, in the order of Options
-	finest  int   // resolution points are indexed at; the others are parents
-	nRes    int
-	nCat    int // MaxCategories plus the total and OtherCategory
-	maxCats int
-	longest int // index of the longest window
-	pending chan struct{}
+	opts     Options
+	res      []int    // resolutions counted, in the order of Options
+	resIndex [16]int8 // resolution → its index in res
+	nRes     int
+	nCat     int // MaxCategories plus the total and OtherCategory
+	maxCats  int
+	longest  int // index of the longest window
+	pending  chan struct{}
 
 	mu       sync.Mutex
 	now      time.Time
@@ -79,7 +80,6 @@ func NewEngine(o Options, now time.Time) (*Engine, error) {
 	e := &Engine{
 		opts:     o,
 		res:      o.Resolutions,
-		finest:   slices.Max(o.Resolutions),
 		nRes:     len(o.Resolutions),
 		nCat:     o.MaxCategories + 2,
 		maxCats:  o.MaxCategories,
@@ -91,6 +91,9 @@ func NewEngine(o Options, now time.Time) (*Engine, error) {
 	}
 	for _, d := range o.Windows {
 		e.windows = append(e.windows, newWindow(d, o.Buckets, e.nCat, now))
+	}
+	for i, r := range e.res {
+		e.resIndex[r] = int8(i)
 	}
 	e.counts = newStore(len(o.Windows), e.nRes, e.nCat)
 	return e, nil
@@ -108,13 +111,17 @@ func (e *Engine) Add(p Point) error {
 		return fmt.Errorf("add point: %w", err)
 	}
 	// Index outside the lock: it is the costliest step and needs no state.
-	cell, err := h3.LatLngToCell(h3.LatLng{Lat: p.Lat, Lng: p.Lng}, e.finest)
-	if err != nil {
-		return fmt.Errorf("add point: index at resolution %d: %w", e.finest, err)
-	}
-	var parents [16]h3.Cell
+	// Each resolution is indexed on its own: H3 is not exactly nested, and
+	// a fine cell's logical parent misses the point for a few percent of
+	// points near coarse cell edges.
+	var cells [16]h3.Cell
+	ll := h3.LatLng{Lat: p.Lat, Lng: p.Lng}
 	for i, r := range e.res {
-		parents[i] = parent(cell, r)
+		c, err := h3.LatLngToCell(ll, r)
+		if err != nil {
+			return fmt.Errorf("add point: index at resolution %d: %w", r, err)
+		}
+		cells[i] = c
 	}
 
 	e.mu.Lock()
@@ -147,13 +154,15 @@ func (e *Engine) Add(p Point) error {
 		if *b == nil {
 			*b = make(map[bucketKey]int32)
 		}
-		(*b)[packBucketKey(cell, cat)]++
+		for ri := range e.nRes {
+			(*b)[packBucketKey(cells[ri], cat)]++
+		}
 		wmask |= 1 << wi
 	}
 	wasIdle := len(e.counts.dirty) == 0
 	for ri := range e.nRes {
-		e.counts.add(e.counts.set(ri, int(cat)), parents[ri], wmask, 1)
-		e.counts.add(e.counts.set(ri, catAll), parents[ri], wmask, 1)
+		e.counts.add(e.counts.set(ri, int(cat)), cells[ri], wmask, 1)
+		e.counts.add(e.counts.set(ri, catAll), cells[ri], wmask, 1)
 	}
 	if wasIdle {
 		e.signal()
@@ -198,12 +207,10 @@ func (e *Engine) Advance(now time.Time) {
 // expire takes the counts of one bucket off window wi and empties it.
 func (e *Engine) expire(wi int, b *map[bucketKey]int32) {
 	for k, n := range *b {
-		cell, cat := k.cell(e.finest), int(k.cat())
-		for ri, r := range e.res {
-			pc := parent(cell, r)
-			e.counts.add(e.counts.set(ri, cat), pc, 1<<wi, -n)
-			e.counts.add(e.counts.set(ri, catAll), pc, 1<<wi, -n)
-		}
+		res := k.res()
+		cell, cat, ri := k.cell(res), int(k.cat()), int(e.resIndex[res])
+		e.counts.add(e.counts.set(ri, cat), cell, 1<<wi, -n)
+		e.counts.add(e.counts.set(ri, catAll), cell, 1<<wi, -n)
 	}
 	if len(*b) > bucketKeep {
 		*b = nil

@@ -326,9 +326,9 @@ func TestEngineMatchesRecount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	cats := []string{"a", "b", "c", "d", "e"}
 	type pt struct {
-		cell h3.Cell
-		t    time.Time
-		cat  string
+		lat, lng float64
+		t        time.Time
+		cat      string
 	}
 	var pts []pt
 	replica := map[Key]map[h3.Cell]int{}
@@ -336,7 +336,7 @@ func TestEngineMatchesRecount(t *testing.T) {
 	// Claim the category slots in a known order: d and e fold.
 	for _, cat := range cats[:3] {
 		mustAdd(t, e, Point{Lat: hkLat, Lng: hkLng, Time: now, Category: cat})
-		pts = append(pts, pt{cellAt(t, hkLat, hkLng, 9), now, cat})
+		pts = append(pts, pt{hkLat, hkLng, now, cat})
 	}
 	for step := range 200 {
 		for range rng.IntN(20) {
@@ -348,7 +348,7 @@ func TestEngineMatchesRecount(t *testing.T) {
 			}
 			cat := cats[rng.IntN(len(cats))]
 			mustAdd(t, e, Point{Lat: lat, Lng: lng, Time: at, Category: cat})
-			pts = append(pts, pt{cellAt(t, lat, lng, 9), at, cat})
+			pts = append(pts, pt{lat, lng, at, cat})
 		}
 		now = now.Add(time.Duration(rng.IntN(90)) * time.Second)
 		e.Advance(now)
@@ -383,7 +383,7 @@ func TestEngineMatchesRecount(t *testing.T) {
 				continue
 			}
 			for _, r := range o.Resolutions {
-				c, _ := p.cell.Parent(r)
+				c := cellAt(t, p.lat, p.lng, r)
 				for _, cat := range []string{AllCategories, folded[p.cat]} {
 					k := Key{r, w, cat}
 					if want[k] == nil {

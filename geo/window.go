@@ -17,7 +17,7 @@ type window struct {
 	step time.Duration
 	cur  int64 // slot of the engine clock
 
-	// buckets[s mod Buckets] holds the points of slot s per finest cell and
+	// buckets[s mod Buckets] holds the points of slot s per cell of every resolution and
 	// category, so that when the slot leaves the window exactly those counts
 	// are taken back off every resolution.
 	buckets []map[bucketKey]int32

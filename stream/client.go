@@ -88,7 +88,9 @@ func (c *client) enqueue(m *message) {
 		c.mu.Unlock()
 		return
 	}
-	if c.bytes+len(m.data) > c.maxSize {
+	// The bound is on backlog: one message alone (a large snapshot) always
+	// fits, or its subscriber would be cut off at every reconnect.
+	if c.bytes > 0 && c.bytes+len(m.data) > c.maxSize {
 		dropped := len(c.queue) + 1
 		c.mu.Unlock()
 		c.hub.metrics.dropped.Add(float64(dropped))

@@ -121,7 +121,11 @@ func New(o Options, broker Broker, reg prometheus.Registerer, log *slog.Logger) 
 		HandshakeTimeout: 10 * time.Second,
 		CheckOrigin:      o.CheckOrigin,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-			http.Error(w, reason.Error(), status)
+			code := CodeBadRequest
+			if status == http.StatusForbidden {
+				code = CodeForbidden
+			}
+			httpError(w, status, code, reason.Error())
 		},
 	}
 	broker.Attach(h.deliver)
@@ -147,6 +151,9 @@ func (h *Hub) PublishState(ctx context.Context, topic string, set map[string]jso
 
 // PublishEvent appends an event to an event topic.
 func (h *Hub) PublishEvent(ctx context.Context, topic string, event json.RawMessage, origin time.Time) error {
+	if !json.Valid(event) {
+		return fmt.Errorf("publish %q: event is not valid JSON", topic)
+	}
 	return h.broker.Publish(ctx, Publication{Topic: topic, Kind: KindEvents, Event: event, Origin: origin})
 }
 
@@ -182,6 +189,9 @@ func (h *Hub) topic(name string, kind Kind) (*topic, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if t, ok := h.topics[name]; ok {
+		if t.kind != kind {
+			return nil, fmt.Errorf("topic %q is %s, not %s", name, t.kind, kind)
+		}
 		return t, nil
 	}
 	t = newTopic(name, kind, h.epoch, h.opts.History, h.opts.MaxEvents)
@@ -211,7 +221,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, peer Peer) {
 	closed := h.closed
 	h.mu.RUnlock()
 	if closed {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		httpError(w, http.StatusServiceUnavailable, "unavailable", "shutting down")
 		return
 	}
 	conn, err := h.upgrader.Upgrade(w, r, nil)
@@ -275,7 +285,7 @@ func (h *Hub) readLoop(c *client) {
 func (h *Hub) handle(c *client, data []byte) {
 	req, err := DecodeRequest(data)
 	if err != nil {
-		c.replyError(0, CodeBadRequest, err.Error())
+		c.replyError(req.ID, CodeBadRequest, err.Error())
 		return
 	}
 	switch req.Op {
@@ -340,6 +350,7 @@ func (h *Hub) subscribe(c *client, req Request) {
 		if c.closed {
 			c.mu.Unlock()
 			t.unsubscribe(c)
+			h.release(t) // not in c.subs, so drop will not release it
 			return
 		}
 		c.subs[req.Topic] = t
@@ -408,4 +419,15 @@ func (h *Hub) Subscribers(name string) int {
 		return 0
 	}
 	return t.subscribers()
+}
+
+// httpError answers a refused upgrade in the API's {code, reason} form.
+func httpError(w http.ResponseWriter, status int, code, reason string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Code   string `json:"code"`
+		Reason string `json:"reason"`
+	}{code, reason})
+	_, _ = w.Write(b)
 }

@@ -442,3 +442,40 @@ func TestFrameBatching(t *testing.T) {
 	}
 	c.ping(t)
 }
+
+// A client closed while its subscribes are still being handled (here: slow,
+// its first snapshot overflows QueueBytes, with more subscribes to made-up
+// names already sent) must not leave those topics behind. The close races
+// with the handling of each subscribe, so several connections try.
+func TestTopicReleaseWhenClosedDuringSubscribe(t *testing.T) {
+	// A snapshot alone always fits the queue; a large one that the client
+	// does not read yet keeps the writer busy, so the made-up topics'
+	// snapshots behind it overflow the queue while subscribes go on.
+	f := newFixture(t, fixtureConfig{opts: stream.Options{QueueBytes: 2048}, sndbuf: 4096})
+	publishState(t, f.hub, "heat/big", map[string]any{"k": strings.Repeat("x", 512<<10)})
+	for attempt := range 10 {
+		c, _, err := f.dialWith(dialConfig{rcvbuf: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := []string{`{"op":"subscribe","id":1,"topic":"heat/big"}`}
+		for i := range 200 {
+			reqs = append(reqs, fmt.Sprintf(`{"op":"subscribe","id":%d,"topic":"heat/made-up/%d"}`, i+2, i))
+		}
+		for _, r := range reqs {
+			if err := c.sendRaw(r); err != nil {
+				break // closed already
+			}
+		}
+		// The close frame may not get past the unread snapshot: 4001 or an
+		// abnormal close are both right.
+		if err := c.readUntilClose(); err == nil {
+			t.Fatalf("attempt %d: connection not closed", attempt)
+		}
+		_ = c.conn.Close()
+		waitFor(t, "the connection to be dropped", func() bool { return f.hub.Stats().Connections == 0 })
+		if n := f.hub.Stats().Topics; n != 1 {
+			t.Fatalf("attempt %d: %d topics left, want 1 (heat/big)", attempt, n)
+		}
+	}
+}

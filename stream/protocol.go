@@ -36,27 +36,27 @@ func DecodeRequest(data []byte) (Request, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Request{}, fmt.Errorf("invalid json: %w", err)
+		return Request{ID: r.ID}, fmt.Errorf("invalid json: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // More() misses a stray } or ]
-		return Request{}, errors.New("invalid json: more than one value (send one request per message)")
+		return Request{ID: r.ID}, errors.New("invalid json: more than one value (send one request per message)")
 	}
 	switch r.Op {
 	case "subscribe", "unsubscribe":
 		if r.Topic == "" {
-			return Request{}, fmt.Errorf("%s: missing topic", r.Op)
+			return Request{ID: r.ID}, fmt.Errorf("%s: missing topic", r.Op)
 		}
 		if len(r.Topic) > maxTopicLen {
-			return Request{}, fmt.Errorf("%s: topic longer than %d bytes", r.Op, maxTopicLen)
+			return Request{ID: r.ID}, fmt.Errorf("%s: topic longer than %d bytes", r.Op, maxTopicLen)
 		}
 		if r.Op == "subscribe" && (r.Epoch == "") != (r.Seq == nil) {
-			return Request{}, errors.New("subscribe: epoch and seq go together")
+			return Request{ID: r.ID}, errors.New("subscribe: epoch and seq go together")
 		}
 	case "ping":
 	case "":
-		return Request{}, errors.New("missing op")
+		return Request{ID: r.ID}, errors.New("missing op")
 	default:
-		return Request{}, fmt.Errorf("unknown op %q", r.Op)
+		return Request{ID: r.ID}, fmt.Errorf("unknown op %q", r.Op)
 	}
 	return r, nil
 }

@@ -53,7 +53,9 @@ type App struct {
 	ready    atomic.Bool
 
 	closeOnce sync.Once
+	mu        sync.Mutex // guards cancel and server, set by Run and read by Close
 	cancel    context.CancelFunc
+	closed    bool
 	wg        sync.WaitGroup
 }
 
@@ -155,24 +157,31 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a.cancel = cancel
 	defer a.Close()
 
-	a.server = &http.Server{
+	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	a.mu.Lock()
+	a.cancel, a.server = cancel, srv
+	closed := a.closed
+	a.mu.Unlock()
+	if closed {
+		cancel()
+		return nil
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error
 		if a.cfg.Server.TLSCert != "" {
-			a.server.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-			err = a.server.ServeTLS(a.listener, a.cfg.Server.TLSCert, a.cfg.Server.TLSKey)
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = srv.ServeTLS(a.listener, a.cfg.Server.TLSCert, a.cfg.Server.TLSKey)
 		} else {
-			err = a.server.Serve(a.listener)
+			err = srv.Serve(a.listener)
 		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
@@ -221,16 +230,20 @@ func (a *App) Close() error {
 	var err error
 	a.closeOnce.Do(func() {
 		a.ready.Store(false)
-		if a.cancel != nil {
-			a.cancel()
+		a.mu.Lock()
+		a.closed = true
+		cancelRun, srv := a.cancel, a.server
+		a.mu.Unlock()
+		if cancelRun != nil {
+			cancelRun()
 		}
 		_ = a.hub.Close()
-		if a.server != nil {
+		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
 			defer cancel()
-			if e := a.server.Shutdown(ctx); e != nil {
+			if e := srv.Shutdown(ctx); e != nil {
 				err = fmt.Errorf("shutdown: %w", e)
-				_ = a.server.Close()
+				_ = srv.Close()
 			}
 		} else if a.listener != nil {
 			_ = a.listener.Close()

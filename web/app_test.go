@@ -148,14 +148,16 @@ func TestDemoCity(t *testing.T) {
 	c.subscribe("heat/8/24h/all")
 	c.subscribe("hot/24h")
 	c.subscribe("hot/1h")
-	c.until("a day of backfill on the heat map", func() bool { return len(c.state["heat/8/24h/all"]) >= 100 })
-	total := 0
-	for _, v := range c.state["heat/8/24h/all"] {
-		total += count(t, v)
+	// Backfill streams in over a few flushes: wait for a day's volume
+	// (Haikou: about 2,700 a day; quieter on a weekend or early in the day).
+	total := func() int {
+		n := 0
+		for _, v := range c.state["heat/8/24h/all"] {
+			n += count(t, v)
+		}
+		return n
 	}
-	if total < 500 {
-		t.Errorf("%d tickets over the last 24 h, want Haikou's volume (thousands)", total)
-	}
+	c.until("a day of backfill on the heat map", func() bool { return len(c.state["heat/8/24h/all"]) >= 100 && total() >= 1000 })
 
 	named := func(topic string) int {
 		n := 0
@@ -196,4 +198,3 @@ func TestDemoCity(t *testing.T) {
 		t.Error("CellsLive is 0 with a busy demo city")
 	}
 }
-

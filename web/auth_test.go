@@ -399,4 +399,3 @@ func TestLogin(t *testing.T) {
 		}
 	})
 }
-

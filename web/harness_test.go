@@ -367,6 +367,7 @@ type wsClient struct {
 	state  map[string]map[string]json.RawMessage // state topics
 	events map[string][]json.RawMessage          // event topics
 	seq    map[string]uint64
+	epoch  map[string]string
 	closed error // the error that ended reading, if any
 }
 
@@ -411,7 +412,7 @@ func (s *server) connect(token string) *wsClient {
 
 func newWSClient(t testing.TB, conn *websocket.Conn) *wsClient {
 	c := &wsClient{t: t, conn: conn, nextID: 1,
-		state: map[string]map[string]json.RawMessage{}, events: map[string][]json.RawMessage{}, seq: map[string]uint64{}}
+		state: map[string]map[string]json.RawMessage{}, events: map[string][]json.RawMessage{}, seq: map[string]uint64{}, epoch: map[string]string{}}
 	t.Cleanup(func() { _ = conn.Close() })
 	return c
 }
@@ -450,6 +451,7 @@ func (c *wsClient) apply(m wsMsg) {
 	switch m.Type {
 	case "snapshot":
 		c.seq[m.Topic] = m.Seq
+		c.epoch[m.Topic] = m.Epoch
 		if len(m.Data) > 0 && m.Data[0] == '[' {
 			var ev []json.RawMessage
 			if err := json.Unmarshal(m.Data, &ev); err != nil {
@@ -465,6 +467,9 @@ func (c *wsClient) apply(m wsMsg) {
 			}
 		}
 		c.state[m.Topic] = st
+	case "resumed":
+		c.seq[m.Topic] = m.Seq
+		c.epoch[m.Topic] = m.Epoch
 	case "delta":
 		if prev, ok := c.seq[m.Topic]; ok && m.Seq != prev+1 {
 			c.t.Errorf("%s: delta seq %d after %d", m.Topic, m.Seq, prev)
@@ -530,6 +535,11 @@ func (c *wsClient) until(what string, cond func() bool) {
 			c.t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
+}
+
+// seqEpoch is the last epoch and seq applied for topic.
+func (c *wsClient) seqEpoch(topic string) (string, uint64) {
+	return c.epoch[topic], c.seq[topic]
 }
 
 func (c *wsClient) send(v any) {

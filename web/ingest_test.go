@@ -545,3 +545,44 @@ func metres(lat1, lng1, lat2, lng2 float64) float64 {
 	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLng/2)*math.Sin(dLng/2)
 	return 2 * r * math.Asin(math.Sqrt(h))
 }
+
+// TestResumeAfterReconnect: a wall that reconnects with its last epoch and
+// seq gets exactly the deltas it missed.
+func TestResumeAfterReconnect(t *testing.T) {
+	s := startServer(t, nil)
+	const topic = "heat/9/1h/all"
+	c := s.connect(s.tokens[config.RoleWall])
+	c.subscribe(topic)
+	lat, lng := spot(t, 0)
+	s.postTickets(newTicket("RES-1", lat, lng).json())
+	c.until("the first ticket", func() bool { return len(c.state[topic]) == 1 })
+	epoch, seq := c.seqEpoch(topic)
+	_ = c.conn.Close()
+
+	lat2, lng2 := spot(t, 3)
+	s.postTickets(newTicket("RES-2", lat2, lng2).json())
+	eventually(t, "the second ticket counted", func() bool { return len(s.heat(9, "1h", "")) == 2 })
+	// Give the publisher its interval to flush the delta.
+	time.Sleep(2 * config.Default().Geo.PublishInterval)
+
+	c2 := s.connect(s.tokens[config.RoleWall])
+	c2.send(map[string]any{"op": "subscribe", "id": 5, "topic": topic, "epoch": epoch, "seq": seq})
+	m := c2.waitFor("resumed", func(m wsMsg) bool { return m.Type == "resumed" || m.Type == "snapshot" })
+	if m.Type != "resumed" || m.ID != 5 || m.Epoch != epoch || m.Seq != seq {
+		t.Fatalf("resubscribe with epoch %s seq %d: %s", epoch, seq, m.raw)
+	}
+	d := c2.waitFor("the missed delta", func(m wsMsg) bool { return m.Type == "delta" && m.Topic == topic })
+	if d.Seq != seq+1 || !strings.Contains(string(d.Data), cellOf(t, lat2, lng2, 9)) {
+		t.Errorf("missed delta %s, want seq %d with cell %s", d.raw, seq+1, cellOf(t, lat2, lng2, 9))
+	}
+
+	// A stale epoch gets a fresh snapshot instead.
+	c3 := s.connect(s.tokens[config.RoleWall])
+	c3.send(map[string]any{"op": "subscribe", "id": 6, "topic": topic, "epoch": "OLDEPOCH", "seq": 3})
+	if m := c3.waitFor("snapshot", func(m wsMsg) bool { return m.Type == "resumed" || m.Type == "snapshot" }); m.Type != "snapshot" {
+		t.Errorf("stale epoch answered %s", m.raw)
+	}
+	if n := len(c3.state[topic]); n != 2 {
+		t.Errorf("fresh snapshot has %d cells, want 2", n)
+	}
+}

@@ -23,6 +23,7 @@ func importCmd(ctx context.Context, args []string) error {
 	speed := fs.Float64("speed", 0, "replay speed: 1 keeps the original gaps, 60 plays an hour a minute, 0 posts at once")
 	live := fs.Bool("live", false, "stamp each ticket with the time it is posted, so old data shows on the live map")
 	batch := fs.Int("batch", ticket.DefaultReplayBatch, "tickets per post")
+	maxGap := fs.Duration("max-gap", time.Hour, "cap any one gap of the file's timeline when replaying (0: keep every gap)")
 	crs := fs.String("crs", "", "coordinate system of the file's points: wgs84, gcj02 or bd09 (default: the preset's)")
 	channel := fs.String("channel", "", "channel for rows that name none (default: the preset's)")
 	tz := fs.String("tz", "", "time zone of times without an offset, e.g. Asia/Shanghai (default: the preset's)")
@@ -134,7 +135,7 @@ func importCmd(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	err = ticket.Replay(ctx, res.Tickets, ticket.ReplayOptions{Speed: *speed, Batch: *batch}, post)
+	err = ticket.Replay(ctx, res.Tickets, ticket.ReplayOptions{Speed: *speed, Batch: *batch, MaxGap: *maxGap}, post)
 	fmt.Printf("posted %d to %s: %d accepted, %d already held, %d rejected\n", sent, client.URL, accepted, dup, rejected)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("import: %w", err)

@@ -90,6 +90,13 @@ func (o DecodeOptions) Decode(r io.Reader, contentType string) ([]Item, error) {
 		if err == nil {
 			t.Created, err = parseTime("created", w.Created)
 		}
+		// Without an id, Normalize names that first.
+		if err == nil && t.ID != "" {
+			t.Lat, err = parseJSONCoord("lat", w.Lat)
+		}
+		if err == nil && t.ID != "" {
+			t.Lng, err = parseJSONCoord("lng", w.Lng)
+		}
 		if err == nil {
 			err = t.Normalize(now)
 		}
@@ -114,6 +121,22 @@ func (o DecodeOptions) DecodeEvents(r io.Reader, contentType string) ([]EventIte
 		items = append(items, EventItem{Index: index, Event: e, Err: itemErr(line, err, "event")})
 	})
 	return items, err
+}
+
+// parseJSONCoord reads a required JSON number.
+func parseJSONCoord(field string, raw json.RawMessage) (float64, error) {
+	v := string(bytes.TrimSpace(raw))
+	if v == "" || v == "null" {
+		return 0, &FieldError{Field: field, Reason: "required"}
+	}
+	if v[0] == '"' {
+		return 0, &FieldError{Field: field, Reason: "got JSON string, want number"}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, &FieldError{Field: field, Value: shown(string(raw)), Reason: "not a finite number"}
+	}
+	return f, nil
 }
 
 func (o DecodeOptions) now() time.Time {
@@ -166,10 +189,14 @@ func itemErr(line int, err error, what string) error {
 // it and shadow its Created field.
 type ticketFields Ticket
 
-// ticketJSON reads the created time itself, for an error that names it.
+// ticketJSON reads the created time and the coordinates itself: a missing
+// or null coordinate must be an error, not the equator, and the errors name
+// the field.
 type ticketJSON struct {
 	ticketFields
 	Created json.RawMessage `json:"created"`
+	Lat     json.RawMessage `json:"lat"`
+	Lng     json.RawMessage `json:"lng"`
 }
 
 type eventFields Event

@@ -22,6 +22,9 @@ type ReplayOptions struct {
 	Restamp bool
 	// Batch is the most tickets in one post; 0 means DefaultReplayBatch.
 	Batch int
+	// MaxGap caps any one gap of the original timeline (0: no cap), so a
+	// lone straggler months after the rest does not stall a replay.
+	MaxGap time.Duration
 }
 
 // Replay sends tickets through post in order of Created, keeping their gaps
@@ -30,6 +33,9 @@ type ReplayOptions struct {
 func Replay(ctx context.Context, tickets []Ticket, o ReplayOptions, post func(context.Context, []Ticket) error) error {
 	if o.Speed < 0 || math.IsNaN(o.Speed) || math.IsInf(o.Speed, 0) {
 		return fmt.Errorf("replay speed %v: want 0 or a positive number", o.Speed)
+	}
+	if o.MaxGap < 0 {
+		return fmt.Errorf("replay max gap %v: want 0 or more", o.MaxGap)
 	}
 	if o.Batch < 0 {
 		return fmt.Errorf("replay batch %d: want 0 or more", o.Batch)
@@ -50,13 +56,21 @@ func Replay(ctx context.Context, tickets []Ticket, o ReplayOptions, post func(co
 			ts[i].Created = ts[i].Created.Add(shift)
 		}
 	}
-	// due is when ticket i is to be sent; the gaps are taken from the
-	// original times, which Restamp shifted all alike.
+	// offset[i] is ticket i's place on the original timeline, gaps capped
+	// at MaxGap; Restamp shifted all times alike, so gaps are unchanged.
+	offset := make([]time.Duration, len(ts))
+	for i := 1; i < len(ts); i++ {
+		gap := ts[i].Created.Sub(ts[i-1].Created)
+		if o.MaxGap > 0 && gap > o.MaxGap {
+			gap = o.MaxGap
+		}
+		offset[i] = offset[i-1] + gap
+	}
 	due := func(i int) time.Time {
 		if o.Speed == 0 {
 			return start
 		}
-		return start.Add(time.Duration(float64(ts[i].Created.Sub(ts[0].Created)) / o.Speed))
+		return start.Add(time.Duration(float64(offset[i]) / o.Speed))
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()

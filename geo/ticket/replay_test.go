@@ -38,6 +38,14 @@ func TestReplay(t *testing.T) {
 			{10 * time.Second, []string{"T0", "T3"}},
 			{40 * time.Second, []string{"T4"}},
 		}},
+		// Gaps over 5 minutes (10m-1m30s and 40m-10m) shrink to 5 minutes.
+		{"60x max gap", ReplayOptions{Speed: 60, MaxGap: 5 * time.Minute}, []sent{
+			{0, []string{"T1"}},
+			{1 * time.Second, []string{"T2"}},
+			{1500 * time.Millisecond, []string{"T5"}},
+			{6500 * time.Millisecond, []string{"T0", "T3"}},
+			{11500 * time.Millisecond, []string{"T4"}},
+		}},
 		{"60x batch 1", ReplayOptions{Speed: 60, Batch: 1}, []sent{
 			{0, []string{"T1"}},
 			{1 * time.Second, []string{"T2"}},

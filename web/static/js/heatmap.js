@@ -8,8 +8,8 @@ import { crsTransform, mercX, mercY, unmercX, unmercY, metresPerWorldUnit } from
 // red that still stands out from the background, the top is white. Stops
 // are [t, r, g, b, alpha].
 const RAMP = [
-  [0.0, 96, 16, 28, 0.55],
-  [0.22, 160, 24, 32, 0.78],
+  [0.0, 118, 20, 32, 0.66],
+  [0.22, 168, 26, 34, 0.8],
   [0.45, 226, 66, 28, 0.9],
   [0.68, 255, 146, 30, 0.95],
   [0.86, 255, 222, 90, 1],
@@ -69,8 +69,9 @@ const BG = '#060b14';
 const DEFAULTS = {
   center: [20.03, 110.33],
   zoom: 11.5,
-  // map.zoom is meant for a map this many CSS px on its short side; larger or
-  // smaller maps zoom in or out so every screen shows the same area.
+  // map.zoom is meant for a map this many CSS px on its short side, about
+  // what a 1920×1080 desktop shows when someone sets the zoom up; larger and
+  // smaller maps zoom in or out so every screen shows that same area.
   refShortSide: 1024,
   tileUrl: '',
   tileCrs: 'wgs84',
@@ -128,6 +129,14 @@ export class HeatMap extends EventTarget {
   // own state, updated in place; call invalidate() after each change.
   setData(map) {
     this.data = map instanceof Map ? map : new Map(Object.entries(map || {}));
+    // A new layer or a fresh snapshot sets the colour scale at once; only
+    // deltas ease it.
+    let max = 0;
+    for (const v of this.data.values()) {
+      const n = valueOf(v);
+      if (n > max) max = n;
+    }
+    this.scale = this.target = Math.max(this.opts.minScale, max);
     this.invalidate();
   }
 
@@ -182,6 +191,7 @@ export class HeatMap extends EventTarget {
     const short = Math.max(1, Math.min(r.width, r.height));
     this.zEff = this.zoom + Math.log2(short / this.opts.refShortSide);
     this.k = 256 * 2 ** this.zEff * dpr; // device px per world unit
+    this._remPx = 0; // the root font size follows the viewport
     if (this.canvas.width !== w || this.canvas.height !== h) {
       this.canvas.width = w;
       this.canvas.height = h;
@@ -295,7 +305,7 @@ export class HeatMap extends EventTarget {
       this.target = target;
       if (!this._raf) this._raf = requestAnimationFrame((t) => this._frame(t));
     }
-    if (cellPx > 44 * this.dpr) this._drawLabels(top, cellPx);
+    if (top.length) this._drawLabels(top, cellPx);
     this._updateLegend(scale);
     this.dispatchEvent(new CustomEvent('stats', {
       detail: { cells: this.data.size, drawn, missing, max: visibleMax, scale },
@@ -313,8 +323,10 @@ export class HeatMap extends EventTarget {
 
   _drawLabels(top, cellPx) {
     const { ctx } = this;
-    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    // Numbers too small to read from the back of the room are left out.
+    const rem = this._rem();
     const size = Math.round(Math.min(cellPx * 0.28, 0.85 * rem * this.dpr));
+    if (size < 0.55 * rem * this.dpr) return;
     ctx.font = `700 ${size}px "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
@@ -326,6 +338,11 @@ export class HeatMap extends EventTarget {
       ctx.strokeText(s, x, y);
       ctx.fillText(s, x, y);
     }
+  }
+
+  _rem() {
+    if (!this._remPx) this._remPx = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    return this._remPx;
   }
 
   // _projected returns the outline in world units (through the basemap's
@@ -437,7 +454,7 @@ export class HeatMap extends EventTarget {
       }
     }
     // Darken the basemap so the cells, not the streets, catch the eye.
-    ctx.fillStyle = 'rgba(6,11,20,0.55)';
+    ctx.fillStyle = 'rgba(6,11,20,0.7)';
     ctx.fillRect(0, 0, W, H);
   }
 

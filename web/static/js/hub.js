@@ -49,6 +49,7 @@ class Topic {
     this.seq = null;
     this.synced = false; // a snapshot or resumed has been applied on this connection
     this.lastGapAt = 0;
+    this.subId = 0; // id of the subscribe awaiting its snapshot or resumed
     this.error = null; // last {code, reason} the server refused the subscription with
     this.listeners = new Set(); // of Subscription
   }
@@ -219,7 +220,9 @@ export class Hub extends EventTarget {
 
   _sendSubscribe(t) {
     t.synced = false;
-    const m = { op: 'subscribe', id: this._id('subscribe', t.name, t), topic: t.name };
+    if (t.subId) this.pending.delete(t.subId);
+    t.subId = this._id('subscribe', t.name, t);
+    const m = { op: 'subscribe', id: t.subId, topic: t.name };
     if (t.epoch != null && t.seq != null) {
       m.epoch = t.epoch;
       m.seq = t.seq;
@@ -227,13 +230,12 @@ export class Hub extends EventTarget {
     this._send(m);
   }
 
-  // _resync recovers from a sequence gap on a live connection. The protocol
-  // does not say what a second subscribe to a topic already held does, so
-  // leave it first; deltas arriving in between are ignored (not synced) and
-  // the resume sends them again.
-  // A second gap soon after the first means resuming does not help (the
-  // server's history has a hole): then ask for a fresh snapshot instead, so
-  // the client cannot loop.
+  // _resync recovers from a sequence gap on a live connection by subscribing
+  // again from the last seq applied; the server restarts a topic the client
+  // already holds in place. Deltas arriving meanwhile are ignored (not
+  // synced) and the resume sends them again. A second gap soon after the
+  // first means resuming does not help (the server's history has a hole):
+  // then ask for a fresh snapshot instead, so the client cannot loop.
   _resync(t, why) {
     const now = Date.now();
     const again = now - t.lastGapAt < this.opts.freshAfterGap;
@@ -244,7 +246,6 @@ export class Hub extends EventTarget {
       t.seq = null;
     }
     if (this.state !== 'open') return;
-    this._send({ op: 'unsubscribe', id: this._id('unsubscribe', t.name), topic: t.name });
     this._sendSubscribe(t);
   }
 
@@ -386,6 +387,8 @@ export class Hub extends EventTarget {
         this._answered(m.id);
         const t = this.topics.get(m.topic);
         if (!t) break; // left meanwhile
+        this._answered(t.subId); // the server may share one snapshot, without an id, among clients
+        t.subId = 0;
         this.lastDataAt = Date.now();
         t.applySnapshot(m);
         break;
@@ -394,7 +397,8 @@ export class Hub extends EventTarget {
         this._answered(m.id);
         const t = this.topics.get(m.topic);
         if (!t) break;
-        if (m.epoch !== t.epoch || m.seq !== t.seq) {
+        t.subId = 0;
+        if (m.epoch !== t.epoch || typeof m.seq !== 'number' || m.seq < t.seq) {
           // Resumed at a point we do not hold: start over from a snapshot.
           t.epoch = null;
           t.seq = null;

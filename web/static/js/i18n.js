@@ -144,21 +144,38 @@ export class Categories {
   }
 }
 
-// CST is the command centre's clock, whatever zone the wall PC is set to.
+// The command centre's clock, whatever zone the wall PC is set to.
 export const TIME_ZONE = 'Asia/Shanghai';
 
-export function makeClock(lang) {
+// makeClock formats times in the city's zone (public.city.timezone), China
+// Standard Time when none is given or the browser does not know it.
+export function makeClock(lang, timeZone = TIME_ZONE) {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone });
+  } catch (err) {
+    timeZone = TIME_ZONE;
+  }
   const locale = lang === 'en' ? 'en-GB' : 'zh-CN';
   const time = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TIME_ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
   });
   const date = new Intl.DateTimeFormat(locale, {
-    timeZone: TIME_ZONE, year: 'numeric', month: lang === 'en' ? 'short' : 'long', day: 'numeric', weekday: 'short',
+    timeZone, year: 'numeric', month: lang === 'en' ? 'short' : 'long', day: 'numeric', weekday: 'short',
   });
   const hm = new Intl.DateTimeFormat('en-GB', {
-    timeZone: TIME_ZONE, hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
   });
+  // China has one zone; its usual names read better than "GMT+8".
+  let zone = '';
+  if (timeZone === TIME_ZONE || timeZone === 'Asia/Chongqing' || timeZone === 'PRC') {
+    zone = lang === 'en' ? 'CST' : '北京时间';
+  } else {
+    const part = new Intl.DateTimeFormat(lang === 'en' ? 'en-US' : 'zh-CN', { timeZone, timeZoneName: 'short' })
+      .formatToParts(new Date()).find((p) => p.type === 'timeZoneName');
+    zone = part ? part.value : '';
+  }
   return {
+    zone,
     time: (d) => time.format(d),
     date: (d) => date.format(d),
     hm: (d) => hm.format(d),

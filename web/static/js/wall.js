@@ -17,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 
 const lang = pickLang();
 const t = makeT(lang);
-const clock = makeClock(lang);
+let clock = makeClock(lang);
 document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
 for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
 
@@ -84,6 +84,7 @@ async function main() {
   document.body.classList.remove('is-loading');
 
   const city = pub.city || {};
+  if (city.timezone) clock = makeClock(lang, city.timezone);
   const cityName = lang === 'en' ? city.name_en || city.name || '' : city.name || city.name_en || '';
   $('title').textContent = cityName ? t('title', { city: cityName }) : t('title.short');
   $('subtitle').textContent = lang === 'en' ? (city.name ? city.name + '市12345热线 · 城市运行监测' : '') :
@@ -203,8 +204,21 @@ async function main() {
     status = e.detail;
     if (status.state === 'open') offlineSince = 0;
     else if (!offlineSince) offlineSince = Date.now();
+    if (status.state === 'closed' && status.attempt > 0 && status.attempt % 4 === 0) checkSession();
     renderConn();
   });
+
+  // A refused WebSocket upgrade looks the same to the page as a server that
+  // is down. Ask the API now and then: if the session is no longer valid,
+  // reloading brings up the sign-in form instead of retrying for ever.
+  const checkSession = async () => {
+    try {
+      const res = await fetch('/api/v1/public', { credentials: 'same-origin' });
+      if (res.status === 401) location.reload();
+    } catch (err) {
+      // the server is down; the hub keeps retrying
+    }
+  };
 
   const renderConn = () => {
     const now = Date.now();
@@ -235,7 +249,7 @@ async function main() {
     const now = new Date();
     const ts = clock.time(now);
     if ($('clock-time').textContent !== ts) $('clock-time').textContent = ts;
-    const ds = clock.date(now);
+    const ds = clock.date(now) + (clock.zone ? ' · ' + clock.zone : '');
     if ($('clock-date').textContent !== ds) $('clock-date').textContent = ds;
     renderConn();
     // Align to the next second so the clock does not drift visibly.
