@@ -26,6 +26,16 @@ type City struct {
 	Name     string `yaml:"name"`     // zh-CN, e.g. 海口
 	NameEn   string `yaml:"name_en"`  // English, e.g. Haikou
 	Timezone string `yaml:"timezone"` // IANA zone that days are counted in
+	// Districts are outlined on the wall's map; the demo city brings its
+	// own when none are configured.
+	Districts []District `yaml:"districts"`
+}
+
+// District is one outlined area of the city map.
+type District struct {
+	Name    string       `yaml:"name"`
+	NameEn  string       `yaml:"name_en"`
+	Polygon [][2]float64 `yaml:"polygon"` // [lat, lng] vertices, WGS84
 }
 
 // Server is the HTTP listener.
@@ -150,8 +160,8 @@ func Default() Config {
 			MaxBatch:   10_000,
 		},
 		Map: Map{
-			Center:  [2]float64{20.03, 110.33},
-			Zoom:    11.5,
+			Center:  [2]float64{19.99, 110.36},
+			Zoom:    11.8,
 			TileCRS: "wgs84",
 		},
 		Demo: Demo{PerDay: 2700, Speed: 1},

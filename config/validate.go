@@ -38,6 +38,20 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.City.Timezone); err != nil || c.City.Timezone == "" {
 		bad("city.timezone", quote(c.City.Timezone), "unknown time zone (want an IANA name such as Asia/Shanghai)")
 	}
+	for i, d := range c.City.Districts {
+		key := fmt.Sprintf("city.districts[%d]", i)
+		if d.Name == "" {
+			bad(key+".name", quote(d.Name), "a district needs a name")
+		}
+		if len(d.Polygon) < 3 || len(d.Polygon) > 10_000 {
+			bad(key+".polygon", fmt.Sprintf("%d vertices", len(d.Polygon)), "must have 3..10000 vertices")
+		}
+		for j, v := range d.Polygon {
+			if p := latLngProblem(v[0], v[1]); p != "" {
+				bad(fmt.Sprintf("%s.polygon[%d]", key, j), v, "%s", p)
+			}
+		}
+	}
 	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
 		bad("server.listen", quote(c.Server.Listen), "must be host:port")
 	}

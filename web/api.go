@@ -312,6 +312,13 @@ type publicInfo struct {
 		Windows     []string `json:"windows"`
 	} `json:"geo"`
 	Categories []categoryName `json:"categories"`
+	Districts  []districtView `json:"districts"`
+}
+
+type districtView struct {
+	Name    string       `json:"name"`
+	NameEn  string       `json:"name_en,omitempty"`
+	Polygon [][2]float64 `json:"polygon"`
 }
 
 type categoryName struct {
@@ -327,6 +334,7 @@ func (a *App) handlePublic(w http.ResponseWriter, _ *http.Request) {
 	p.Geo.Resolutions = a.cfg.Geo.Resolutions
 	p.Geo.Windows = a.windowNames()
 	p.Categories = a.categoryNames()
+	p.Districts = a.districts
 	writeJSON(w, http.StatusOK, p)
 }
 

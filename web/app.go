@@ -38,19 +38,20 @@ type App struct {
 	build string
 	loc   *time.Location
 
-	auth     *authenticator
-	store    *ticket.Store
-	engine   *geo.Engine
-	bounds   *geo.Boundaries
-	broker   stream.Broker
-	hub      *stream.Hub
-	ingest   *ingester
-	pub      *publisher
-	metrics  *appMetrics
-	handler  http.Handler
-	listener net.Listener
-	server   *http.Server
-	ready    atomic.Bool
+	districts []districtView // outlined on the map
+	auth      *authenticator
+	store     *ticket.Store
+	engine    *geo.Engine
+	bounds    *geo.Boundaries
+	broker    stream.Broker
+	hub       *stream.Hub
+	ingest    *ingester
+	pub       *publisher
+	metrics   *appMetrics
+	handler   http.Handler
+	listener  net.Listener
+	server    *http.Server
+	ready     atomic.Bool
 
 	closeOnce sync.Once
 	mu        sync.Mutex // guards cancel and server, set by Run and read by Close
@@ -90,6 +91,14 @@ func New(cfg config.Config, o Options) (*App, error) {
 		auth:   newAuthenticator(cfg.Auth.Tokens),
 		store:  ticket.NewStore(ticket.StoreOptions{Retention: cfg.Tickets.Retention, MaxTickets: cfg.Tickets.MaxTickets}),
 		bounds: geo.NewBoundaries(200_000),
+	}
+	for _, d := range cfg.City.Districts {
+		a.districts = append(a.districts, districtView{Name: d.Name, NameEn: d.NameEn, Polygon: d.Polygon})
+	}
+	if len(a.districts) == 0 && cfg.Demo.Enabled {
+		for _, d := range demo.Districts() {
+			a.districts = append(a.districts, districtView{Name: d.Name, NameEn: d.NameEn, Polygon: d.Polygon})
+		}
 	}
 	a.engine, err = geo.NewEngine(geo.Options{
 		Resolutions:   cfg.Geo.Resolutions,

@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	_ "time/tzdata" // the city's zone resolves on minimal machines
@@ -46,16 +48,35 @@ func serve(ctx context.Context, args []string) error {
 	return app.Run(ctx)
 }
 
-// addDemoTokens gives the demo city fresh tokens at every start: a demo
-// must not ship a well-known password.
+// addDemoTokens gives the demo city tokens of its own: random, made on the
+// first start and kept in the user's config directory, so a demo never
+// ships a well-known password and a wall's session survives a restart.
 func addDemoTokens(cfg *config.Config) map[config.Role]string {
+	path := ""
+	if dir, err := os.UserConfigDir(); err == nil {
+		path = filepath.Join(dir, "citywall", "demo-tokens.json")
+	}
 	out := map[config.Role]string{}
+	if path != "" {
+		if data, err := os.ReadFile(path); err == nil {
+			_ = json.Unmarshal(data, &out)
+		}
+	}
+	changed := false
 	for _, r := range []config.Role{config.RoleAdmin, config.RoleWall, config.RoleIngest} {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		tok := hex.EncodeToString(b[:])
-		out[r] = tok
-		cfg.Auth.Tokens = append(cfg.Auth.Tokens, config.Token{Name: "demo-" + string(r), Token: tok, Roles: []config.Role{r}})
+		if len(out[r]) < 32 {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			out[r] = hex.EncodeToString(b[:])
+			changed = true
+		}
+		cfg.Auth.Tokens = append(cfg.Auth.Tokens, config.Token{Name: "demo-" + string(r), Token: out[r], Roles: []config.Role{r}})
+	}
+	if changed && path != "" {
+		// Best effort: without it the tokens are new at the next start.
+		if data, err := json.Marshal(out); err == nil && os.MkdirAll(filepath.Dir(path), 0o700) == nil {
+			_ = os.WriteFile(path, data, 0o600)
+		}
 	}
 	return out
 }
@@ -66,7 +87,8 @@ func printDemo(w io.Writer, url string, tok map[config.Role]string) {
   wall (admin):  %s/wall?token=%s
   wall display:  %s/wall?token=%s
   post tickets:  curl -H 'Authorization: Bearer %s' -d @tickets.json %s/api/v1/tickets
-  tokens are new at every start; set auth.tokens in a config file to keep them
+  demo tokens are kept in your config directory (citywall/demo-tokens.json);
+  a real centre sets auth.tokens in its config file
 
 `, url, tok[config.RoleAdmin], url, tok[config.RoleWall], tok[config.RoleIngest], url)
 }

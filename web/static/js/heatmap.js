@@ -230,6 +230,7 @@ export class HeatMap extends EventTarget {
     ctx.fillRect(0, 0, W, H);
     if (this.opts.tileUrl) this._drawTiles(W, H);
     this._drawGraticule(W, H);
+    this._drawAreas();
     this._drawCells(W, H);
     this._drawVignette(W, H);
   }
@@ -421,6 +422,49 @@ export class HeatMap extends EventTarget {
     }
   }
 
+  // _drawAreas outlines the city's districts under the cells, so a wall
+  // without a basemap still shows where a hot spot is. Names go at each
+  // area's vertex centroid, in the page's language first.
+  _drawAreas() {
+    const areas = this.opts.areas || [];
+    if (!areas.length) return;
+    const { ctx } = this;
+    if (!this._areaProj) {
+      this._areaProj = areas.map((a) => ({
+        name: document.documentElement.lang === 'en' && a.name_en ? a.name_en : a.name,
+        pts: (a.polygon || []).map(([lat, lng]) => {
+          if (this.tf) [lat, lng] = this.tf(lat, lng);
+          return [mercX(lng), mercY(lat)];
+        }),
+      }));
+    }
+    ctx.lineWidth = Math.max(1.5, 1.5 * this.dpr);
+    ctx.lineJoin = 'round';
+    ctx.setLineDash([6 * this.dpr, 5 * this.dpr]);
+    ctx.strokeStyle = 'rgba(120,170,235,0.35)';
+    ctx.fillStyle = 'rgba(70,120,200,0.05)';
+    for (const a of this._areaProj) {
+      if (a.pts.length < 3) continue;
+      ctx.beginPath();
+      a.pts.forEach(([x, y], i) => (i ? ctx.lineTo(this._x(x), this._y(y)) : ctx.moveTo(this._x(x), this._y(y))));
+      ctx.closePath();
+      ctx.fill();
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    ctx.font = `600 ${Math.round(1.1 * this._rem() * this.dpr)}px "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = 'rgba(150,190,240,0.55)';
+    for (const a of this._areaProj) {
+      if (!a.pts.length) continue;
+      let sx = 0;
+      let sy = 0;
+      for (const [x, y] of a.pts) { sx += x; sy += y; }
+      ctx.fillText(a.name, this._x(sx / a.pts.length), this._y(sy / a.pts.length));
+    }
+  }
+
   _drawVignette(W, H) {
     const { ctx } = this;
     const g = ctx.createRadialGradient(W / 2, H / 2, Math.min(W, H) * 0.35, W / 2, H / 2, Math.hypot(W, H) / 2);
@@ -543,7 +587,7 @@ export class HeatMap extends EventTarget {
       if (v > vals[vals.length - 1]) vals.push(v);
     }
     // Drop labels that would crowd each other or the top one.
-    const shown = vals.filter((v, i) => (i === 0 || pos(v) - pos(vals[i - 1]) >= 0.16) && pos(top) - pos(v) >= 0.16);
+    const shown = vals.filter((v, i) => (i === 0 || pos(v) - pos(vals[i - 1]) >= 0.2) && pos(top) - pos(v) >= 0.2);
     if (top > 1 || shown.length === 0) shown.push(top);
     const key = shown.join(',');
     if (key === this._legendKey) return;

@@ -118,6 +118,7 @@ async function main() {
     tileCrs: m.tile_crs || 'wgs84',
     formatNumber: t.num,
     units: { km: t('unit.km'), m: t('unit.m') },
+    areas: Array.isArray(pub.districts) ? pub.districts : [],
   });
   map.setLegendTitle(t('map.legend'));
 
