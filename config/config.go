@@ -10,15 +10,42 @@ import (
 // Config is the whole configuration. The zero file (no -config flag) is the
 // embedded demo city: Default() with the demo switched on.
 type Config struct {
-	City    City    `yaml:"city"`
-	Server  Server  `yaml:"server"`
-	Auth    Auth    `yaml:"auth"`
-	Hub     Hub     `yaml:"hub"`
-	Geo     Geo     `yaml:"geo"`
-	Tickets Tickets `yaml:"tickets"`
-	Map     Map     `yaml:"map"`
-	Demo    Demo    `yaml:"demo"`
-	Log     Log     `yaml:"log"`
+	City    City     `yaml:"city"`
+	Server  Server   `yaml:"server"`
+	Auth    Auth     `yaml:"auth"`
+	Hub     Hub      `yaml:"hub"`
+	Geo     Geo      `yaml:"geo"`
+	Tickets Tickets  `yaml:"tickets"`
+	Map     Map      `yaml:"map"`
+	Cameras []Camera `yaml:"cameras"`
+	Video   Video    `yaml:"video"`
+	Demo    Demo     `yaml:"demo"`
+	Log     Log      `yaml:"log"`
+}
+
+// Camera is one live camera. Its URLs may carry credentials; they never
+// leave the server (pages, logs, errors and metrics see Camera.Redacted).
+type Camera struct {
+	ID       string   `yaml:"id"` // [a-z0-9_-], used in URLs and metrics
+	Name     string   `yaml:"name"`
+	NameEn   string   `yaml:"name_en"`
+	Lat      float64  `yaml:"lat"`
+	Lng      float64  `yaml:"lng"`
+	Tags     []string `yaml:"tags"`      // e.g. school-gate, kitchen, reservoir
+	Main     string   `yaml:"main"`      // rtsp:// or rtsps:// main stream
+	Sub      string   `yaml:"sub"`       // optional lower-resolution stream
+	Username string   `yaml:"username"`  // if not in the URLs
+	Password string   `yaml:"password"`  // if not in the URLs
+	AlwaysOn bool     `yaml:"always_on"` // keep the upstream open without viewers
+}
+
+// Video tunes the camera relay.
+type Video struct {
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`  // upstream closes this long after its last viewer
+	StallTimeout time.Duration `yaml:"stall_timeout"` // no packets for this long: stalled, reconnect
+	ReconnectMin time.Duration `yaml:"reconnect_min"` // first retry delay; doubles with jitter
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	ViewerBytes  int           `yaml:"viewer_bytes"` // per-viewer queue; past it the viewer skips to the next keyframe
 }
 
 // City names the centre's city; the wall's title and "today" use it.
@@ -163,6 +190,13 @@ func Default() Config {
 			Center:  [2]float64{19.99, 110.36},
 			Zoom:    11.8,
 			TileCRS: "wgs84",
+		},
+		Video: Video{
+			IdleTimeout:  30 * time.Second,
+			StallTimeout: 5 * time.Second,
+			ReconnectMin: time.Second,
+			ReconnectMax: 30 * time.Second,
+			ViewerBytes:  8 << 20,
 		},
 		Demo: Demo{PerDay: 2700, Speed: 1},
 		Log:  Log{Level: "info", Format: "text"},

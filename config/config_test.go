@@ -90,6 +90,55 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 	}
 }
 
+func TestCameras(t *testing.T) {
+	good := Camera{ID: "gate-01", Name: "海口一中校门", Lat: 20.03, Lng: 110.33, Main: "rtsp://admin:s3cr3t@10.1.2.3:554/main", Tags: []string{"school-gate"}}
+	tests := []struct {
+		name   string
+		change func(*Camera)
+		key    string
+	}{
+		{"bad id", func(c *Camera) { c.ID = "Gate 1" }, "cameras[1].id"},
+		{"duplicate id", func(c *Camera) { c.ID = "gate-01" }, "cameras[1].id"},
+		{"no main", func(c *Camera) { c.Main = "" }, "cameras[1].main"},
+		{"http url", func(c *Camera) { c.Main = "http://admin:s3cr3t@cam/x" }, "cameras[1].main"},
+		{"no location", func(c *Camera) { c.Lat, c.Lng = 0, 0 }, "cameras[1].lat"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			other := good
+			other.ID = "kitchen-07"
+			tt.change(&other)
+			c.Cameras = []Camera{good, other}
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), "'"+tt.key+"'") {
+				t.Fatalf("err = %v, want one for %s", err, tt.key)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("password in error: %v", err)
+			}
+		})
+	}
+	c := Default()
+	c.Cameras = []Camera{good}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"rtsp://admin:s3cr3t@10.0.0.1:554/h264": "rtsp://admin:xxxxx@10.0.0.1:554/h264",
+		"rtsp://admin@10.0.0.1/h264":            "rtsp://admin@10.0.0.1/h264",
+		"rtsp://10.0.0.1/h264":                  "rtsp://10.0.0.1/h264",
+		"rtsp://a:b%zz@host/x":                  "<redacted>@host/x",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestSecretNeverInError(t *testing.T) {
 	c := Default()
 	c.Auth.Tokens = []Token{{Name: "a", Token: "s3cr3t", Roles: []Role{RoleWall}}}

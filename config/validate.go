@@ -186,6 +186,50 @@ func (c *Config) Validate() error {
 		bad("map.tile_crs", quote(m.TileCRS), "must be wgs84 or gcj02")
 	}
 
+	ids := map[string]bool{}
+	for i, cam := range c.Cameras {
+		key := fmt.Sprintf("cameras[%d]", i)
+		if !validID(cam.ID) {
+			bad(key+".id", quote(cam.ID), "must be 1..64 of a-z, 0-9, '-' and '_'")
+		} else if ids[cam.ID] {
+			bad(key+".id", quote(cam.ID), "listed twice")
+		}
+		ids[cam.ID] = true
+		if cam.Name == "" {
+			bad(key+".name", quote(cam.Name), "the wall shows it; set it")
+		}
+		if p := latLngProblem(cam.Lat, cam.Lng); p != "" || (cam.Lat == 0 && cam.Lng == 0) {
+			if p == "" {
+				p = "0,0 is not a place; set the camera's location"
+			}
+			bad(key+".lat", fmt.Sprintf("%v,%v", cam.Lat, cam.Lng), "%s", p)
+		}
+		if cam.Main == "" {
+			bad(key+".main", `""`, "a camera needs its main stream URL")
+		}
+		for _, f := range []struct{ name, v string }{{"main", cam.Main}, {"sub", cam.Sub}} {
+			if f.v == "" {
+				continue
+			}
+			if u, err := url.Parse(f.v); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+				bad(key+"."+f.name, quote(RedactURL(f.v)), "must be an rtsp:// or rtsps:// URL")
+			}
+		}
+	}
+	v := c.Video
+	if v.IdleTimeout < 0 {
+		bad("video.idle_timeout", v.IdleTimeout, "must not be negative")
+	}
+	if v.StallTimeout < time.Second {
+		bad("video.stall_timeout", v.StallTimeout, "must be at least 1s")
+	}
+	if v.ReconnectMin <= 0 || v.ReconnectMax < v.ReconnectMin {
+		bad("video.reconnect_max", v.ReconnectMax, "reconnect_min must be positive and reconnect_max at least reconnect_min (%s)", v.ReconnectMin)
+	}
+	if v.ViewerBytes < 256<<10 {
+		bad("video.viewer_bytes", v.ViewerBytes, "must be at least 262144")
+	}
+
 	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {
 		bad("demo.per_day", c.Demo.PerDay, "must be in (0, 10000000]")
 	}
@@ -215,3 +259,33 @@ func latLngProblem(lat, lng float64) string {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// RedactURL hides the password of a URL (and the whole user part of one
+// that does not parse), so a camera URL can appear in an error or a log.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if at := strings.LastIndex(raw, "@"); at >= 0 {
+			return "<redacted>@" + raw[at+1:]
+		}
+		return raw
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}
