@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -132,8 +133,20 @@ func (c *client) close(code int, reason string) {
 // queued when it looks goes out as one frame of newline-separated messages,
 // so a burst costs one system call per client rather than one per message.
 func (c *client) writeLoop() {
-	for {
+	yielded := false
+	for first := true; ; first = false {
 		c.mu.Lock()
+		// More than one message waiting, or some that came in during the
+		// last write, means they arrive faster than they go out: step aside
+		// once so the rest of the burst joins this batch. Under a steady
+		// trickle (one message, then nothing) this never happens.
+		if !yielded && !c.closed && (len(c.queue) > 1 || !first && len(c.queue) > 0) {
+			c.mu.Unlock()
+			yielded = true
+			runtime.Gosched()
+			continue
+		}
+		yielded = false
 		batch, ping := c.queue, c.ping
 		if c.closed || len(batch) == 0 && !ping {
 			c.writing = false

@@ -113,8 +113,11 @@ func New(o Options, broker Broker, reg prometheus.Registerer, log *slog.Logger) 
 	h.upgrader = websocket.Upgrader{
 		// Clients send a few small requests: a buffer just past the
 		// largest control frame (125 bytes) is enough.
-		ReadBufferSize:  256,
-		WriteBufferSize: 4096,
+		ReadBufferSize: 256,
+		// Batches under load run to several KiB; a frame of one write
+		// each. The buffer is pooled, so only connections in the middle of
+		// a write hold one.
+		WriteBufferSize: 16 << 10,
 		// Idle connections hold no write buffer: frames of several messages
 		// borrow one from the pool for the length of one write.
 		WriteBufferPool:  &sync.Pool{},

@@ -238,68 +238,23 @@ func (f *fleet) connect(ctx context.Context) {
 }
 
 // read handles frames until the connection ends; subscribed is called once
-// the topic's snapshot has arrived. Frames are not read whole: lines are
-// taken from a small buffer as they arrive, and of a line longer than the
-// buffer (a big snapshot) only the head is looked at.
+// the topic's snapshot has arrived.
 func (c *wsClient) read(f *fleet, subscribed func()) error {
 	for {
 		_, r, err := c.conn.NextReader()
 		if err != nil {
 			return err
 		}
-		h := f.hist.Load()
-		var st frameStats
-		buf := c.buf
-		n, scan, start := 0, 0, 0
-		skipping := false
-		var now int64
-		for {
-			m, err := r.Read(buf[n:])
-			if m > 0 {
-				now = time.Now().UnixNano()
-				n += m
-				st.bytes += uint64(m)
-			}
-			start = 0
-			for {
-				i := bytes.IndexByte(buf[scan:n], '\n')
-				if i < 0 {
-					break
-				}
-				end := scan + i
-				if !skipping {
-					c.line(buf[start:end], now, h, &st)
-				}
-				skipping = false
-				start, scan = end+1, end+1
-			}
-			if err == io.EOF {
-				if n > start && !skipping {
-					c.line(buf[start:n], now, h, &st)
-				}
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if start > 0 {
-				n = copy(buf, buf[start:n])
-			}
-			scan = n
-			if n == len(buf) { // a line longer than the buffer
-				if !skipping {
-					c.line(buf[:n], now, h, &st)
-					skipping = true
-				}
-				n, scan = 0, 0
-			}
+		st, err := c.frame(r, f.hist.Load())
+		if err != nil {
+			return err
 		}
 		c.frames.Add(1)
 		c.bytes.Add(st.bytes)
 		if st.deltas > 0 {
 			c.deltas.Add(st.deltas)
 			c.lastSeq.Store(c.last)
-			c.lastRecv.Store(now)
+			c.lastRecv.Store(st.now)
 		}
 		if st.gaps > 0 {
 			c.gaps.Add(st.gaps)
@@ -314,9 +269,61 @@ func (c *wsClient) read(f *fleet, subscribed func()) error {
 	}
 }
 
+// frame takes the lines of one frame as they arrive into a small buffer,
+// without reading the frame whole; of a line longer than the buffer (a big
+// snapshot) only the head is looked at, which holds its type and seq.
+func (c *wsClient) frame(r io.Reader, h *histogram) (frameStats, error) {
+	var st frameStats
+	buf := c.buf
+	n, scan, start := 0, 0, 0
+	skipping := false
+	for {
+		m, err := r.Read(buf[n:])
+		if m > 0 {
+			st.now = time.Now().UnixNano()
+			n += m
+			st.bytes += uint64(m)
+		}
+		start = 0
+		for {
+			i := bytes.IndexByte(buf[scan:n], '\n')
+			if i < 0 {
+				break
+			}
+			end := scan + i
+			if !skipping {
+				c.line(buf[start:end], st.now, h, &st)
+			}
+			skipping = false
+			start, scan = end+1, end+1
+		}
+		if err == io.EOF {
+			if n > start && !skipping {
+				c.line(buf[start:n], st.now, h, &st)
+			}
+			return st, nil
+		}
+		if err != nil {
+			return st, err
+		}
+		if start > 0 {
+			n = copy(buf, buf[start:n])
+		}
+		scan = n
+		if n == len(buf) { // a line longer than the buffer
+			if !skipping {
+				c.line(buf[:n], st.now, h, &st)
+				skipping = true
+			}
+			n, scan = 0, 0
+		}
+	}
+}
+
 type frameStats struct {
 	deltas, gaps, errs, bytes uint64
 	snapshot                  bool
+	now                       int64 // Unix nanoseconds the last bytes arrived
 }
 
 var (

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +35,7 @@ func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a client process")
 	}
+	before := runtime.NumGoroutine()
 	var log strings.Builder
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -73,6 +76,13 @@ func TestRun(t *testing.T) {
 		}
 		if p.Latency.Count != p.Delivered || p.Latency.P50 <= 0 || p.Latency.P50 > p.Latency.P99 || p.Latency.P99 > p.Latency.Max {
 			t.Errorf("%s: latency %+v for %d deltas", p.Name, p.Latency, p.Delivered)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), before, b.String())
 		}
 	}
 	// 2 s at 100/s, 5 topics of 10 clients: 200 deltas, 2000 deliveries.

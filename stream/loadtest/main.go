@@ -24,6 +24,7 @@ func Main(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "steady phase")
 	fs.DurationVar(&o.Saturate, "saturate", 0, "saturation phase (0: skip)")
 	fs.IntVar(&o.Window, "window", 16, "saturation: messages in flight per client")
+	fs.IntVar(&o.Publishers, "publishers", 1, "saturation: publishing goroutines, each with its share of the topics")
 	fs.IntVar(&o.Dial, "dial", 64, "dials in flight at once")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the server process over the phases")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the server process with the clients idle (samples every allocation, which adds to the memory figures)")
@@ -35,6 +36,7 @@ func Main(args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench hub: unexpected argument %q", fs.Arg(0))
 	}
+	o.ClientStderr = os.Stderr
 	if !*quiet {
 		o.Log = os.Stderr
 	}

@@ -27,11 +27,14 @@ type Options struct {
 	Saturate time.Duration // saturation phase; 0 skips it
 	// Window bounds the saturation phase's messages published but not yet
 	// written to a socket, per client [16].
-	Window  int
-	Dial    int // dials in flight at once [64]
-	Prefill int // cells per topic before the clients connect [500]
-	Cells   int // distinct cells per topic [2000]
-	Hub     stream.Options
+	Window int
+	// Publishers is how many goroutines publish in the saturation phase,
+	// each with its own share of the topics [1].
+	Publishers int
+	Dial       int // dials in flight at once [64]
+	Prefill    int // cells per topic before the clients connect [500]; negative: none
+	Cells      int // distinct cells per topic [2000]
+	Hub        stream.Options
 
 	CPUProfile string // if set, a CPU profile of the server process over the phases
 	MemProfile string // if set, a heap profile of the server process with the clients idle (every allocation sampled)
@@ -40,8 +43,10 @@ type Options struct {
 	// arguments for ClientMain. Nil re-executes this binary as
 	// `<exe> bench hub-clients <args>`.
 	ClientCommand func(args []string) *exec.Cmd
-	// Log gets progress lines and the client process's stderr [discarded].
+	// Log gets progress lines [discarded].
 	Log io.Writer
+	// ClientStderr gets the client process's stderr [Log].
+	ClientStderr io.Writer
 }
 
 func (o *Options) setDefaults() {
@@ -53,6 +58,7 @@ func (o *Options) setDefaults() {
 	def(&o.Clients, 1000)
 	def(&o.Topics, 25)
 	def(&o.Window, 16)
+	def(&o.Publishers, 1)
 	def(&o.Dial, 64)
 	if o.Rate <= 0 {
 		o.Rate = 100
@@ -62,6 +68,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.ClientStderr == nil {
+		o.ClientStderr = o.Log
 	}
 	if o.ClientCommand == nil {
 		o.ClientCommand = func(args []string) *exec.Cmd {
@@ -82,6 +91,7 @@ type Report struct {
 	Clients        int            `json:"clients"`
 	Topics         int            `json:"topics"`
 	Rate           float64        `json:"rate"`
+	Publishers     int            `json:"saturation_publishers"`
 	Connected      int            `json:"connected"`
 	DialErrors     int            `json:"dial_errors"`
 	FirstError     string         `json:"first_error,omitempty"`
@@ -150,7 +160,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer s.close()
 	rep := &Report{
 		CPU: cpuModel(), Procs: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		Clients: o.Clients, Topics: o.Topics, Rate: o.Rate,
+		Clients: o.Clients, Topics: o.Topics, Rate: o.Rate, Publishers: o.Publishers,
 	}
 	rep.Idle.Before = readMemory(true)
 
@@ -209,7 +219,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Phases = append(rep.Phases, p)
 	if o.Saturate > 0 {
 		window := o.Window * o.Clients
-		p, err := runPhase(ctx, s, child, "saturation", o.Log, func() { s.saturate(ctx, o.Saturate, window) })
+		p, err := runPhase(ctx, s, child, fmt.Sprintf("saturation-%dpub", o.Publishers), o.Log, func() { s.saturate(ctx, o.Saturate, window, o.Publishers) })
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +321,7 @@ func startChild(ctx context.Context, o Options, url string, topics []string) (*c
 	}
 	cmd := o.ClientCommand(args)
 	if cmd.Stderr == nil {
-		cmd.Stderr = o.Log
+		cmd.Stderr = o.ClientStderr
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +24,7 @@ type ServerOptions struct {
 	Addr    string   // listen address [127.0.0.1:0]
 	Topics  []string // [HeatTopics(25)]
 	Rate    float64  // deltas per second over all topics, round-robin; 0 publishes nothing
-	Prefill int      // cells each topic holds before anyone connects [500]
+	Prefill int      // cells each topic holds before anyone connects [500]; negative: none
 	Cells   int      // distinct cells per topic [2000]
 	// Hub tunes the hub; Resolve is replaced by one that accepts heat/ topics.
 	Hub stream.Options
@@ -172,7 +174,8 @@ func (s *server) close() {
 	<-s.done
 }
 
-// publish sends the next delta of topic i, stamped with the time now.
+// publish sends the next delta of topic i, stamped with the time now. Only
+// one goroutine at a time may publish to a topic.
 func (s *server) publish(i int) error {
 	now := time.Now()
 	set, del := s.gens[i].next(now)
@@ -210,38 +213,40 @@ func (s *server) paced(ctx context.Context, rate float64, d time.Duration) uint6
 	}
 }
 
-// saturate publishes as fast as the hub delivers for d: it keeps at most
-// window messages published but not yet written to a socket, so the clients'
-// queues stay short of the slow-client bound while never running dry.
-func (s *server) saturate(ctx context.Context, d time.Duration, window int) uint64 {
-	subs := make([]float64, len(s.gens))
+// saturate publishes as fast as the hub delivers for d, from publishers
+// goroutines that each own every publishers-th topic (so each topic keeps its
+// order). Together they keep at most window messages published but not yet
+// written to a socket, so the clients' queues stay short of the slow-client
+// bound without running dry.
+func (s *server) saturate(ctx context.Context, d time.Duration, window, publishers int) {
+	publishers = max(1, min(publishers, len(s.gens)))
+	subs := make([]int64, len(s.gens))
 	for i, t := range s.opts.Topics {
-		subs[i] = float64(s.hub.Subscribers(t))
+		subs[i] = int64(s.hub.Subscribers(t))
 	}
-	sent0 := counterValue(s.sent)
-	sent := sent0
-	var queued float64
-	var n uint64
+	sent0 := int64(counterValue(s.sent))
+	var queued atomic.Int64 // deliveries published in this phase
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		i := int(n % uint64(len(s.gens)))
-		if err := s.publish(i); err != nil {
-			return n
-		}
-		n++
-		queued += subs[i]
-		for queued-(sent-sent0) > float64(window) {
-			sent = counterValue(s.sent)
-			if queued-(sent-sent0) <= float64(window) {
-				break
+	over := func() bool { return !time.Now().Before(deadline) || ctx.Err() != nil }
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for n := p; !over(); n += publishers {
+				i := n % len(s.gens)
+				if s.publish(i) != nil {
+					return
+				}
+				q := queued.Add(subs[i])
+				for q-(int64(counterValue(s.sent))-sent0) > int64(window) {
+					if over() {
+						return
+					}
+					time.Sleep(50 * time.Microsecond)
+				}
 			}
-			if !time.Now().Before(deadline) || ctx.Err() != nil {
-				return n
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+		})
 	}
-	return n
+	wg.Wait()
 }
 
 // expected is how many deltas the clients should have received for the
