@@ -53,7 +53,7 @@ func (r IngestReport) String() string {
   tickets accepted   %d in %s  →  %.0f tickets/s   (rejected %d)
   posts              %d, latency p50 %s  p99 %s
   indexing           %d resolutions %v × %d windows; live cells at the end %d
-  raw h3 LatLngToCell %.0f cells/s on one goroutine (the limit to compare: each ticket costs one, parents are derived)
+  raw h3 LatLngToCell %.0f cells/s on one goroutine (the limit to compare: each ticket costs one per resolution)
 `, r.GoMaxProcs, r.Tickets, r.Duration.Round(time.Millisecond), r.PerSecond, r.Rejected,
 		r.Posts, r.PostP50, r.PostP99, len(r.Resolutions), r.Resolutions, r.Windows, r.CellsCounted, r.H3PerSecond)
 }
