@@ -173,6 +173,10 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Not configuration: the import command's token, test variables.
+	if err := ApplyEnv(&c, []string{"CITYWALL_TOKEN=abc", "CITYWALL_ARTIFACTS=/tmp/x"}); err != nil {
+		t.Fatalf("non-config variables: %v", err)
+	}
 	err := ApplyEnv(&c, []string{"CITYWALL_SERVER_LISTN=x"})
 	var ee *EnvError
 	if !errors.As(err, &ee) || ee.Var != "CITYWALL_SERVER_LISTN" {

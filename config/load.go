@@ -75,11 +75,27 @@ func (e *EnvError) Unwrap() error { return e.Err }
 
 // ApplyEnv sets fields from CITYWALL_* variables in environ (os.Environ()
 // form). String fields take the value as it is; others parse it as YAML, so
-// lists and token records work too. An unknown CITYWALL_ variable is an
-// error, like an unknown key in the file.
+// lists and token records work too. A variable under a section's prefix
+// that names no key (CITYWALL_SERVER_LISTN) is an error, like an unknown key
+// in the file; other CITYWALL_ variables (CITYWALL_TOKEN for the import
+// command) are not configuration and are left alone.
 func ApplyEnv(c *Config, environ []string) error {
 	fields := map[string]reflect.Value{}
 	collectEnv(reflect.ValueOf(c).Elem(), strings.TrimSuffix(EnvPrefix, "_"), fields)
+	var sections []string
+	t := reflect.TypeOf(*c)
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		sections = append(sections, EnvPrefix+strings.ToUpper(tag)+"_")
+	}
+	inSection := func(k string) bool {
+		for _, p := range sections {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
 	var names []string
 	vals := map[string]string{}
 	for _, kv := range environ {
@@ -94,6 +110,9 @@ func ApplyEnv(c *Config, environ []string) error {
 	for _, k := range names {
 		f, ok := fields[k]
 		if !ok {
+			if !inSection(k) {
+				continue
+			}
 			return &EnvError{Var: k, Err: errors.New("no such setting")}
 		}
 		v := vals[k]
