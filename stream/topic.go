@@ -96,7 +96,9 @@ func (t *topic) subscribeLive(c *client, id int64, resume bool, epoch string, si
 	if resume && epoch == t.epoch && since <= t.seq && t.history.covers(since+1, t.seq) {
 		c.enqueue(&message{data: newEnvelope("resumed", 64).id(id).raw("topic", t.nameJSON).
 			str("epoch", t.epoch).uint("seq", since).bytes()})
-		t.history.each(since+1, func(m *message) { c.enqueue(m) })
+		// Replayed deltas go without their origin: the latency metric is
+		// about live delivery, not how long a client was away.
+		t.history.each(since+1, func(m *message) { c.enqueue(&message{data: m.data, seq: m.seq}) })
 		return true, true
 	}
 	c.enqueue(t.snapshot())

@@ -290,7 +290,16 @@ func (a *App) handleHot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("window: %q is not one of %s", r.URL.Query().Get("window"), a.windowNames()))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"window": geo.WindowName(win), "topics": a.engine.HotTopics(win, a.cfg.Geo.HotTopics)})
+	type hot struct {
+		geo.Topic
+		En string `json:"en,omitempty"`
+	}
+	topics := a.engine.HotTopics(win, a.cfg.Geo.HotTopics)
+	out := make([]hot, len(topics))
+	for i, t := range topics {
+		out[i] = hot{Topic: t, En: demo.CategoryNameEn(t.Category)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"window": geo.WindowName(win), "topics": out})
 }
 
 // publicInfo is what every page needs to start; nothing secret.
