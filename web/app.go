@@ -286,8 +286,21 @@ func (a *App) housekeeping(ctx context.Context) {
 // tickets.
 type demoEmitter struct{ a *App }
 
-func (d demoEmitter) Ticket(t ticket.Ticket) { d.a.ingest.ticket(context.Background(), t) }
-func (d demoEmitter) Event(e ticket.Event)   { d.a.ingest.event(e) }
+func (d demoEmitter) Ticket(t ticket.Ticket) {
+	if err := t.Normalize(d.a.now()); err != nil {
+		d.a.metrics.rejected(rejectLabel(err))
+		return
+	}
+	d.a.ingest.ticket(context.Background(), t)
+}
+
+func (d demoEmitter) Event(e ticket.Event) {
+	if err := e.Normalize(d.a.now()); err != nil {
+		d.a.metrics.eventsRejected(rejectLabel(err))
+		return
+	}
+	_, _, _ = d.a.ingest.event(e)
+}
 
 // CellsLive is how many cells hold a count, over every resolution and
 // window (all categories).
