@@ -1,0 +1,294 @@
+package democam
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/pion/rtp"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Listener to serve on; nil listens on Addr.
+	Listener net.Listener
+	Addr     string // [127.0.0.1:0]
+	Clip     *Clip  // [Demo()]
+	// User and Pass, when User is set, are required of every reader
+	// (Basic or Digest).
+	User, Pass string
+	// AAC adds an AAC track of silence; G711 adds a G.711 µ-law track,
+	// which the relay drops.
+	AAC  bool
+	G711 bool
+	// NoVideo leaves the video track out (with G711: a camera the relay
+	// cannot show).
+	NoVideo bool
+}
+
+// Server is an RTSP server that plays its clip on every path.
+type Server struct {
+	opts   Options
+	srv    *gortsplib.Server
+	stream *gortsplib.ServerStream
+	video  *description.Media
+	aac    *description.Media
+	g711   *description.Media
+	addr   string
+
+	paused  atomic.Bool
+	mu      sync.Mutex
+	playing map[*gortsplib.ServerSession]struct{}
+	played  atomic.Int64 // RTP packets written
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Start listens and starts looping the clip.
+func Start(o Options) (*Server, error) {
+	if o.Clip == nil {
+		o.Clip = Demo()
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", o.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("democam: listen: %w", err)
+		}
+	}
+	s := &Server{opts: o, addr: ln.Addr().String(), stop: make(chan struct{}), playing: map[*gortsplib.ServerSession]struct{}{}}
+	s.srv = &gortsplib.Server{
+		Handler:     s,
+		RTSPAddress: s.addr,
+		Listen:      func(string, string) (net.Listener, error) { return ln, nil },
+		// Readers that stop reading are dropped rather than buffered for.
+		WriteQueueSize: 1024,
+	}
+	if err := s.srv.Start(); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("democam: start: %w", err)
+	}
+	desc := &description.Session{}
+	switch o.Clip.Codec {
+	case H264:
+		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
+			PayloadTyp: 96, PacketizationMode: 1, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+		}}}
+	case H265:
+		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H265{
+			PayloadTyp: 96, VPS: o.Clip.VPS, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+		}}}
+	default:
+		s.srv.Close()
+		return nil, errors.New("democam: clip codec unknown")
+	}
+	if !o.NoVideo {
+		desc.Medias = append(desc.Medias, s.video)
+	}
+	if o.AAC {
+		s.aac = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.MPEG4Audio{
+			PayloadTyp: 97,
+			Config: &mpeg4audio.AudioSpecificConfig{
+				Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1,
+			},
+			SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
+		}}}
+		desc.Medias = append(desc.Medias, s.aac)
+	}
+	if o.G711 {
+		s.g711 = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{
+			PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1,
+		}}}
+		desc.Medias = append(desc.Medias, s.g711)
+	}
+	s.stream = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
+	if err := s.stream.Initialize(); err != nil {
+		s.srv.Close()
+		return nil, fmt.Errorf("democam: stream: %w", err)
+	}
+	s.wg.Add(1)
+	go s.play()
+	return s, nil
+}
+
+// Addr is host:port the server listens on.
+func (s *Server) Addr() string { return s.addr }
+
+// URL is the address of path on this server.
+func (s *Server) URL(path string) string {
+	return "rtsp://" + s.addr + "/" + path
+}
+
+// Pause stops sending media while keeping every session open: the camera
+// stalls. Resume sends again.
+func (s *Server) Pause()  { s.paused.Store(true) }
+func (s *Server) Resume() { s.paused.Store(false) }
+
+// Readers is how many sessions are playing.
+func (s *Server) Readers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.playing)
+}
+
+// Close stops the server and disconnects every reader. Safe twice.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		s.stream.Close()
+		s.srv.Close()
+	})
+}
+
+// play sends the clip in real time, forever, to whoever is reading.
+func (s *Server) play() {
+	defer s.wg.Done()
+	clip := s.opts.Clip
+	var venc interface {
+		Encode([][]byte) ([]*rtp.Packet, error)
+	}
+	switch f := s.video.Formats[0].(type) {
+	case *format.H264:
+		e, err := f.CreateEncoder()
+		if err != nil {
+			return
+		}
+		venc = e
+	case *format.H265:
+		e, err := f.CreateEncoder()
+		if err != nil {
+			return
+		}
+		venc = e
+	}
+	var aenc interface {
+		Encode([][]byte) ([]*rtp.Packet, error)
+	}
+	if s.aac != nil {
+		e, err := s.aac.Formats[0].(*format.MPEG4Audio).CreateEncoder()
+		if err == nil {
+			aenc = e
+		}
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	vbase := binary.BigEndian.Uint32(b[0:])
+	abase := binary.BigEndian.Uint32(b[4:])
+	gbase := binary.BigEndian.Uint32(b[8:])
+
+	start := time.Now()
+	frameDur := time.Second / time.Duration(clip.FPS)
+	var frame, aacFrames, g711Frames int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		elapsed := time.Since(start)
+		if s.paused.Load() {
+			continue
+		}
+		for !s.opts.NoVideo && time.Duration(frame)*frameDur <= elapsed {
+			au := clip.Units[frame%int64(len(clip.Units))]
+			pkts, err := venc.Encode(au)
+			if err == nil {
+				ts := vbase + uint32(frame*90000/int64(clip.FPS))
+				for _, p := range pkts {
+					p.Timestamp = ts
+					_ = s.stream.WritePacketRTP(s.video, p)
+				}
+				s.played.Add(int64(len(pkts)))
+			}
+			frame++
+		}
+		// AAC: 1024 samples a frame at 48 kHz.
+		for aenc != nil && time.Duration(aacFrames)*1024*time.Second/48000 <= elapsed {
+			pkts, err := aenc.Encode([][]byte{silentAAC})
+			if err == nil {
+				for _, p := range pkts {
+					p.Timestamp = abase + uint32(aacFrames*1024)
+					_ = s.stream.WritePacketRTP(s.aac, p)
+				}
+			}
+			aacFrames++
+		}
+		// G.711: 20 ms frames of 160 samples.
+		for s.g711 != nil && time.Duration(g711Frames)*20*time.Millisecond <= elapsed {
+			p := &rtp.Packet{
+				Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(g711Frames), Timestamp: gbase + uint32(g711Frames*160), SSRC: gbase},
+				Payload: silentG711[:],
+			}
+			_ = s.stream.WritePacketRTP(s.g711, p)
+			g711Frames++
+		}
+	}
+}
+
+// silentAAC is one AAC-LC frame of silence, mono.
+var silentAAC = []byte{0x01, 0x18, 0x20, 0x07}
+
+var silentG711 = func() (b [160]byte) {
+	for i := range b {
+		b[i] = 0xff
+	}
+	return
+}()
+
+// OnDescribe hands every path the one stream.
+func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if !s.authorized(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
+	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+}
+
+// OnSetup accepts every path.
+func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if !s.authorized(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
+	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+}
+
+// OnPlay counts readers.
+func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	s.mu.Lock()
+	s.playing[ctx.Session] = struct{}{}
+	s.mu.Unlock()
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSessionClose counts readers.
+func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	s.mu.Lock()
+	delete(s.playing, ctx.Session)
+	s.mu.Unlock()
+}
+
+func (s *Server) authorized(c *gortsplib.ServerConn, req *base.Request) bool {
+	if s.opts.User == "" {
+		return true
+	}
+	return c.VerifyCredentials(req, s.opts.User, s.opts.Pass)
+}

@@ -1,0 +1,284 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/stream/relay"
+)
+
+// wait bounds every wait, so a camera that never plays fails the test.
+const wait = 15 * time.Second
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// rig is a relay in front of one test camera.
+type rig struct {
+	t    testing.TB
+	cam  *democam.Server
+	r    *relay.Relay
+	reg  *prometheus.Registry
+	logs *syncBuffer
+}
+
+// startCamera starts an RTSP camera on loopback (on addr when it is set:
+// a camera coming back where it was).
+func startCamera(t testing.TB, o democam.Options) *democam.Server {
+	t.Helper()
+	var s *democam.Server
+	var err error
+	for range 50 { // the port of a camera just closed may take a moment
+		s, err = democam.Start(o)
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("start camera: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newRig(t testing.TB, co democam.Options, edit func(*relay.Camera, *relay.Options)) *rig {
+	t.Helper()
+	cam := startCamera(t, co)
+	rc := relay.Camera{ID: "cam-1", Main: cam.URL("main")}
+	o := relay.Options{StallTimeout: time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 400 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
+	if edit != nil {
+		edit(&rc, &o)
+	}
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	r, err := relay.New([]relay.Camera{rc}, o, reg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("relay.New: %v", err)
+	}
+	r.Run()
+	t.Cleanup(r.Close)
+	return &rig{t: t, cam: cam, r: r, reg: reg, logs: logs}
+}
+
+// reader follows one viewer in its own goroutine, like a WebSocket writer.
+type reader struct {
+	v      *relay.Viewer
+	mu     sync.Mutex
+	items  []relay.Item
+	frags  int
+	keys   int
+	audio  int
+	states []relay.State
+	first  time.Duration // join to first fragment
+	start  time.Time
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+func watch(t testing.TB, r *relay.Relay, id, stream string, audio bool) *reader {
+	t.Helper()
+	v, err := r.Watch(id, stream, audio)
+	if err != nil {
+		t.Fatalf("watch %s: %v", id, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rd := &reader{v: v, start: time.Now(), done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(rd.done)
+		for {
+			it, err := v.Next(ctx)
+			if err != nil {
+				return
+			}
+			rd.mu.Lock()
+			rd.items = append(rd.items, it)
+			switch it.Kind {
+			case relay.KindFragment:
+				if rd.frags == 0 && rd.audio == 0 {
+					rd.first = time.Since(rd.start)
+				}
+				if it.Fragment.Audio {
+					rd.audio++
+				} else {
+					rd.frags++
+				}
+				if it.Fragment.Key {
+					rd.keys++
+				}
+			case relay.KindState:
+				rd.states = append(rd.states, it.Status.State)
+			}
+			rd.mu.Unlock()
+			v.Sent(it, 1)
+		}
+	}()
+	t.Cleanup(rd.stop)
+	return rd
+}
+
+func (rd *reader) stop() {
+	rd.cancel()
+	rd.v.Close()
+	<-rd.done
+}
+
+func (rd *reader) count() (frags, keys int) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.frags, rd.keys
+}
+
+func (rd *reader) snapshot() []relay.Item {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return append([]relay.Item(nil), rd.items...)
+}
+
+// eventually polls cond until it holds or wait passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (g *rig) state() relay.State {
+	st, _ := g.r.CameraStatus("cam-1")
+	return st.State
+}
+
+// metric reads one sample of the relay's metrics for cam-1.
+func (g *rig) metric(name string) float64 {
+	g.t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// exposition is the whole metrics page as /metrics would serve it.
+func (g *rig) exposition() string {
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		_, _ = expfmt.MetricFamilyToText(&b, mf)
+	}
+	return b.String()
+}
+
+func statusJSON(t testing.TB, r *relay.Relay) string {
+	b, err := json.Marshal(r.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// ffmpegClip encodes a short test pattern with ffmpeg: codec "h264" or
+// "h265". ffmpeg is one of the tools the tests need.
+func ffmpegClip(t testing.TB, codec string, size string) *democam.Clip {
+	t.Helper()
+	ff, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatalf("ffmpeg not found (%v): the video tests need it: apt-get install ffmpeg", err)
+	}
+	out := filepath.Join(t.TempDir(), "clip."+codec)
+	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25:duration=2"}
+	var dc democam.Codec
+	switch codec {
+	case "h264":
+		dc = democam.H264
+		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+			"-x264-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1", "-f", "h264", out)
+	case "h265":
+		dc = democam.H265
+		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+			"-x265-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1:bframes=0:log-level=error", "-f", "hevc", out)
+	default:
+		t.Fatalf("codec %q", codec)
+	}
+	cmd := exec.Command(ff, args...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clip, err := democam.ParseClip(b, dc, 25)
+	if err != nil {
+		t.Fatalf("parse %s clip: %v", codec, err)
+	}
+	return clip
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+var (
+	_ = errors.New
+	_ = fmt.Sprint
+	_ = strings.Contains
+)

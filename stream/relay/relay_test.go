@@ -1,0 +1,424 @@
+package relay_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/stream/relay"
+)
+
+// TestPlay watches the demo clip: the viewer is told the state, gets the
+// header (H.264 codec string and an init segment), then one fragment per
+// frame starting at a keyframe, at the camera's 25 fps.
+func TestPlay(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "50 frames", func() bool { f, _ := rd.count(); return f >= 50 })
+	items := rd.snapshot()
+	var h *relay.Header
+	var firstFrag *relay.Fragment
+	for _, it := range items {
+		if it.Kind == relay.KindHeader && h == nil {
+			h = it.Header
+		}
+		if it.Kind == relay.KindFragment && firstFrag == nil {
+			if h == nil {
+				t.Fatal("a fragment came before the header")
+			}
+			firstFrag = it.Fragment
+		}
+	}
+	if h.Codec != "avc1.42C01E" || h.Video != "H.264" || h.Width != 640 || h.Height != 360 {
+		t.Errorf("header %+v", *h)
+	}
+	if !bytes.HasPrefix(h.Init[4:], []byte("ftyp")) || !bytes.Contains(h.Init, []byte("avcC")) {
+		t.Errorf("init segment does not look like ftyp+moov with avcC")
+	}
+	if !firstFrag.Key {
+		t.Error("the first fragment is not a keyframe")
+	}
+	if !bytes.Equal(firstFrag.Data[4:8], []byte("moof")) {
+		t.Error("a fragment does not start with moof")
+	}
+	// Decode times follow each other without a gap: each fragment
+	// starts where the previous ended.
+	var next uint64
+	n := 0
+	for _, it := range items {
+		if it.Kind != relay.KindFragment {
+			continue
+		}
+		d := it.Fragment.Data
+		dts := binary.BigEndian.Uint64(d[60:])
+		dur := binary.BigEndian.Uint32(d[88:])
+		if n > 0 && dts != next {
+			t.Fatalf("fragment %d starts at %d, previous ended at %d", n, dts, next)
+		}
+		if dur < 1800 || dur > 5400 {
+			t.Errorf("fragment %d lasts %d ticks, want about 3600 (25 fps)", n, dur)
+		}
+		next = dts + uint64(dur)
+		n++
+	}
+	if g.state() != relay.Live {
+		t.Errorf("state %v, want live", g.state())
+	}
+	if g.cam.Readers() != 1 {
+		t.Errorf("camera has %d sessions, want 1", g.cam.Readers())
+	}
+	if g.metric("citywall_video_bytes_in_total") == 0 || g.metric("citywall_video_viewers") != 1 {
+		t.Errorf("metrics: bytes in %v, viewers %v", g.metric("citywall_video_bytes_in_total"), g.metric("citywall_video_viewers"))
+	}
+	t.Logf("first fragment after %s (cold start: dial + first keyframe)", rd.first)
+}
+
+// TestInstantStart: a viewer joining a running camera gets the current
+// group of pictures at once, starting at its keyframe, without waiting
+// for the camera's next keyframe.
+func TestInstantStart(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	first := watch(t, g.r, "cam-1", "", false)
+	eventually(t, "live", func() bool { f, _ := first.count(); return f >= 40 })
+	for i := range 5 {
+		time.Sleep(130 * time.Millisecond) // land in the middle of a group
+		rd := watch(t, g.r, "cam-1", "main", false)
+		eventually(t, "first frame", func() bool { f, _ := rd.count(); return f >= 1 })
+		items := rd.snapshot()
+		if rd.first > 200*time.Millisecond {
+			t.Errorf("viewer %d: first fragment after %s, want at once", i, rd.first)
+		}
+		for _, it := range items {
+			if it.Kind == relay.KindFragment {
+				if !it.Fragment.Key {
+					t.Errorf("viewer %d starts on a non-keyframe", i)
+				}
+				break
+			}
+		}
+		t.Logf("viewer %d: first fragment after %s", i, rd.first)
+		rd.stop()
+	}
+}
+
+// TestReconnect: the camera goes away (its server closes) and comes back
+// on the same address; the relay reports it offline, retries with backoff,
+// and the viewer plays on without reconnecting itself.
+func TestReconnect(t *testing.T) {
+	addr := freeAddr(t)
+	g := newRig(t, democam.Options{Addr: addr}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live", func() bool { return g.state() == relay.Live })
+	g.cam.Close()
+	eventually(t, "offline", func() bool { return g.state() == relay.Offline })
+	st, _ := g.r.CameraStatus("cam-1")
+	if st.Reason == "" {
+		t.Error("offline without a reason")
+	}
+	t.Logf("offline: %s", st.Reason)
+	time.Sleep(time.Second) // a few failed attempts
+	before, _ := rd.count()
+	startCamera(t, democam.Options{Addr: addr})
+	eventually(t, "live again", func() bool { return g.state() == relay.Live })
+	eventually(t, "frames again", func() bool { f, _ := rd.count(); return f >= before+25 })
+	if n := g.metric("citywall_video_reconnects_total"); n < 2 {
+		t.Errorf("reconnects %v, want several", n)
+	}
+	headers := 0
+	for _, it := range rd.snapshot() {
+		if it.Kind == relay.KindHeader {
+			headers++
+		}
+	}
+	if headers != 1 {
+		t.Errorf("%d headers: the same stream after a reconnect must not restart the player", headers)
+	}
+}
+
+// TestStall: the camera keeps its session open but sends nothing: after
+// the stall timeout the camera is stalled, the relay reconnects, and it is
+// live again when media flows.
+func TestStall(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live", func() bool { return g.state() == relay.Live })
+	g.cam.Pause()
+	paused := time.Now()
+	eventually(t, "stalled", func() bool {
+		rd.mu.Lock()
+		defer rd.mu.Unlock()
+		for _, s := range rd.states {
+			if s == relay.Stalled {
+				return true
+			}
+		}
+		return false
+	})
+	took := time.Since(paused)
+	if took < 900*time.Millisecond || took > 3*time.Second {
+		t.Errorf("stalled after %s, want about the 1s stall timeout", took)
+	}
+	g.cam.Resume()
+	eventually(t, "live again", func() bool { return g.state() == relay.Live })
+	if g.metric("citywall_video_reconnects_total") < 1 {
+		t.Error("a stall must reconnect")
+	}
+}
+
+// TestFiftyViewers: fifty viewers of one camera share one upstream
+// session and each gets every frame.
+func TestFiftyViewers(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	var rds []*reader
+	for range 50 {
+		rds = append(rds, watch(t, g.r, "cam-1", "main", false))
+	}
+	eventually(t, "every viewer 50 frames", func() bool {
+		for _, rd := range rds {
+			if f, _ := rd.count(); f < 50 {
+				return false
+			}
+		}
+		return true
+	})
+	if n := g.cam.Readers(); n != 1 {
+		t.Errorf("%d upstream sessions for 50 viewers, want 1", n)
+	}
+	if n := g.metric("citywall_video_frames_dropped_total"); n != 0 {
+		t.Errorf("%v frames dropped with every viewer reading", n)
+	}
+	st, _ := g.r.CameraStatus("cam-1")
+	if st.Viewers != 50 {
+		t.Errorf("status says %d viewers", st.Viewers)
+	}
+}
+
+// TestViewerThatNeverReads: a viewer that takes nothing fills its queue
+// and skips frames; the camera and another viewer are not slowed.
+func TestViewerThatNeverReads(t *testing.T) {
+	g := newRig(t, democam.Options{}, func(_ *relay.Camera, o *relay.Options) { o.ViewerBytes = 64 << 10 })
+	stuck, err := g.r.Watch("cam-1", "main", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	rd := watch(t, g.r, "cam-1", "main", false)
+	start := time.Now()
+	eventually(t, "100 frames for the reading viewer", func() bool { f, _ := rd.count(); return f >= 100 })
+	took := time.Since(start)
+	// 100 frames at 25 fps is 4 s of video; a slowed camera would take longer.
+	if took > 5*time.Second {
+		t.Errorf("the reading viewer needed %s for 100 frames", took)
+	}
+	if stuck.Dropped() == 0 {
+		t.Error("the stuck viewer dropped nothing")
+	}
+	if g.metric("citywall_video_frames_dropped_total") == 0 {
+		t.Error("dropped frames are not counted")
+	}
+	if g.state() != relay.Live {
+		t.Errorf("camera %v", g.state())
+	}
+	t.Logf("stuck viewer dropped %d frames; the other got 100 in %s", stuck.Dropped(), took)
+}
+
+// TestH265 relays an H.265 camera and says so: the header's codec is
+// hvc1 and the video family H.265 (the browser decides whether it plays).
+func TestH265(t *testing.T) {
+	clip := ffmpegClip(t, "h265", "320x180")
+	g := newRig(t, democam.Options{Clip: clip}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "frames", func() bool { f, k := rd.count(); return f >= 10 && k >= 1 })
+	var h *relay.Header
+	for _, it := range rd.snapshot() {
+		if it.Kind == relay.KindHeader {
+			h = it.Header
+			break
+		}
+	}
+	if h.Video != "H.265" || !strings.HasPrefix(h.Codec, "hvc1.") || !bytes.Contains(h.Init, []byte("hvcC")) {
+		t.Errorf("header %s %s", h.Video, h.Codec)
+	}
+	st, _ := g.r.CameraStatus("cam-1")
+	if !strings.HasPrefix(st.Codec, "hvc1.") {
+		t.Errorf("status codec %q", st.Codec)
+	}
+	t.Logf("H.265 codec %s, %dx%d", h.Codec, h.Width, h.Height)
+}
+
+// TestUnsupported: a camera with no H.264 or H.265 video is reported
+// unsupported, with the codecs it has.
+func TestUnsupported(t *testing.T) {
+	g := newRig(t, democam.Options{NoVideo: true, G711: true}, nil)
+	watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "unsupported", func() bool { return g.state() == relay.Unsupported })
+	st, _ := g.r.CameraStatus("cam-1")
+	if !strings.Contains(st.Reason, "PCM") {
+		t.Errorf("reason %q does not name the codec", st.Reason)
+	}
+	t.Logf("reason: %s", st.Reason)
+}
+
+// TestAudio: AAC passes through to viewers that ask for audio; G.711 is
+// dropped and the video plays on.
+func TestAudio(t *testing.T) {
+	g := newRig(t, democam.Options{AAC: true}, nil)
+	withAudio := watch(t, g.r, "cam-1", "main", true)
+	videoOnly := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "audio and video", func() bool {
+		withAudio.mu.Lock()
+		defer withAudio.mu.Unlock()
+		return withAudio.audio >= 20 && withAudio.frags >= 20
+	})
+	var h *relay.Header
+	for _, it := range withAudio.snapshot() {
+		if it.Kind == relay.KindHeader {
+			h = it.Header
+			break
+		}
+	}
+	if !strings.Contains(h.Codec, "mp4a.40.2") || !bytes.Contains(h.Init, []byte("esds")) {
+		t.Errorf("audio viewer's header %q has no AAC", h.Codec)
+	}
+	videoOnly.mu.Lock()
+	if videoOnly.audio != 0 {
+		t.Errorf("the video-only viewer got %d audio fragments", videoOnly.audio)
+	}
+	videoOnly.mu.Unlock()
+
+	g711 := newRig(t, democam.Options{G711: true}, nil)
+	rd := watch(t, g711.r, "cam-1", "main", true)
+	eventually(t, "video with G.711 alongside", func() bool { f, _ := rd.count(); return f >= 25 })
+	for _, it := range rd.snapshot() {
+		if it.Kind == relay.KindHeader && strings.Contains(it.Header.Codec, ",") {
+			t.Errorf("G.711 made it into the header: %s", it.Header.Codec)
+		}
+	}
+}
+
+// TestOnDemand: nothing is dialled until someone watches; the upstream
+// closes the idle timeout after the last viewer leaves; an always-on
+// camera is dialled at once and stays open.
+func TestOnDemand(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	time.Sleep(300 * time.Millisecond)
+	if g.cam.Readers() != 0 || g.state() != relay.Idle {
+		t.Fatalf("dialled without a viewer: %d sessions, %v", g.cam.Readers(), g.state())
+	}
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live", func() bool { return g.state() == relay.Live })
+	rd.stop()
+	eventually(t, "idle", func() bool { return g.state() == relay.Idle && g.cam.Readers() == 0 })
+
+	on := newRig(t, democam.Options{}, func(c *relay.Camera, _ *relay.Options) { c.AlwaysOn = true })
+	eventually(t, "always-on camera live", func() bool { return on.state() == relay.Live })
+	time.Sleep(600 * time.Millisecond) // past the idle timeout
+	if on.state() != relay.Live || on.cam.Readers() != 1 {
+		t.Errorf("always-on camera %v with %d sessions", on.state(), on.cam.Readers())
+	}
+	// A viewer of a running always-on camera starts at once.
+	rd2 := watch(t, on.r, "cam-1", "main", false)
+	eventually(t, "frame", func() bool { f, _ := rd2.count(); return f >= 1 })
+	t.Logf("first fragment from a running camera after %s", rd2.first)
+}
+
+// TestWatchErrors: unknown cameras and streams are errors that say so.
+func TestWatchErrors(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	if _, err := g.r.Watch("nope", "main", false); !errors.Is(err, relay.ErrUnknownCamera) {
+		t.Errorf("unknown camera: %v", err)
+	}
+	if _, err := g.r.Watch("cam-1", "side", false); !errors.Is(err, relay.ErrUnknownStream) {
+		t.Errorf("unknown stream: %v", err)
+	}
+	// No sub stream configured: sub serves main.
+	rd := watch(t, g.r, "cam-1", "sub", false)
+	eventually(t, "frames", func() bool { f, _ := rd.count(); return f >= 5 })
+}
+
+// TestCredentialsNeverShown: a camera that needs a password is dialled
+// with it; a wrong one makes the camera offline. The password is in no
+// log line, no reason, no status and no metric.
+func TestCredentialsNeverShown(t *testing.T) {
+	const user, pass = "operator", "S3cret-Pa55word"
+	g := newRig(t, democam.Options{User: user, Pass: pass}, func(c *relay.Camera, _ *relay.Options) {
+		c.Main = strings.Replace(c.Main, "rtsp://", "rtsp://"+user+":"+pass+"@", 1)
+		c.Sub = strings.Replace(c.Main, "/main", "/sub", 1)
+	})
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live with credentials in the URL", func() bool { f, _ := rd.count(); return f >= 5 })
+
+	// Separate username and password, and a wrong password.
+	bad := newRig(t, democam.Options{User: user, Pass: pass}, func(c *relay.Camera, _ *relay.Options) {
+		c.Username, c.Password = user, "Wr0ng-"+pass
+	})
+	watch(t, bad.r, "cam-1", "main", false)
+	eventually(t, "offline", func() bool { return bad.state() == relay.Offline })
+	// And a URL that does not even parse the same way.
+	_, err := newRelayErr("rtsp://" + user + ":" + pass + "@[::1")
+	if err == nil {
+		t.Error("a broken URL is accepted")
+	}
+
+	var outputs []string
+	for _, x := range []*rig{g, bad} {
+		outputs = append(outputs, x.logs.String(), x.exposition(), statusJSON(t, x.r))
+	}
+	outputs = append(outputs, err.Error())
+	for _, it := range rd.snapshot() {
+		if it.Kind == relay.KindState {
+			outputs = append(outputs, it.Status.Reason)
+		}
+	}
+	for i, out := range outputs {
+		for _, secret := range []string{pass, "Wr0ng-" + pass, user + ":" + pass} {
+			if strings.Contains(out, secret) {
+				t.Errorf("output %d shows a credential:\n%s", i, out)
+			}
+		}
+	}
+	st, _ := bad.r.CameraStatus("cam-1")
+	t.Logf("wrong password: %s", st.Reason)
+	if !strings.Contains(bad.logs.String(), "xxxxx") && !strings.Contains(bad.logs.String(), "rtsp://127.0.0.1") {
+		t.Log("logs:", bad.logs.String())
+	}
+}
+
+func newRelayErr(url string) (*relay.Relay, error) {
+	return relay.New([]relay.Camera{{ID: "x", Main: url}}, relay.Options{}, nil, nil)
+}
+
+// TestCloseStopsEverything: Close returns with viewers and an open
+// upstream, and a viewer's Next ends.
+func TestCloseStopsEverything(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	v, err := g.r.Watch("cam-1", "main", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "live", func() bool { return g.state() == relay.Live })
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if _, err := v.Next(t.Context()); err != nil {
+				return
+			}
+		}
+	})
+	done := make(chan struct{})
+	go func() { g.r.Close(); g.r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("Close hangs")
+	}
+	wg.Wait()
+	if _, err := g.r.Watch("cam-1", "main", false); !errors.Is(err, relay.ErrClosed) {
+		t.Errorf("watch after close: %v", err)
+	}
+}

@@ -1,0 +1,563 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deepch/vdk/av"
+	"github.com/deepch/vdk/codec/aacparser"
+	"github.com/deepch/vdk/codec/h264parser"
+	"github.com/deepch/vdk/codec/h265parser"
+	"github.com/deepch/vdk/format/rtspv2"
+
+	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/stream/fmp4"
+)
+
+// source is one stream (main or sub) of one camera: at most one upstream
+// session, shared by its viewers.
+type source struct {
+	relay  *Relay
+	cam    *camera
+	stream string
+	dial   string // the URL vdk dials, credentials included
+	shown  string // the same, redacted: the only form that leaves
+	hide   *strings.Replacer
+
+	wake chan struct{} // viewers came or went
+
+	mu       sync.Mutex
+	viewers  map[*Viewer]struct{}
+	state    State
+	reason   string
+	header   *Header // video only
+	headerAV *Header // video and audio; nil without audio
+	gop      []Item  // fragments since the last keyframe
+	gopBytes int
+	gopFull  bool // the group outgrew GOPBytes: no instant start until the next keyframe
+}
+
+func newSource(r *Relay, cam *camera, stream, raw, user, pass string) (*source, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("URL %s does not parse", config.RedactURL(raw))
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return nil, fmt.Errorf("URL %s: want rtsp:// or rtsps://", config.RedactURL(raw))
+	}
+	if u.User == nil && user != "" {
+		u.User = url.UserPassword(user, pass)
+	}
+	s := &source{
+		relay:   r,
+		cam:     cam,
+		stream:  stream,
+		dial:    u.String(),
+		wake:    make(chan struct{}, 1),
+		viewers: map[*Viewer]struct{}{},
+	}
+	s.shown = config.RedactURL(s.dial)
+	s.hide = redactor(s.dial, s.shown, user, pass)
+	return s, nil
+}
+
+// wanted says whether the upstream should be open.
+func (s *source) wanted() bool {
+	if s.stream == StreamMain && s.cam.alwaysOn {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.viewers) > 0
+}
+
+func (s *source) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *source) join(v *Viewer) {
+	s.mu.Lock()
+	s.viewers[v] = struct{}{}
+	v.push(Item{Kind: KindState, Status: Status{State: s.state, Reason: s.reason}})
+	if h := s.headerFor(v); h != nil {
+		v.push(Item{Kind: KindHeader, Header: h})
+		for _, it := range s.gop {
+			v.push(it)
+		}
+	}
+	s.mu.Unlock()
+	s.cam.update()
+	s.poke()
+	s.relay.changed()
+}
+
+func (s *source) leave(v *Viewer) {
+	s.mu.Lock()
+	_, ok := s.viewers[v]
+	delete(s.viewers, v)
+	s.mu.Unlock()
+	if ok {
+		s.cam.update()
+		s.poke()
+		s.relay.changed()
+	}
+}
+
+func (s *source) closeViewers() {
+	s.mu.Lock()
+	vs := make([]*Viewer, 0, len(s.viewers))
+	for v := range s.viewers {
+		vs = append(vs, v)
+	}
+	s.mu.Unlock()
+	for _, v := range vs {
+		v.Close()
+	}
+}
+
+// headerFor is the header a viewer plays with. s.mu is held.
+func (s *source) headerFor(v *Viewer) *Header {
+	if v.audio && s.headerAV != nil {
+		return s.headerAV
+	}
+	return s.header
+}
+
+func (s *source) status() StreamStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := StreamStatus{State: s.state, Reason: s.reason, Viewers: len(s.viewers)}
+	if s.header != nil {
+		st.Codec, st.Width, st.Height = s.header.Codec, s.header.Width, s.header.Height
+	}
+	for v := range s.viewers {
+		v.mu.Lock()
+		if v.frozen {
+			st.Frozen++
+		}
+		v.mu.Unlock()
+	}
+	return st
+}
+
+func (s *source) setState(st State, reason string) {
+	reason = s.hide.Replace(reason)
+	s.mu.Lock()
+	if s.state == st && s.reason == reason {
+		s.mu.Unlock()
+		return
+	}
+	s.state, s.reason = st, reason
+	for v := range s.viewers {
+		v.push(Item{Kind: KindState, Status: Status{State: st, Reason: reason}})
+	}
+	s.mu.Unlock()
+	s.cam.update()
+	s.relay.changed()
+	log := s.relay.log.With("camera", s.cam.id, "stream", s.stream)
+	switch st {
+	case Offline, Stalled, Unsupported:
+		log.Warn("camera "+st.String(), "reason", reason, "url", s.shown)
+	default:
+		log.Debug("camera "+st.String(), "url", s.shown)
+	}
+}
+
+// Errors that end a session.
+var (
+	errStalled     = errors.New("stalled")
+	errUnsupported = errors.New("unsupported")
+	errEnded       = errors.New("the camera ended the stream")
+)
+
+// run keeps the upstream open while it is wanted, until ctx ends.
+func (s *source) run(ctx context.Context) {
+	o := s.relay.opts
+	backoff := o.ReconnectMin
+	var tl timeline
+	for {
+		if !s.wanted() {
+			s.setState(Idle, "")
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+				continue
+			}
+		}
+		s.setState(Connecting, "")
+		live, err := s.session(ctx, &tl)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil { // idle: nobody watches any more
+			backoff = o.ReconnectMin
+			continue
+		}
+		s.cam.reconnects.Inc()
+		switch {
+		case errors.Is(err, errStalled):
+			// The state says stalled until the next attempt.
+		case errors.Is(err, errUnsupported):
+			s.setState(Unsupported, err.Error())
+			backoff = o.ReconnectMax
+		default:
+			s.setState(Offline, err.Error())
+		}
+		if live {
+			backoff = o.ReconnectMin
+		}
+		// Full jitter over the upper half, so cameras that failed together
+		// (a switch rebooted) do not all come back at the same instant.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(backoff*2, o.ReconnectMax)
+		t := time.NewTimer(wait)
+	backoff:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+				break backoff
+			case <-s.wake:
+				if !s.wanted() {
+					t.Stop()
+					break backoff
+				}
+			}
+		}
+	}
+}
+
+// upstream is one vdk session and what the relay knows of it.
+type upstream struct {
+	c        *rtspv2.RTSPClient
+	h265     bool
+	audioIdx int8 // -1: no AAC
+	videoIdx int8
+	sr       int // AAC sample rate
+}
+
+// session runs one upstream session until it ends: nil when it was closed
+// for want of viewers (or ctx ended), else why it ended. live says whether
+// video flowed.
+func (s *source) session(ctx context.Context, tl *timeline) (live bool, err error) {
+	o := s.relay.opts
+	rw := max(2*o.StallTimeout, 2*time.Second)
+	c, err := rtspv2.Dial(rtspv2.RTSPClientOptions{
+		URL:              s.dial,
+		DialTimeout:      min(o.StallTimeout, 5*time.Second),
+		ReadWriteTimeout: rw,
+	})
+	if err != nil {
+		return false, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
+	}
+	defer s.hangUp(c, rw)
+
+	up := &upstream{c: c, audioIdx: -1, videoIdx: -1}
+	if err := s.newCodecs(up); err != nil {
+		return false, err
+	}
+	tl.restart()
+	asm := assembler{src: s, tl: tl, up: up, needKey: true}
+
+	stall := time.NewTimer(o.StallTimeout)
+	defer stall.Stop()
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	defer func() {
+		if idleTimer != nil {
+			idleTimer.Stop()
+		}
+	}()
+	checkIdle := func() {
+		if s.wanted() {
+			if idleTimer != nil {
+				idleTimer.Stop()
+				idleTimer, idle = nil, nil
+			}
+			return
+		}
+		if idleTimer == nil {
+			idleTimer = time.NewTimer(max(o.IdleTimeout, 0))
+			idle = idleTimer.C
+		}
+	}
+	checkIdle()
+	for {
+		select {
+		case <-ctx.Done():
+			return live, nil
+		case <-idle:
+			s.relay.log.Debug("camera idle, closing upstream", "camera", s.cam.id, "stream", s.stream)
+			return live, nil
+		case <-s.wake:
+			checkIdle()
+		case sig := <-c.Signals:
+			switch sig {
+			case rtspv2.SignalCodecUpdate:
+				if err := s.newCodecs(up); err != nil {
+					return live, err
+				}
+			case rtspv2.SignalStreamRTPStop:
+				return live, errEnded
+			}
+		case pkt := <-c.OutgoingPacketQueue:
+			video, sent := asm.packet(pkt, time.Now())
+			if sent && !live {
+				live = true
+				s.setState(Live, "")
+			}
+			// Video counts as flowing once it can be played: a camera
+			// that never sends its parameter sets stalls.
+			if video && (live || s.currentHeader() != nil) {
+				stall.Reset(o.StallTimeout)
+			}
+		case <-stall.C:
+			reason := fmt.Sprintf("no video for %s", o.StallTimeout)
+			if s.currentHeader() == nil {
+				reason = fmt.Sprintf("no video parameters (SPS/PPS) in %s", o.StallTimeout)
+			}
+			s.setState(Stalled, reason)
+			return live, errStalled
+		}
+	}
+}
+
+func (s *source) currentHeader() *Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.header
+}
+
+// hangUp closes a vdk session and drains its queues until its reader has
+// stopped: vdk's reader blocks on a full Signals channel, and a reader
+// left blocked would outlive the relay.
+func (s *source) hangUp(c *rtspv2.RTSPClient, rw time.Duration) {
+	c.Close()
+	s.relay.wg.Add(1)
+	go func() {
+		defer s.relay.wg.Done()
+		deadline := time.NewTimer(rw + 2*time.Second)
+		defer deadline.Stop()
+		for {
+			select {
+			case <-c.OutgoingPacketQueue:
+			case sig := <-c.Signals:
+				if sig == rtspv2.SignalStreamRTPStop {
+					return
+				}
+			case <-deadline.C:
+				return
+			}
+		}
+	}()
+}
+
+// newCodecs reads the session's codecs and, when they make a new header,
+// sends it to every viewer. vdk's codec data can be half-built (a camera
+// that sends its SPS later) and panics on some of it: every read is
+// guarded.
+func (s *source) newCodecs(up *upstream) error {
+	video, audio, why := tracks(up)
+	if why != "" {
+		return fmt.Errorf("%w: %s", errUnsupported, why)
+	}
+	if video == nil {
+		return nil // parameters come in band; wait for them
+	}
+	vt := *video
+	h, err := makeHeader(vt)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUnsupported, err)
+	}
+	var hav *Header
+	if audio != nil {
+		hav, err = makeHeader(vt, *audio)
+		if err != nil {
+			hav = nil // audio the browser cannot take is dropped, video goes on
+			up.audioIdx = -1
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.header != nil && bytes.Equal(s.header.Init, h.Init) && (hav == nil) == (s.headerAV == nil) &&
+		(hav == nil || bytes.Equal(hav.Init, s.headerAV.Init)) {
+		return nil // same stream as before (a reconnect): viewers go on
+	}
+	s.header, s.headerAV = h, hav
+	s.gop, s.gopBytes, s.gopFull = nil, 0, false
+	for v := range s.viewers {
+		v.push(Item{Kind: KindHeader, Header: s.headerFor(v)})
+	}
+	return nil
+}
+
+func makeHeader(ts ...fmp4.Track) (*Header, error) {
+	init, err := fmp4.Init(ts...)
+	if err != nil {
+		return nil, err
+	}
+	mime, err := fmp4.MIME(ts...)
+	if err != nil {
+		return nil, err
+	}
+	var codecs []string
+	for _, t := range ts {
+		c, _ := t.CodecString()
+		codecs = append(codecs, c)
+	}
+	return &Header{
+		Codec: strings.Join(codecs, ", "), MIME: mime, Video: ts[0].Codec.String(),
+		Width: ts[0].Width, Height: ts[0].Height, Init: init,
+	}, nil
+}
+
+// tracks finds the video (H.264 or H.265) and AAC tracks of a session.
+// why is set when there is no video the relay can carry.
+func tracks(up *upstream) (video, audio *fmp4.Track, why string) {
+	var kinds []string
+	for i, cd := range up.c.CodecData {
+		if cd == nil {
+			continue
+		}
+		t, ok := codecTrack(cd)
+		kinds = append(kinds, cd.Type().String())
+		if !ok {
+			continue
+		}
+		switch {
+		case t.Codec == fmp4.AAC && audio == nil:
+			t.ID = 2
+			audio = &t
+			up.audioIdx, up.sr = int8(i), t.SampleRate
+		case t.Codec != fmp4.AAC && video == nil:
+			t.ID = 1
+			video = &t
+			up.videoIdx, up.h265 = int8(i), t.Codec == fmp4.H265
+		}
+	}
+	if video == nil {
+		hasVideo := false
+		for _, cd := range up.c.CodecData {
+			if cd != nil && (cd.Type() == av.H264 || cd.Type() == av.H265) {
+				hasVideo = true
+				up.videoIdx = -1
+			}
+		}
+		if !hasVideo {
+			if len(kinds) == 0 {
+				return nil, nil, "no video track (the camera offers neither H.264 nor H.265)"
+			}
+			return nil, nil, "no H.264 or H.265 video; the camera offers " + strings.Join(kinds, ", ")
+		}
+	}
+	return video, audio, ""
+}
+
+// codecTrack turns vdk codec data into a track, or reports it unusable.
+// vdk's codec data panics on some half-built values: recover.
+func codecTrack(cd av.CodecData) (t fmp4.Track, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	switch c := cd.(type) {
+	case h264parser.CodecData:
+		rec := c.AVCDecoderConfRecordBytes()
+		if len(rec) < 7 || c.Width() <= 0 || c.Height() <= 0 {
+			return t, false
+		}
+		return fmp4.Track{Codec: fmp4.H264, Timescale: 90000, Config: rec, Width: c.Width(), Height: c.Height()}, true
+	case h265parser.CodecData:
+		rec := c.AVCDecoderConfRecordBytes()
+		if len(rec) < 23 || c.Width() <= 0 || c.Height() <= 0 {
+			return t, false
+		}
+		rec = fixHVCC(rec, c.SPS())
+		return fmp4.Track{Codec: fmp4.H265, Timescale: 90000, Config: rec, Width: c.Width(), Height: c.Height()}, true
+	case aacparser.CodecData:
+		conf := c.MPEG4AudioConfigBytes()
+		sr := c.SampleRate()
+		if len(conf) < 2 || sr <= 0 {
+			return t, false
+		}
+		return fmp4.Track{Codec: fmp4.AAC, Timescale: uint32(sr), Config: conf, SampleRate: sr, Channels: c.ChannelLayout().Count()}, true
+	}
+	return t, false
+}
+
+// publish hands a fragment to every viewer and keeps it for viewers to
+// come. s.mu is not held.
+func (s *source) publish(f *Fragment) {
+	it := Item{Kind: KindFragment, Fragment: f}
+	var dropped int64
+	s.mu.Lock()
+	if s.header == nil {
+		s.mu.Unlock()
+		return
+	}
+	if f.Key {
+		s.gop, s.gopBytes, s.gopFull = s.gop[:0], 0, false
+	}
+	if !s.gopFull {
+		if s.gopBytes+len(f.Data) > s.relay.opts.GOPBytes {
+			s.gop, s.gopBytes, s.gopFull = nil, 0, true
+		} else if len(s.gop) > 0 || f.Key {
+			s.gop = append(s.gop, it)
+			s.gopBytes += len(f.Data)
+		}
+	}
+	for v := range s.viewers {
+		dropped += v.push(it)
+	}
+	s.mu.Unlock()
+	if dropped > 0 {
+		s.cam.dropped.Add(float64(dropped))
+	}
+}
+
+// fixHVCC copies the profile, tier and level of an H.265 SPS into the
+// matching 12 bytes of its hvcC record: vdk leaves the level at 0, and a
+// browser asked about "hvc1.1.6.L0" says no.
+func fixHVCC(rec, sps []byte) []byte {
+	// Without emulation-prevention bytes, the SPS is: NAL header (2),
+	// VPS id, max sub-layers and nesting flag (1), then the general
+	// profile_tier_level: space/tier/profile (1), compatibility flags (4),
+	// constraint flags (6), level (1).
+	rbsp := make([]byte, 0, 16)
+	zeros := 0
+	for _, b := range sps {
+		if len(rbsp) == 15 {
+			break
+		}
+		if zeros >= 2 && b == 3 {
+			zeros = 0
+			continue
+		}
+		if b == 0 {
+			zeros++
+		} else {
+			zeros = 0
+		}
+		rbsp = append(rbsp, b)
+	}
+	if len(rbsp) < 15 || len(rec) < 13 {
+		return rec
+	}
+	out := append([]byte(nil), rec...)
+	copy(out[1:13], rbsp[3:15])
+	return out
+}
