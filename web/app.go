@@ -48,6 +48,7 @@ type App struct {
 	ingest    *ingester
 	pub       *publisher
 	metrics   *appMetrics
+	video     *video
 	handler   http.Handler
 	listener  net.Listener
 	server    *http.Server
@@ -123,6 +124,9 @@ func New(cfg config.Config, o Options) (*App, error) {
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
 	a.metrics = newAppMetrics(a.reg, a)
+	if a.video, err = newVideo(a); err != nil {
+		return nil, err
+	}
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
 	a.handler = a.routes()
@@ -208,6 +212,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer a.wg.Done()
 		a.housekeeping(ctx)
 	}()
+	a.wg.Go(func() { a.video.run(ctx) })
 	if a.cfg.Demo.Enabled {
 		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
 		a.wg.Add(1)
@@ -247,6 +252,7 @@ func (a *App) Close() error {
 			cancelRun()
 		}
 		_ = a.hub.Close()
+		a.video.close()
 		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Server.ShutdownTimeout)
 			defer cancel()

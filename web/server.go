@@ -75,6 +75,7 @@ func (a *App) routes() http.Handler {
 		})
 	})
 
+	mux.HandleFunc("GET /ws/video/{camera}", a.handleVideo)
 	mux.Handle("GET /api/v1/public", a.require(rolesRead, http.HandlerFunc(a.handlePublic)))
 	mux.Handle("GET /api/v1/cells", a.require(rolesRead, http.HandlerFunc(a.handleCells)))
 	mux.Handle("GET /api/v1/heat", a.require(rolesRead, http.HandlerFunc(a.handleHeat)))

@@ -52,8 +52,9 @@ type Server struct {
 	playing map[*gortsplib.ServerSession]struct{}
 	played  atomic.Int64 // RTP packets written
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop  chan struct{}
+	woken chan struct{} // a reader started playing
+	wg    sync.WaitGroup
 	once sync.Once
 }
 
@@ -73,7 +74,7 @@ func Start(o Options) (*Server, error) {
 			return nil, fmt.Errorf("democam: listen: %w", err)
 		}
 	}
-	s := &Server{opts: o, addr: ln.Addr().String(), stop: make(chan struct{}), playing: map[*gortsplib.ServerSession]struct{}{}}
+	s := &Server{opts: o, addr: ln.Addr().String(), stop: make(chan struct{}), woken: make(chan struct{}, 1), playing: map[*gortsplib.ServerSession]struct{}{}}
 	s.srv = &gortsplib.Server{
 		Handler:     s,
 		RTSPAddress: s.addr,
@@ -197,13 +198,28 @@ func (s *Server) play() {
 	start := time.Now()
 	frameDur := time.Second / time.Duration(clip.FPS)
 	var frame, aacFrames, g711Frames int64
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-tick.C:
+		}
+		if s.Readers() == 0 {
+			// Nobody watches: sleep until someone does, then go on
+			// from where the clip was, its clock running on.
+			tick.Stop()
+			select {
+			case <-s.stop:
+				return
+			case <-s.woken:
+			}
+			start = time.Now().Add(-time.Duration(frame) * frameDur)
+			at := time.Duration(frame) * frameDur
+			aacFrames = int64(at * 48000 / 1024 / time.Second)
+			g711Frames = int64(at / (20 * time.Millisecond))
+			tick.Reset(10 * time.Millisecond)
 		}
 		elapsed := time.Since(start)
 		if s.paused.Load() {
@@ -276,6 +292,10 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	s.mu.Lock()
 	s.playing[ctx.Session] = struct{}{}
 	s.mu.Unlock()
+	select {
+	case s.woken <- struct{}{}:
+	default:
+	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
