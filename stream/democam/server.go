@@ -55,7 +55,7 @@ type Server struct {
 	stop  chan struct{}
 	woken chan struct{} // a reader started playing
 	wg    sync.WaitGroup
-	once sync.Once
+	once  sync.Once
 }
 
 // Start listens and starts looping the clip.
