@@ -21,6 +21,7 @@ missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 if ((${#missing[@]})); then
 	say "installing ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -28,7 +29,7 @@ if ((${#missing[@]})); then
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-noto-cjk >/dev/null
 fi
-for t in go gcc redis-server chromium; do
+for t in go gcc redis-server chromium ffmpeg; do
 	command -v "$t" >/dev/null || { echo "test.sh: $t is still missing" >&2; exit 1; }
 done
 export CGO_ENABLED=1

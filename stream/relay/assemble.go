@@ -10,16 +10,18 @@ import (
 
 // assembler turns vdk packets into per-frame fragments. vdk hands out one
 // packet per NAL unit; a picture of several slices is several packets with
-// the same time. Most cameras send one slice a picture, and then a frame
-// goes out the moment its packet arrives; a camera seen sending a second
-// slice switches the session to waiting for the next picture's first
-// slice (one frame more of latency).
+// the same time. A session starts by waiting for the next picture's first
+// slice before sending one (a frame of latency); once three pictures in a
+// row came as one slice each, as from most cameras, a frame goes out the
+// moment its packet arrives. A picture of several slices seen later puts
+// the session back to waiting, and its viewers to the next keyframe.
 type assembler struct {
 	src *source
 	tl  *timeline
 	up  *upstream
 
-	multi   bool // pictures of several slices
+	multi   bool // pictures of several slices seen
+	singles int  // pictures of one slice seen in a row
 	needKey bool // drop until the next keyframe
 	seq     uint32
 
@@ -64,19 +66,17 @@ func (a *assembler) video(pkt *av.Packet, now time.Time) bool {
 		sent = a.flush()
 	}
 	first := firstSlice(h265, nal)
-	if !first {
-		if len(p.parts) == 0 {
-			// The rest of a picture whose first slice already went
-			// out alone: from now on, wait for whole pictures. This
-			// picture is broken; start again at a keyframe.
-			if !a.multi {
-				a.multi = true
-				a.needKey = true
-				a.src.relay.log.Debug("camera sends several slices a picture", "camera", a.src.cam.id, "stream", a.src.stream)
-			}
-			return sent
+	if !first && len(p.parts) == 0 {
+		// The rest of a picture whose first slice already went out
+		// alone: from now on, wait for whole pictures. This picture is
+		// broken; start again at a keyframe.
+		if !a.multi {
+			a.multi, a.needKey = true, true
+			a.src.relay.log.Debug("camera sends several slices a picture", "camera", a.src.cam.id, "stream", a.src.stream)
 		}
-	} else if len(p.parts) > 0 {
+		return sent
+	}
+	if first && len(p.parts) > 0 {
 		sent = a.flush() || sent
 	}
 	if len(p.parts) == 0 {
@@ -86,11 +86,14 @@ func (a *assembler) video(pkt *av.Packet, now time.Time) bool {
 	p.size += len(nal)
 	p.key = p.key || isKey(h265, nal)
 	p.in = now
-	if !a.multi {
+	if a.immediate() {
 		sent = a.flush() || sent
 	}
 	return sent
 }
+
+// immediate says whether a picture goes out with its first slice.
+func (a *assembler) immediate() bool { return !a.multi && a.singles >= 3 }
 
 // flush sends the pending picture.
 func (a *assembler) flush() bool {
@@ -102,6 +105,11 @@ func (a *assembler) flush() bool {
 		clear(p.parts)
 		p.parts = p.parts[:0]
 	}()
+	if len(p.parts) == 1 {
+		a.singles++
+	} else {
+		a.multi, a.singles = true, 0
+	}
 	if a.needKey && !p.key {
 		return false
 	}

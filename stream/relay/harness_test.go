@@ -232,18 +232,25 @@ func statusJSON(t testing.TB, r *relay.Relay) string {
 // "h265". ffmpeg is one of the tools the tests need.
 func ffmpegClip(t testing.TB, codec string, size string) *democam.Clip {
 	t.Helper()
+	return ffmpegClipWith(t, codec, "testsrc2=size="+size+":rate=25:duration=2", "")
+}
+
+// ffmpegClipWith encodes source (a lavfi graph) with extra encoder
+// parameters.
+func ffmpegClipWith(t testing.TB, codec, source, extra string) *democam.Clip {
+	t.Helper()
 	ff, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Fatalf("ffmpeg not found (%v): the video tests need it: apt-get install ffmpeg", err)
 	}
 	out := filepath.Join(t.TempDir(), "clip."+codec)
-	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25:duration=2"}
+	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source}
 	var dc democam.Codec
 	switch codec {
 	case "h264":
 		dc = democam.H264
 		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-			"-x264-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1", "-f", "h264", out)
+			"-x264-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1"+extra, "-f", "h264", out)
 	case "h265":
 		dc = democam.H265
 		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",

@@ -293,6 +293,20 @@ func redactor(raw, shown, user, pass string) *strings.Replacer {
 		}
 	}
 	add(raw, shown)
+	// The user part as written in the URL, escapes and all.
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest := raw[i+3:]
+		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+			rest = rest[:j]
+		}
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			ui := rest[:at]
+			if c := strings.Index(ui, ":"); c >= 0 {
+				add(ui, ui[:c]+":xxxxx")
+				add(ui[c+1:], "xxxxx")
+			}
+		}
+	}
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
 			add(u.User.Username()+":"+p, u.User.Username()+":xxxxx")

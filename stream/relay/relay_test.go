@@ -422,3 +422,61 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("watch after close: %v", err)
 	}
 }
+
+// fragmentNALs counts the NAL units in a video fragment's sample.
+func fragmentNALs(t testing.TB, f *relay.Fragment) int {
+	moof := binary.BigEndian.Uint32(f.Data)
+	s := f.Data[moof+8:]
+	n := 0
+	for len(s) >= 4 {
+		l := int(binary.BigEndian.Uint32(s))
+		if l+4 > len(s) {
+			t.Fatalf("NAL of %d bytes in a sample of %d", l, len(s))
+		}
+		s = s[4+l:]
+		n++
+	}
+	return n
+}
+
+// TestKeyframeInSTAPA: a camera whose keyframes are small enough to be
+// aggregated with the parameter sets into one STAP-A packet (vdk never
+// flags those as keyframes) still plays from its keyframes.
+func TestKeyframeInSTAPA(t *testing.T) {
+	clip := ffmpegClipWith(t, "h264", "color=c=0x3050a0:size=64x64:rate=25:duration=2", "")
+	if len(clip.Units[0]) < 3 || len(clip.Units[0][2]) > 1000 {
+		t.Fatalf("the test clip's keyframe is not small: %d NALs, %d bytes", len(clip.Units[0]), len(clip.Units[0][len(clip.Units[0])-1]))
+	}
+	g := newRig(t, democam.Options{Clip: clip}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "frames from two keyframes", func() bool { f, k := rd.count(); return f >= 30 && k >= 2 })
+}
+
+// TestSeveralSlicesAPicture: a camera that cuts each picture into four
+// slices gets one fragment per picture holding all four.
+func TestSeveralSlicesAPicture(t *testing.T) {
+	clip := ffmpegClipWith(t, "h264", "testsrc2=size=640x360:rate=25:duration=2", ":slices=4")
+	if n := len(clip.Units[1]); n != 4 {
+		t.Fatalf("the test clip has %d slices a picture, want 4", n)
+	}
+	g := newRig(t, democam.Options{Clip: clip}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "50 frames", func() bool { f, _ := rd.count(); return f >= 50 })
+	start := time.Now()
+	before, _ := rd.count()
+	time.Sleep(time.Second)
+	after, _ := rd.count()
+	if rate := float64(after-before) / time.Since(start).Seconds(); rate < 20 || rate > 30 {
+		t.Errorf("%.1f fragments a second, want one a picture (25)", rate)
+	}
+	n := 0
+	for _, it := range rd.snapshot() {
+		if it.Kind != relay.KindFragment {
+			continue
+		}
+		if got := fragmentNALs(t, it.Fragment); got != 4 {
+			t.Fatalf("fragment %d holds %d slices, want 4", n, got)
+		}
+		n++
+	}
+}

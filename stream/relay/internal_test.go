@@ -1,0 +1,156 @@
+package relay
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deepch/vdk/av"
+	"github.com/deepch/vdk/codec/aacparser"
+	"github.com/deepch/vdk/codec/h264parser"
+	"github.com/deepch/vdk/codec/h265parser"
+)
+
+// TestTimeline: camera times become a gapless track; the 32-bit RTP
+// clock wrapping is not a jump; a jump (clock reset, new session) goes on
+// as if one frame had passed.
+func TestTimeline(t *testing.T) {
+	var tl timeline
+	start := rtpWrap - 200*time.Millisecond // five frames before the wrap
+	var next uint64
+	for i := range 20 {
+		at := (start + time.Duration(i)*40*time.Millisecond) % rtpWrap
+		dts, dur := tl.place(at)
+		if dts != next {
+			t.Fatalf("frame %d at %d, previous ended at %d", i, dts, next)
+		}
+		if dur != 3600 && i > 0 {
+			t.Errorf("frame %d (camera time %s) lasts %d, want 3600", i, at, dur)
+		}
+		next = dts + uint64(dur)
+	}
+	if tl.jumps != 0 {
+		t.Errorf("the wrap counted as %d jumps", tl.jumps)
+	}
+	// A jump back by an hour, then on at 25 fps.
+	dts, _ := tl.place(time.Hour)
+	if dts != next || tl.jumps != 1 {
+		t.Errorf("after a jump: dts %d (want %d), jumps %d", dts, next, tl.jumps)
+	}
+	// Jitter: frames 30 and 50 ms apart average out to the camera's clock.
+	tl = timeline{}
+	at := time.Duration(0)
+	var end uint64
+	for i := range 100 {
+		if i%2 == 0 {
+			at += 30 * time.Millisecond
+		} else {
+			at += 50 * time.Millisecond
+		}
+		dts, dur := tl.place(at)
+		end = dts + uint64(dur)
+	}
+	if drift := int64(end) - int64(at/time.Millisecond)*90; drift < -7200 || drift > 7200 {
+		t.Errorf("after 100 jittery frames the track is %d ticks off the camera clock", drift)
+	}
+	// A new session goes on where the track was.
+	tl.restart()
+	if dts, _ := tl.place(5 * time.Second); dts != end {
+		t.Errorf("restart: %d, want %d", dts, end)
+	}
+}
+
+// TestNALs: keyframes and first slices found in the NAL headers.
+func TestNALs(t *testing.T) {
+	lp := func(b ...byte) []byte { return append([]byte{0, 0, 0, byte(len(b))}, b...) }
+	for _, tc := range []struct {
+		name       string
+		h265       bool
+		nal        []byte
+		key, first bool
+	}{
+		{"H.264 IDR, first slice", false, lp(0x65, 0x88), true, true},
+		{"H.264 IDR, later slice", false, lp(0x65, 0x40), true, false},
+		{"H.264 P, first slice", false, lp(0x41, 0x9a), false, true},
+		{"H.265 IDR_W_RADL, first", true, lp(0x26, 0x01, 0xaf), true, true},
+		{"H.265 CRA, later segment", true, lp(0x2a, 0x01, 0x20), true, false},
+		{"H.265 TRAIL_R", true, lp(0x02, 0x01, 0xd0), false, true},
+		{"too short", false, []byte{0, 0, 0, 1}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if k := isKey(tc.h265, tc.nal); k != tc.key {
+				t.Errorf("key %v", k)
+			}
+			if f := firstSlice(tc.h265, tc.nal); f != tc.first {
+				t.Errorf("first %v", f)
+			}
+		})
+	}
+}
+
+// TestCodecGuards: vdk's half-built codec data (an H.264 camera whose SPS
+// comes later, a bad AAC config) must not panic and makes no track.
+func TestCodecGuards(t *testing.T) {
+	for _, cd := range []av.CodecData{h264parser.CodecData{}, h265parser.CodecData{}, aacparser.CodecData{}} {
+		if _, ok := codecTrack(cd); ok {
+			t.Errorf("%T{} made a track", cd)
+		}
+	}
+}
+
+// TestViewerQueue: a viewer past its bound drops what waits and starts
+// again at the next keyframe; headers and states are never dropped.
+func TestViewerQueue(t *testing.T) {
+	r, err := New([]Camera{{ID: "c", Main: "rtsp://127.0.0.1:1/x"}}, Options{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Viewer{src: r.cameras["c"].main, limit: 1000, wake: make(chan struct{}, 1)}
+	frag := func(key bool) Item {
+		return Item{Kind: KindFragment, Fragment: &Fragment{Data: make([]byte, 300), Key: key}}
+	}
+	if n := v.push(frag(false)); n != 0 || len(v.queue) != 0 {
+		t.Fatal("a frame before the first keyframe is queued (or counted as dropped)")
+	}
+	v.push(Item{Kind: KindHeader, Header: &Header{Init: make([]byte, 100)}})
+	v.push(frag(true))
+	v.push(frag(false))
+	v.push(frag(false)) // 100 + 900 bytes queued
+	if n := v.push(frag(false)); n != 4 {
+		t.Errorf("overflow dropped %d frames, want the 3 queued and this one", n)
+	}
+	if len(v.queue) != 1 || v.queue[0].Kind != KindHeader {
+		t.Errorf("after overflow the queue holds %d items", len(v.queue))
+	}
+	if n := v.push(frag(false)); n != 1 {
+		t.Errorf("a non-keyframe while skipping: %d dropped, want 1", n)
+	}
+	v.push(Item{Kind: KindState, Status: Status{State: Live}})
+	if n := v.push(frag(true)); n != 0 || !v.started || v.skipping {
+		t.Errorf("the next keyframe did not end the skip")
+	}
+	if v.Dropped() != 5 {
+		t.Errorf("dropped %d", v.Dropped())
+	}
+}
+
+// TestRedactor: the password never survives, in any spelling.
+func TestRedactor(t *testing.T) {
+	raw := "rtsp://admin:p%40ss:w0rd@10.1.2.3:554/Streaming/101"
+	r := redactor(raw, "rtsp://admin:xxxxx@10.1.2.3:554/Streaming/101", "", "")
+	for _, msg := range []string{
+		`parse "` + raw + `": invalid`,
+		"auth p@ss:w0rd failed",
+		"auth p%40ss:w0rd failed",
+		"admin:p@ss:w0rd",
+	} {
+		got := r.Replace(msg)
+		if strings.Contains(got, "w0rd") {
+			t.Errorf("%q → %q", msg, got)
+		}
+	}
+	r = redactor("rtsp://10.1.2.3/x", "rtsp://10.1.2.3/x", "cam", "hunter22")
+	if got := r.Replace("user cam:hunter22 pass hunter22"); strings.Contains(got, "hunter22") {
+		t.Errorf("separate password shown: %q", got)
+	}
+}
