@@ -34,7 +34,8 @@ type Calibration struct {
 // Calibrate finds the threshold at which normal traffic raises the target
 // number of false alarms a week. It simulates weeks of background from the
 // baseline itself: for each hour, every cell's count is drawn from a
-// Poisson law with the cell's expected rate at that hour of the week, each
+// Poisson law whose rate is drawn from the cell's posterior at that hour of
+// the week (so the error of the learnt baseline is accounted for), each
 // ticket at a uniform time within the hour and of a category drawn from the
 // cell's mix at that hour of the day. A detector with opt (threshold set to
 // Floor) scans the simulated stream every Step and a Tracker groups its
@@ -123,6 +124,7 @@ type Simulator struct {
 	rng   *rand.Rand
 	cells []h3.Cell
 	cats  []string
+	rates []float64
 	seq   int
 }
 
@@ -142,9 +144,29 @@ func (s *Simulator) Hour(start time.Time) []Event {
 	var out []Event
 	shares := make([]float64, len(s.cats))
 	var lastArea *areaHist
-	for _, cell := range s.cells {
+	if s.rates == nil {
+		// The cell's weekly rate is drawn once from its posterior: the
+		// true rate is fixed but only estimated.
+		s.rates = make([]float64, len(s.cells))
+		for i, cell := range s.cells {
+			h, a := b.lookupFastLocked(cell)
+			mean := b.cellRateLocked(h, a, w)
+			k := b.opt.CellPrior
+			s.rates[i] = gamma(s.rng, mean*(w+k)) / (w + k)
+		}
+	}
+	for i, cell := range s.cells {
 		h, a := b.lookupFastLocked(cell)
-		n := poisson(s.rng, b.hourRateLocked(h, a, how, w))
+		// λ_ih from its posterior given the drawn weekly rate, so that
+		// calibration accounts for the error of a baseline learnt from a
+		// few weeks, not only for Poisson noise around it.
+		y := 0.0
+		if h != nil {
+			y = float64(h.hours[how])
+		}
+		t := b.opt.HourPrior
+		lambda := gamma(s.rng, y+t*s.rates[i]*b.profileLocked(how)) / (w + t)
+		n := poisson(s.rng, lambda)
 		if n == 0 {
 			continue
 		}
@@ -174,6 +196,30 @@ func (s *Simulator) Hour(start time.Time) []Event {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// gamma draws from Gamma(shape, 1) (Marsaglia and Tsang).
+func gamma(rng *rand.Rand, shape float64) float64 {
+	if shape <= 0 {
+		return 0
+	}
+	if shape < 1 {
+		return gamma(rng, shape+1) * math.Pow(rng.Float64(), 1/shape)
+	}
+	d := shape - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
 }
 
 func poisson(rng *rand.Rand, lambda float64) int {
