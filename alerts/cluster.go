@@ -11,7 +11,7 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
-	"github.com/citywall/citywall/alerts/filestore"
+	"github.com/citywall/citywall/alerts/internal/atomicfile"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/geo/ticket"
 )
@@ -353,7 +353,7 @@ func (c *ClusterSource) saveBaseline() {
 	}
 	data, err := c.base.MarshalJSON()
 	if err == nil {
-		err = filestore.WriteAtomic(c.opt.BaselineFile, data)
+		err = atomicfile.Write(c.opt.BaselineFile, data)
 	}
 	if err != nil {
 		c.log.Warn("cluster baseline not saved", "err", err)

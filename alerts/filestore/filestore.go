@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/internal/atomicfile"
 )
 
 // Store is a state file.
@@ -62,43 +63,5 @@ func (s *Store) Save(_ context.Context, snap alerts.Snapshot) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return WriteAtomic(s.path, data)
-}
-
-// WriteAtomic replaces path with data: temp file, fsync, rename, fsync of
-// the directory.
-func WriteAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.Write(s.path, data)
 }
