@@ -33,7 +33,7 @@ type ClusterOptions struct {
 	Recalibrate time.Duration // default 24h
 	Interval    time.Duration // scan interval (default 30s)
 	Quiet       time.Duration // a cluster not seen for this long has subsided (default 30m)
-	MinHistory  time.Duration // no cluster alerts before the baseline covers this (default 72h)
+	MinHistory  time.Duration // no cluster alerts before the baseline covers this (default 72h; negative: none)
 	// BaselineFile keeps the learnt history across restarts (saved
 	// hourly and on stop); empty: not kept.
 	BaselineFile   string
@@ -83,7 +83,7 @@ func NewClusterSource(m *Manager, o ClusterOptions) (*ClusterSource, error) {
 	if o.Quiet <= 0 {
 		o.Quiet = 30 * time.Minute
 	}
-	if o.MinHistory <= 0 {
+	if o.MinHistory == 0 {
 		o.MinHistory = 72 * time.Hour
 	}
 	if o.NearestCameras <= 0 {
@@ -231,7 +231,7 @@ func (c *ClusterSource) Recalibrate(ctx context.Context) {
 // ScanOnce scans at now and fires, updates or clears alerts.
 func (c *ClusterSource) ScanOnce(ctx context.Context, now time.Time) {
 	from, to := c.base.Span()
-	if to.Sub(from) < c.opt.MinHistory {
+	if c.opt.MinHistory > 0 && to.Sub(from) < c.opt.MinHistory {
 		return // still learning what normal looks like
 	}
 	began := time.Now()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
@@ -27,6 +28,9 @@ type Options struct {
 	Registry *prometheus.Registry // nil: a fresh one
 	Build    string               // build id shown to pages; they reload when it changes
 	Now      func() time.Time     // nil: time.Now
+	// WallPusher, when set, shows a new cluster alert's cameras on the
+	// wall's alert slots (alerts.wall_push).
+	WallPusher alerts.WallPusher
 }
 
 // App is one citywall server.
@@ -47,6 +51,7 @@ type App struct {
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
+	alerting  *alerting // nil when alerts.enabled is false
 	metrics   *appMetrics
 	handler   http.Handler
 	listener  net.Listener
@@ -125,6 +130,11 @@ func New(cfg config.Config, o Options) (*App, error) {
 	a.metrics = newAppMetrics(a.reg, a)
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
+	if cfg.Alerts.Enabled {
+		if a.alerting, err = newAlerting(a, o.WallPusher); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -208,6 +218,9 @@ func (a *App) Run(ctx context.Context) error {
 		defer a.wg.Done()
 		a.housekeeping(ctx)
 	}()
+	if a.alerting != nil {
+		a.alerting.run(ctx)
+	}
 	if a.cfg.Demo.Enabled {
 		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
 		a.wg.Add(1)
@@ -258,6 +271,9 @@ func (a *App) Close() error {
 			_ = a.listener.Close()
 		}
 		a.wg.Wait()
+		if a.alerting != nil {
+			a.alerting.close()
+		}
 	})
 	return err
 }

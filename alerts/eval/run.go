@@ -179,7 +179,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				return Report{}, err
 			}
 			dets, starts := replay(m.m, evs, trainEnd, testFrom, testTo, cfg.Step)
-			r := score(dets, starts, injs, testTo.Sub(testFrom))
+			var falseLog io.Writer
+			if si == 0 {
+				falseLog = cfg.Progress
+			}
+			r := score(dets, starts, injs, testTo.Sub(testFrom), falseLog)
 			r.Method, r.Threshold, r.CalibrationFAPW = m.m.Name(), m.th, m.calFA
 			sr.Results = append(sr.Results, r)
 			say("%s | %s: detection %.2f, false/week %.2f, median TTD %.1f min", sc.Name, r.Method, r.Detection, r.FalsePerWeek, r.MedianTTD)
@@ -314,7 +318,7 @@ func matches(at time.Time, c scan.Cluster, in Injection, after time.Duration) bo
 	return false
 }
 
-func score(dets, starts []detection, injs []Injection, span time.Duration) Result {
+func score(dets, starts []detection, injs []Injection, span time.Duration, falseLog io.Writer) Result {
 	r := Result{Injected: len(injs), MedianTTD: math.NaN(), MedianErrorM: math.NaN()}
 	var ttd, errs []float64
 	var recall, precision float64
@@ -348,6 +352,10 @@ func score(dets, starts []detection, injs []Injection, span time.Duration) Resul
 		}
 		if !ok {
 			false_++
+			if falseLog != nil {
+				fmt.Fprintf(falseLog, "  false alert %s: category %q, %d in %s (expected %.2f, score %.2f), %s of %d cells\n",
+					s.at.Format("Mon 15:04"), s.c.Category, s.c.Count, s.c.Window, s.c.Expected, s.c.Score, s.c.Shape, len(s.c.Cells))
+			}
 		}
 	}
 	if r.Injected > 0 {
