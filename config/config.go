@@ -19,6 +19,7 @@ type Config struct {
 	Map     Map      `yaml:"map"`
 	Cameras []Camera `yaml:"cameras"`
 	Video   Video    `yaml:"video"`
+	Alerts  Alerts   `yaml:"alerts"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -46,6 +47,49 @@ type Video struct {
 	ReconnectMin time.Duration `yaml:"reconnect_min"` // first retry delay; doubles with jitter
 	ReconnectMax time.Duration `yaml:"reconnect_max"`
 	ViewerBytes  int           `yaml:"viewer_bytes"` // per-viewer queue; past it the viewer skips to the next keyframe
+}
+
+// Alerts configures cluster detection, the alert lifecycle and who is told.
+type Alerts struct {
+	Enabled   bool   `yaml:"enabled"`
+	StateFile string `yaml:"state_file"` // open alerts, silences and timers; empty: kept in memory only
+	// Cluster detection.
+	Resolution         int             `yaml:"resolution"`            // H3 resolution of the scan (8 ≈ 0.74 km²)
+	Windows            []time.Duration `yaml:"windows"`               // recent windows scanned
+	MinCount           int             `yaml:"min_count"`             // fewest tickets in a cluster
+	Threshold          float64         `yaml:"threshold"`             // scan score needed; 0: calibrated for false_alarms_per_week
+	FalseAlarmsPerWeek float64         `yaml:"false_alarms_per_week"` // calibration target
+	CalibrateWeeks     float64         `yaml:"calibrate_weeks"`       // simulated weeks per calibration
+	ScanInterval       time.Duration   `yaml:"scan_interval"`
+	Quiet              time.Duration   `yaml:"quiet"`       // a cluster unseen this long has subsided: its alert resolves
+	MinHistory         time.Duration   `yaml:"min_history"` // no cluster alerts before this much history is learnt
+	NearestCameras     int             `yaml:"nearest_cameras"`
+	CameraMaxDistance  int             `yaml:"camera_max_distance"` // H3 grid steps
+	// Lifecycle.
+	EscalateAfter time.Duration `yaml:"escalate_after"` // unacknowledged this long: to the escalation teams
+	Renotify      time.Duration `yaml:"renotify"`       // re-notify an unacknowledged alert this often
+	EscalateTo    []string      `yaml:"escalate_to"`    // team ids of the next level (duty commanders)
+	SLAResponse   time.Duration `yaml:"sla_response"`   // dispatched but not responded to within this: alert; 0: off
+	WallPush      bool          `yaml:"wall_push"`      // push a new cluster's cameras onto the wall's alert slots
+	// Who is told.
+	Teams          []AlertTeam   `yaml:"teams"`
+	Webhooks       []string      `yaml:"webhooks"` // told of every alert (chat robots)
+	WebhookRetries int           `yaml:"webhook_retries"`
+	WebhookBackoff time.Duration `yaml:"webhook_backoff"` // first retry delay, doubled each time
+}
+
+// AlertTeam is an emergency team: alerts in its area and categories are
+// routed to it; its members are token names (role team).
+type AlertTeam struct {
+	ID         string   `yaml:"id"` // [a-z0-9_-]; topic alerts/team/{id}
+	Name       string   `yaml:"name"`
+	NameEn     string   `yaml:"name_en"`
+	Members    []string `yaml:"members"`
+	Districts  []string `yaml:"districts"`
+	Cells      []string `yaml:"cells"` // H3 cells of any resolution
+	Categories []string `yaml:"categories"`
+	Sources    []string `yaml:"sources"` // cluster, sla, camera, feed
+	Webhooks   []string `yaml:"webhooks"`
 }
 
 // City names the centre's city; the wall's title and "today" use it.
@@ -197,6 +241,25 @@ func Default() Config {
 			ReconnectMin: time.Second,
 			ReconnectMax: 30 * time.Second,
 			ViewerBytes:  8 << 20,
+		},
+		Alerts: Alerts{
+			Enabled:            true,
+			Resolution:         8,
+			Windows:            []time.Duration{30 * time.Minute, time.Hour},
+			MinCount:           5,
+			FalseAlarmsPerWeek: 0.25,
+			CalibrateWeeks:     4,
+			ScanInterval:       30 * time.Second,
+			Quiet:              30 * time.Minute,
+			MinHistory:         72 * time.Hour,
+			NearestCameras:     3,
+			CameraMaxDistance:  3,
+			EscalateAfter:      30 * time.Minute,
+			Renotify:           10 * time.Minute,
+			SLAResponse:        30 * time.Minute,
+			WallPush:           true,
+			WebhookRetries:     5,
+			WebhookBackoff:     time.Second,
 		},
 		Demo: Demo{PerDay: 2700, Speed: 1},
 		Log:  Log{Level: "info", Format: "text"},

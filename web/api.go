@@ -28,6 +28,8 @@ func (a *App) resolveTopic(name string) (stream.Kind, error) {
 		return stream.KindState, nil
 	case name == topicCameras:
 		return stream.KindState, nil
+	case name == topicAlerts || strings.HasPrefix(name, topicAlertsTeam):
+		return a.resolveAlertTopic(name)
 	case strings.HasPrefix(name, topicHotPre):
 		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))
 		if err != nil || !a.hasWindow(w) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
@@ -27,6 +28,9 @@ type Options struct {
 	Registry *prometheus.Registry // nil: a fresh one
 	Build    string               // build id shown to pages; they reload when it changes
 	Now      func() time.Time     // nil: time.Now
+	// WallPusher, when set, shows a new cluster alert's cameras on the
+	// wall's alert slots (alerts.wall_push).
+	WallPusher alerts.WallPusher
 }
 
 // App is one citywall server.
@@ -47,6 +51,7 @@ type App struct {
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
+	alerting  *alerting // nil when alerts.enabled is false
 	metrics   *appMetrics
 	video     *video
 	handler   http.Handler
@@ -129,6 +134,11 @@ func New(cfg config.Config, o Options) (*App, error) {
 	}
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
+	if cfg.Alerts.Enabled {
+		if a.alerting, err = newAlerting(a, o.WallPusher); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+	}
 	a.handler = a.routes()
 	return a, nil
 }
@@ -213,6 +223,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.housekeeping(ctx)
 	}()
 	a.wg.Go(func() { a.video.run(ctx) })
+	if a.alerting != nil {
+		a.alerting.run(ctx)
+	}
 	if a.cfg.Demo.Enabled {
 		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
 		a.wg.Add(1)
@@ -264,6 +277,9 @@ func (a *App) Close() error {
 			_ = a.listener.Close()
 		}
 		a.wg.Wait()
+		if a.alerting != nil {
+			a.alerting.close()
+		}
 	})
 	return err
 }

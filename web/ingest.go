@@ -62,6 +62,9 @@ func (in *ingester) ticket(ctx context.Context, t ticket.Ticket) (status ticket.
 		a.log.Warn("ticket not counted on the map", "id", t.ID, "err", err)
 	}
 	in.count(t)
+	if a.alerting != nil {
+		a.alerting.ticket(t)
+	}
 	if ev, err := json.Marshal(ticketView(t)); err == nil {
 		_ = a.hub.PublishEvent(ctx, topicTickets, ev, now)
 	}
@@ -75,6 +78,9 @@ func (in *ingester) event(e ticket.Event) (ticket.State, bool, error) {
 	if err != nil {
 		a.metrics.eventsRejected("unknown_ticket")
 		return st, false, err
+	}
+	if changed && a.alerting != nil {
+		a.alerting.event(e)
 	}
 	return st, changed, nil
 }

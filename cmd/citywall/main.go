@@ -5,6 +5,7 @@
 //	citywall config check city.yaml       validate a configuration
 //	citywall import [flags] FILE          load CSV or Open311 tickets
 //	citywall bench hub|ingest [flags]     load tests
+//	citywall eval [flags]                 cluster-detection evaluation
 package main
 
 import (
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string) error {
 			return importCmd(ctx, args[1:])
 		case "bench":
 			return benchCmd(ctx, args[1:])
+		case "eval":
+			return evalCmd(ctx, args[1:], os.Stdout)
 		case "version":
 			fmt.Println(buildID())
 			return nil
@@ -54,6 +57,7 @@ const usage = `citywall: the video wall of a 12345 / 311 service-hotline command
   citywall import [flags] FILE        read CSV or Open311 JSON tickets; with -server, post them
   citywall bench hub [flags]          WebSocket hub load test
   citywall bench ingest [flags]       ingest throughput test
+  citywall eval [flags]               evaluate cluster detection against two baselines
   citywall version                    print the build id
 
 Run a subcommand with -h for its flags.

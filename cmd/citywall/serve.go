@@ -34,6 +34,12 @@ func serve(ctx context.Context, args []string) error {
 	if *path == "" && len(cfg.Auth.Tokens) == 0 {
 		demoTokens = addDemoTokens(&cfg)
 	}
+	if *path == "" && cfg.Alerts.StateFile == "" {
+		// The demo keeps its open alerts and timers across restarts too.
+		if dir, err := os.UserConfigDir(); err == nil {
+			cfg.Alerts.StateFile = filepath.Join(dir, "citywall", "alerts-state.json")
+		}
+	}
 	log := newLogger(cfg.Log, os.Stderr)
 	app, err := web.New(cfg, web.Options{Logger: log, Build: buildID()})
 	if err != nil {

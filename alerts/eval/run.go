@@ -1,0 +1,413 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/uber/h3-go/v4"
+
+	"github.com/citywall/citywall/alerts/scan"
+)
+
+// Config is one evaluation.
+type Config struct {
+	PerDay             float64 // background tickets a day (default 2000)
+	TrainWeeks         float64 // history the baseline learns from (default 3)
+	CalibrateWeeks     float64 // simulated background weeks for thresholds (default 4)
+	TestWeeks          float64 // weeks clusters are injected into (default 4)
+	FalseAlarmsPerWeek float64 // target of every method's calibration (default 0.5)
+	Seed               int64
+	Step               time.Duration // scan interval (default 1m)
+	Scan               scan.Options
+	Scenarios          []Scenario
+	Location           *time.Location // default Asia/Shanghai
+	Progress           io.Writer      // optional progress lines
+}
+
+// DefaultScenarios are the bursts of the target (≥ 8 reports in ≤ 3
+// adjacent cells within 30 minutes) and harder ones around it.
+func DefaultScenarios() []Scenario {
+	return []Scenario{
+		{Name: "target: 8-15 reports, <=3 adjacent cells, 10-30 min", MinSize: 8, MaxSize: 15, MaxCells: 3, MinSpan: 10 * time.Minute, MaxSpan: 30 * time.Minute, PerDay: 3},
+		{Name: "small: 5-7 reports, <=3 cells, 10-30 min", MinSize: 5, MaxSize: 7, MaxCells: 3, MinSpan: 10 * time.Minute, MaxSpan: 30 * time.Minute, PerDay: 3},
+		{Name: "spread: 8-15 reports, <=7 cells, 30-60 min", MinSize: 8, MaxSize: 15, MaxCells: 7, MinSpan: 30 * time.Minute, MaxSpan: 60 * time.Minute, PerDay: 3},
+	}
+}
+
+func (c Config) withDefaults() Config {
+	if c.PerDay <= 0 {
+		c.PerDay = 2000
+	}
+	if c.TrainWeeks <= 0 {
+		c.TrainWeeks = 3
+	}
+	if c.CalibrateWeeks <= 0 {
+		c.CalibrateWeeks = 4
+	}
+	if c.TestWeeks <= 0 {
+		c.TestWeeks = 4
+	}
+	if c.FalseAlarmsPerWeek <= 0 {
+		c.FalseAlarmsPerWeek = 0.5
+	}
+	if c.Step <= 0 {
+		c.Step = time.Minute
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = DefaultScenarios()
+	}
+	if c.Location == nil {
+		c.Location, _ = time.LoadLocation("Asia/Shanghai")
+		if c.Location == nil {
+			c.Location = time.FixedZone("CST", 8*3600)
+		}
+	}
+	return c
+}
+
+// Result is one method on one scenario.
+type Result struct {
+	Method          string  `json:"method"`
+	Threshold       float64 `json:"threshold"`
+	Injected        int     `json:"injected"`
+	Detected        int     `json:"detected"`
+	Detection       float64 `json:"detection_probability"`
+	FalsePerWeek    float64 `json:"false_alerts_per_week"`
+	MedianTTD       float64 `json:"median_minutes_after_fifth"` // NaN when nothing was detected
+	MedianErrorM    float64 `json:"median_centroid_error_m"`
+	CellRecall      float64 `json:"cell_recall"`
+	CellPrecision   float64 `json:"cell_precision"`
+	CalibrationFAPW float64 `json:"calibration_false_alerts_per_week"`
+}
+
+// ScenarioReport holds every method on one scenario.
+type ScenarioReport struct {
+	Scenario Scenario `json:"scenario"`
+	Results  []Result `json:"results"`
+}
+
+// Report is a whole evaluation.
+type Report struct {
+	Config      Config           `json:"-"`
+	TrainTicket int              `json:"train_tickets"`
+	TestTickets int              `json:"test_tickets"`
+	Calibration scan.Calibration `json:"calibration"`
+	Scenarios   []ScenarioReport `json:"scenarios"`
+	Elapsed     time.Duration    `json:"elapsed_ns"`
+}
+
+// Run performs an evaluation.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	cfg = cfg.withDefaults()
+	began := time.Now()
+	say := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", args...)
+		}
+	}
+	const res = 8
+	// A Monday midnight, local: weeks line up with the city's.
+	trainEnd := time.Date(2026, 11, 2, 0, 0, 0, 0, cfg.Location)
+	trainSpan := time.Duration(cfg.TrainWeeks * float64(scan.Week))
+	say("training background: %.1f weeks of the demo city at %.0f tickets/day", cfg.TrainWeeks, cfg.PerDay)
+	train, err := Background(ctx, cfg.PerDay, trainSpan, trainEnd, cfg.Seed, 0, res)
+	if err != nil {
+		return Report{}, err
+	}
+	base := scan.NewBaseline(scan.BaselineOptions{Res: res, Location: cfg.Location})
+	for _, e := range train {
+		_ = base.Observe(e.Cell, e.Category, e.Time)
+	}
+
+	say("calibrating the scan: %.1f simulated weeks, target %.2f false alerts/week", cfg.CalibrateWeeks, cfg.FalseAlarmsPerWeek)
+	cal, err := scan.Calibrate(ctx, base, cfg.Scan, scan.CalibrateOptions{Weeks: cfg.CalibrateWeeks,
+		FalseAlarmsPerWeek: cfg.FalseAlarmsPerWeek, Step: cfg.Step, Seed: uint64(cfg.Seed), Start: trainEnd})
+	if err != nil {
+		return Report{}, err
+	}
+	say("scan threshold %.2f (top calibration peaks %v)", cal.Threshold, roundAll(cal.Top))
+
+	// The baselines are calibrated on the very same simulated weeks.
+	sim := scan.NewSimulator(base, uint64(cfg.Seed))
+	var calEvents []scan.Event
+	calEnd := trainEnd.Add(time.Duration(cfg.CalibrateWeeks * float64(scan.Week)))
+	for h := trainEnd; h.Before(calEnd); h = h.Add(time.Hour) {
+		calEvents = append(calEvents, sim.Hour(h)...)
+	}
+	newFixed := func() Method { return &FixedCount{Window: 30 * time.Minute} }
+	newC2 := func() Method { return &EARSC2{Window: 30 * time.Minute} }
+	fixedTh, fixedFA := calibrateMethod(ctx, newFixed, calEvents, trainEnd, calEnd, cfg, true)
+	say("fixed count threshold %.0f", fixedTh)
+	c2Th, c2FA := calibrateMethod(ctx, newC2, calEvents, trainEnd, calEnd, cfg, false)
+	say("EARS C2 threshold %.2f", c2Th)
+
+	testFrom := trainEnd.Add(24 * time.Hour)
+	testTo := testFrom.Add(time.Duration(cfg.TestWeeks * float64(scan.Week)))
+	say("test background: %.1f weeks, the demo's own bursts off", cfg.TestWeeks)
+	test, err := Background(ctx, cfg.PerDay, testTo.Sub(trainEnd), testTo, cfg.Seed+1, -1, res)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Config: cfg, TrainTicket: len(train), Calibration: cal}
+	for _, e := range test {
+		if !e.Time.Before(testFrom) {
+			rep.TestTickets++
+		}
+	}
+	for si, sc := range cfg.Scenarios {
+		evs, injs := Inject(test, sc, testFrom, testTo, uint64(cfg.Seed)+uint64(si)*7919)
+		sr := ScenarioReport{Scenario: sc}
+		scanDet, err := scan.NewDetector(withThreshold(cfg.Scan, cal.Threshold), base)
+		if err != nil {
+			return Report{}, err
+		}
+		fixed, c2 := newFixed(), newC2()
+		fixed.SetThreshold(fixedTh)
+		c2.SetThreshold(c2Th)
+		for _, m := range []struct {
+			m     Method
+			th    float64
+			calFA float64
+		}{{ScanMethod{scanDet}, cal.Threshold, calFA(cal)}, {fixed, fixedTh, fixedFA}, {c2, c2Th, c2FA}} {
+			if err := ctx.Err(); err != nil {
+				return Report{}, err
+			}
+			dets, starts := replay(m.m, evs, trainEnd, testFrom, testTo, cfg.Step)
+			var falseLog io.Writer
+			if si == 0 {
+				falseLog = cfg.Progress
+			}
+			r := score(dets, starts, injs, testTo.Sub(testFrom), falseLog)
+			r.Method, r.Threshold, r.CalibrationFAPW = m.m.Name(), m.th, m.calFA
+			sr.Results = append(sr.Results, r)
+			say("%s | %s: detection %.2f, false/week %.2f, median TTD %.1f min", sc.Name, r.Method, r.Detection, r.FalsePerWeek, r.MedianTTD)
+		}
+		rep.Scenarios = append(rep.Scenarios, sr)
+	}
+	rep.Elapsed = time.Since(began)
+	return rep, nil
+}
+
+func calFA(c scan.Calibration) float64 {
+	n := 0
+	for _, p := range c.Top {
+		if p >= c.Threshold {
+			n++
+		}
+	}
+	return float64(n) / c.Weeks
+}
+
+func withThreshold(o scan.Options, th float64) scan.Options {
+	o.Threshold = th
+	return o
+}
+
+func roundAll(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Round(x*100) / 100
+	}
+	return out
+}
+
+type detection struct {
+	at time.Time
+	c  scan.Cluster
+}
+
+// replay feeds evs to m in time order from `from` (earlier ones warm it
+// up), scanning every step over [scanFrom, to).
+func replay(m Method, evs []scan.Event, from, scanFrom, to time.Time, step time.Duration) (dets, starts []detection) {
+	tr := &scan.Tracker{}
+	k := 0
+	for k < len(evs) && evs[k].Time.Before(scanFrom.Add(-6*time.Hour)) {
+		k++
+	}
+	for t := scanFrom; t.Before(to); t = t.Add(step) {
+		for k < len(evs) && !evs[k].Time.After(t) {
+			m.Add(evs[k])
+			k++
+		}
+		cs := m.Scan(t)
+		for _, c := range cs {
+			dets = append(dets, detection{t, c})
+		}
+		s, _, _ := tr.Update(t, cs)
+		for _, st := range s {
+			starts = append(starts, detection{t, st.Cluster})
+		}
+	}
+	return dets, starts
+}
+
+// calibrateMethod sets a baseline method's threshold on the simulated
+// background, as Calibrate does for the scan: just above the peak of the
+// (target × weeks + 1)-th highest episode. Integer thresholds (counts)
+// round up.
+func calibrateMethod(ctx context.Context, mk func() Method, evs []scan.Event, from, to time.Time, cfg Config, integer bool) (float64, float64) {
+	m := mk()
+	floor := 1.0
+	if integer {
+		floor = 2
+	}
+	m.SetThreshold(floor)
+	tr := &scan.Tracker{}
+	var peaks []float64
+	idx := map[string]int{}
+	k := 0
+	for t := from.Add(cfg.Step); !t.After(to); t = t.Add(cfg.Step) {
+		if ctx.Err() != nil {
+			break
+		}
+		for k < len(evs) && !evs[k].Time.After(t) {
+			m.Add(evs[k])
+			k++
+		}
+		s, u, _ := tr.Update(t, m.Scan(t))
+		for _, x := range append(s, u...) {
+			id := x.Fingerprint + x.First.String()
+			if i, ok := idx[id]; ok {
+				peaks[i] = max(peaks[i], x.Peak)
+			} else {
+				idx[id] = len(peaks)
+				peaks = append(peaks, x.Peak)
+			}
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(peaks)))
+	weeks := to.Sub(from).Hours() / 168
+	allowed := int(math.Floor(cfg.FalseAlarmsPerWeek * weeks))
+	th := floor
+	if allowed < len(peaks) {
+		th = peaks[allowed]
+		if integer {
+			th = math.Floor(th) + 1
+		} else {
+			th = math.Nextafter(th, math.Inf(1))
+		}
+	}
+	n := 0
+	for _, p := range peaks {
+		if p >= th {
+			n++
+		}
+	}
+	return th, float64(n) / weeks
+}
+
+// matches reports whether a detection at `at` of c is about injection in.
+func matches(at time.Time, c scan.Cluster, in Injection, after time.Duration) bool {
+	if c.Category != "" && c.Category != in.Category {
+		return false
+	}
+	if at.Before(in.Start()) || at.After(in.End().Add(after)) {
+		return false
+	}
+	for _, cell := range c.Cells {
+		if slices.Contains(in.near, cell) {
+			return true
+		}
+	}
+	return false
+}
+
+func score(dets, starts []detection, injs []Injection, span time.Duration, falseLog io.Writer) Result {
+	r := Result{Injected: len(injs), MedianTTD: math.NaN(), MedianErrorM: math.NaN()}
+	var ttd, errs []float64
+	var recall, precision float64
+	for _, in := range injs {
+		for _, d := range dets {
+			if !matches(d.at, d.c, in, 30*time.Minute) {
+				continue
+			}
+			r.Detected++
+			ttd = append(ttd, d.at.Sub(in.Fifth()).Minutes())
+			errs = append(errs, distM(d.c.Lat, d.c.Lng, in.Lat, in.Lng))
+			hit := 0
+			for _, c := range d.c.Cells {
+				if slices.Contains(in.Cells, c) {
+					hit++
+				}
+			}
+			recall += float64(hit) / float64(len(in.Cells))
+			precision += float64(hit) / float64(len(d.c.Cells))
+			break
+		}
+	}
+	false_ := 0
+	for _, s := range starts {
+		ok := false
+		for _, in := range injs {
+			if matches(s.at, s.c, in, time.Hour) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			false_++
+			if falseLog != nil {
+				fmt.Fprintf(falseLog, "  false alert %s: category %q, %d in %s (expected %.2f, score %.2f), %s of %d cells\n",
+					s.at.Format("Mon 15:04"), s.c.Category, s.c.Count, s.c.Window, s.c.Expected, s.c.Score, s.c.Shape, len(s.c.Cells))
+			}
+		}
+	}
+	if r.Injected > 0 {
+		r.Detection = float64(r.Detected) / float64(r.Injected)
+	}
+	r.FalsePerWeek = float64(false_) / (span.Hours() / 168)
+	if len(ttd) > 0 {
+		r.MedianTTD = median(ttd)
+		r.MedianErrorM = median(errs)
+		r.CellRecall = recall / float64(r.Detected)
+		r.CellPrecision = precision / float64(r.Detected)
+	}
+	return r
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func distM(lat1, lng1, lat2, lng2 float64) float64 {
+	return h3.GreatCircleDistanceM(h3.LatLng{Lat: lat1, Lng: lng1}, h3.LatLng{Lat: lat2, Lng: lng2})
+}
+
+// Write prints the report as Markdown tables.
+func (r Report) Write(w io.Writer) {
+	c := r.Config
+	fmt.Fprintf(w, "Background: the demo city at %.0f tickets/day; baseline learnt from %.1f weeks (%d tickets); "+
+		"thresholds calibrated on %.1f simulated weeks for %.2f false alerts/week; tested on %.1f weeks (%d tickets), "+
+		"scanned every %s; seed %d; %s.\n\n",
+		c.PerDay, c.TrainWeeks, r.TrainTicket, c.CalibrateWeeks, c.FalseAlarmsPerWeek, c.TestWeeks, r.TestTickets, c.Step, c.Seed, r.Elapsed.Round(time.Second))
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(w, "**%s** (%d injected)\n\n", s.Scenario.Name, s.Results[0].Injected)
+		fmt.Fprintln(w, "| method | threshold | detection | false alerts/week (test) | false alerts/week (calibration) | median min after 5th report | median centroid error | cell recall | cell precision |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+		for _, x := range s.Results {
+			fmt.Fprintf(w, "| %s | %.2f | %.1f%% (%d/%d) | %.2f | %.2f | %s | %s | %.2f | %.2f |\n",
+				x.Method, x.Threshold, 100*x.Detection, x.Detected, x.Injected, x.FalsePerWeek, x.CalibrationFAPW,
+				fmtNaN(x.MedianTTD, "%.1f"), fmtNaN(x.MedianErrorM, "%.0f m"), x.CellRecall, x.CellPrecision)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func fmtNaN(v float64, f string) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return strings.TrimSpace(fmt.Sprintf(f, v))
+}

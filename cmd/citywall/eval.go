@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/citywall/citywall/alerts/eval"
+	"github.com/citywall/citywall/alerts/scan"
+)
+
+// evalCmd runs the cluster-detection evaluation behind BENCHMARKS.md.
+func evalCmd(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("citywall eval", flag.ContinueOnError)
+	perDay := fs.Float64("per-day", 2000, "background tickets a day")
+	train := fs.Float64("train-weeks", 3, "weeks of history the baseline learns from")
+	calib := fs.Float64("calibrate-weeks", 4, "simulated weeks the thresholds are calibrated on")
+	test := fs.Float64("test-weeks", 4, "weeks clusters are injected into")
+	fa := fs.Float64("false-alarms", 0.5, "target false cluster alerts a week, for every method")
+	seed := fs.Int64("seed", 1, "random seed")
+	step := fs.Duration("step", time.Minute, "scan interval")
+	minCount := fs.Int("min-count", 5, "fewest tickets a cluster needs")
+	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := eval.Config{PerDay: *perDay, TrainWeeks: *train, CalibrateWeeks: *calib, TestWeeks: *test,
+		FalseAlarmsPerWeek: *fa, Seed: *seed, Step: *step, Scan: scan.Options{MinCount: *minCount}}
+	if !*quiet {
+		cfg.Progress = os.Stderr
+	}
+	rep, err := eval.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(out, "citywall eval -per-day %g -train-weeks %g -calibrate-weeks %g -test-weeks %g -false-alarms %g -seed %d -step %s -min-count %d\n\n",
+		*perDay, *train, *calib, *test, *fa, *seed, *step, *minCount)
+	rep.Write(out)
+	return nil
+}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/uber/h3-go/v4"
+)
+
+// validateAlerts checks the alerts section.
+func (c *Config) validateAlerts() []error {
+	var errs []error
+	bad := func(key string, value any, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Value: value, Reason: fmt.Sprintf(format, args...)})
+	}
+	a := c.Alerts
+	if a.Resolution < 5 || a.Resolution > 10 {
+		bad("alerts.resolution", a.Resolution, "must be 5..10")
+	}
+	if len(a.Windows) == 0 || len(a.Windows) > 4 {
+		bad("alerts.windows", a.Windows, "one to four windows")
+	}
+	for i, w := range a.Windows {
+		if w < 5*time.Minute || w > 24*time.Hour {
+			bad(fmt.Sprintf("alerts.windows[%d]", i), w, "must be between 5m and 24h")
+		}
+		if i > 0 && w <= a.Windows[i-1] {
+			bad(fmt.Sprintf("alerts.windows[%d]", i), w, "windows must be in increasing order")
+		}
+	}
+	if a.MinCount < 2 || a.MinCount > 1000 {
+		bad("alerts.min_count", a.MinCount, "must be 2..1000")
+	}
+	if a.Threshold < 0 {
+		bad("alerts.threshold", a.Threshold, "must not be negative (0: calibrated)")
+	}
+	if a.FalseAlarmsPerWeek <= 0 || a.FalseAlarmsPerWeek > 100 {
+		bad("alerts.false_alarms_per_week", a.FalseAlarmsPerWeek, "must be in (0, 100]")
+	}
+	if a.CalibrateWeeks < 1 || a.CalibrateWeeks > 52 {
+		bad("alerts.calibrate_weeks", a.CalibrateWeeks, "must be 1..52")
+	}
+	if a.ScanInterval < time.Second || a.ScanInterval > 10*time.Minute {
+		bad("alerts.scan_interval", a.ScanInterval, "must be between 1s and 10m")
+	}
+	if a.Quiet < time.Minute {
+		bad("alerts.quiet", a.Quiet, "must be at least 1m")
+	}
+	if a.MinHistory < 0 {
+		bad("alerts.min_history", a.MinHistory, "must not be negative")
+	}
+	if a.NearestCameras < 0 || a.NearestCameras > 16 {
+		bad("alerts.nearest_cameras", a.NearestCameras, "must be 0..16")
+	}
+	if a.CameraMaxDistance < 0 || a.CameraMaxDistance > 20 {
+		bad("alerts.camera_max_distance", a.CameraMaxDistance, "must be 0..20")
+	}
+	if a.EscalateAfter < time.Minute {
+		bad("alerts.escalate_after", a.EscalateAfter, "must be at least 1m")
+	}
+	if a.Renotify < time.Minute {
+		bad("alerts.renotify", a.Renotify, "must be at least 1m")
+	}
+	if a.SLAResponse < 0 {
+		bad("alerts.sla_response", a.SLAResponse, "must not be negative (0: off)")
+	}
+	if a.WebhookRetries < 1 || a.WebhookRetries > 20 {
+		bad("alerts.webhook_retries", a.WebhookRetries, "must be 1..20")
+	}
+	if a.WebhookBackoff < 10*time.Millisecond || a.WebhookBackoff > time.Hour {
+		bad("alerts.webhook_backoff", a.WebhookBackoff, "must be between 10ms and 1h")
+	}
+	checkURL := func(key, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, quote(RedactURL(raw)), "must be an http(s) URL")
+		}
+	}
+	for i, w := range a.Webhooks {
+		checkURL(fmt.Sprintf("alerts.webhooks[%d]", i), w)
+	}
+	tokens := map[string][]Role{}
+	for _, t := range c.Auth.Tokens {
+		tokens[t.Name] = t.Roles
+	}
+	ids := map[string]bool{}
+	for i, t := range a.Teams {
+		key := fmt.Sprintf("alerts.teams[%d]", i)
+		if !validID(t.ID) {
+			bad(key+".id", quote(t.ID), "must be 1..64 of a-z, 0-9, '-' and '_'")
+		} else if ids[t.ID] {
+			bad(key+".id", quote(t.ID), "listed twice")
+		}
+		ids[t.ID] = true
+		if t.Name == "" {
+			bad(key+".name", quote(t.Name), "the team page shows it; set it")
+		}
+		for j, m := range t.Members {
+			roles, ok := tokens[m]
+			switch {
+			case !ok:
+				bad(fmt.Sprintf("%s.members[%d]", key, j), quote(m), "no token has this name")
+			case !slices.Contains(roles, RoleTeam) && !slices.Contains(roles, RoleCommander) && !slices.Contains(roles, RoleAdmin):
+				bad(fmt.Sprintf("%s.members[%d]", key, j), quote(m), "the token needs role team, commander or admin")
+			}
+		}
+		for j, cell := range t.Cells {
+			if h3.CellFromString(cell) == 0 || !h3.CellFromString(cell).IsValid() {
+				bad(fmt.Sprintf("%s.cells[%d]", key, j), quote(cell), "not an H3 cell")
+			}
+		}
+		for j, s := range t.Sources {
+			if !slices.Contains([]string{"cluster", "sla", "camera", "feed"}, s) {
+				bad(fmt.Sprintf("%s.sources[%d]", key, j), quote(s), "must be cluster, sla, camera or feed")
+			}
+		}
+		for j, w := range t.Webhooks {
+			checkURL(fmt.Sprintf("%s.webhooks[%d]", key, j), w)
+		}
+	}
+	for i, id := range a.EscalateTo {
+		if !ids[id] {
+			bad(fmt.Sprintf("alerts.escalate_to[%d]", i), quote(id), "no team has this id")
+		}
+	}
+	return errs
+}

@@ -1,0 +1,97 @@
+// Wall widget `alerts`: the open alerts, unacknowledged first, with who
+// acknowledged each and when. Options: {team: "<id>"} shows one team's
+// alerts instead of all; {max: n} bounds the rows (default 8).
+import { tr, title, since, hhmm, order, cameraNames, el } from '../alertview.js';
+
+
+// The page's CSP allows only style sheets from the server itself.
+let styled = false;
+function style() {
+  if (styled) return;
+  styled = true;
+  const l = document.createElement('link');
+  l.rel = 'stylesheet';
+  l.href = new URL('../../css/alerts-widget.css', import.meta.url).href;
+  document.head.append(l);
+}
+
+export function mount(root, ctx) {
+  style();
+  const lang = ctx.lang === 'en' ? 'en' : 'zh';
+  const t = tr(lang);
+  let opts = { ...(ctx.opts || {}) };
+  const box = el('div', 'aw');
+  const head = el('div', 'aw-head');
+  const name = el('span', 'aw-title', t('widget.title'));
+  const count = el('span', 'aw-count');
+  const state = el('span', 'aw-state');
+  head.append(name, state, count);
+  const list = el('div', 'aw-list');
+  box.append(head, list);
+  root.replaceChildren(box);
+
+  let sub = null;
+  let data = new Map();
+  let connected = true;
+
+  const render = () => {
+    const rows = order([...data.values()]).slice(0, Number(opts.max) > 0 ? Number(opts.max) : 8);
+    const firing = [...data.values()].filter((a) => a.state === 'firing').length;
+    count.textContent = t('widget.open', { n: data.size });
+    count.classList.toggle('is-hot', firing > 0);
+    state.textContent = connected ? '' : t('stale');
+    if (!rows.length) {
+      list.replaceChildren(el('div', 'aw-empty', t('empty')));
+      return;
+    }
+    list.replaceChildren(...rows.map((a) => {
+      const r = el('div', `aw-row sev-${a.severity} state-${a.state}`);
+      const l1 = el('div', 'aw-line1');
+      l1.append(el('span', 'aw-name', title(a, lang)), el('span', 'aw-time', `${hhmm(a.starts_at)} · ${since(a.starts_at, t)}`));
+      const l2 = el('div', 'aw-line2');
+      if (a.state === 'acknowledged' && a.acked_by) {
+        l2.append(el('span', 'aw-ack', '✔ ' + t('acked.by', { who: a.acked_by, time: hhmm(a.acked_at) })));
+      } else {
+        l2.append(el('span', 'aw-firing', t('state.firing') + (a.level > 0 ? ' · ' + t('escalated') : '')));
+      }
+      const cams = cameraNames(a, lang);
+      if (cams.length) l2.append(' · 📹 ' + cams.join('、'));
+      r.append(l1, l2);
+      return r;
+    }));
+  };
+
+  const subscribe = () => {
+    if (sub) sub.close();
+    data = new Map();
+    const topic = opts.team ? `alerts/team/${opts.team}` : 'alerts';
+    sub = ctx.hub.subscribe(topic, (u, tp) => {
+      data = tp.state;
+      render();
+    }, { kind: 'state' });
+    render();
+  };
+  const onStatus = (e) => {
+    connected = e.detail.state === 'open';
+    render();
+  };
+  ctx.hub.addEventListener('status', onStatus);
+  const tick = setInterval(render, 30000);
+  subscribe();
+
+  return {
+    update(next) {
+      const team = opts.team;
+      opts = { ...opts, ...(next || {}) };
+      if (opts.team !== team) subscribe();
+      else render();
+    },
+    destroy() {
+      clearInterval(tick);
+      ctx.hub.removeEventListener('status', onStatus);
+      if (sub) sub.close();
+      sub = null;
+      root.replaceChildren();
+    },
+  };
+}
