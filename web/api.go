@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
@@ -25,6 +26,8 @@ func (a *App) resolveTopic(name string) (stream.Kind, error) {
 	case name == topicTickets:
 		return stream.KindEvents, nil
 	case name == topicStats:
+		return stream.KindState, nil
+	case name == feeds.TopicFlood || name == feeds.TopicTraffic || name == topicKPI:
 		return stream.KindState, nil
 	case strings.HasPrefix(name, topicHotPre):
 		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))

@@ -47,6 +47,7 @@ type App struct {
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
+	feeds     *feedsApp
 	metrics   *appMetrics
 	handler   http.Handler
 	listener  net.Listener
@@ -123,6 +124,9 @@ func New(cfg config.Config, o Options) (*App, error) {
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
 	a.metrics = newAppMetrics(a.reg, a)
+	if a.feeds, err = newFeedsApp(a); err != nil {
+		return nil, fmt.Errorf("feeds: %w", err)
+	}
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
 	a.handler = a.routes()
@@ -218,6 +222,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.feeds.start(ctx, &a.wg)
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
 

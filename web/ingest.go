@@ -62,6 +62,7 @@ func (in *ingester) ticket(ctx context.Context, t ticket.Ticket) (status ticket.
 		a.log.Warn("ticket not counted on the map", "id", t.ID, "err", err)
 	}
 	in.count(t)
+	a.feeds.kpi.Ticket(t)
 	if ev, err := json.Marshal(ticketView(t)); err == nil {
 		_ = a.hub.PublishEvent(ctx, topicTickets, ev, now)
 	}
@@ -75,6 +76,9 @@ func (in *ingester) event(e ticket.Event) (ticket.State, bool, error) {
 	if err != nil {
 		a.metrics.eventsRejected("unknown_ticket")
 		return st, false, err
+	}
+	if changed {
+		a.feeds.ticketState(st)
 	}
 	return st, changed, nil
 }

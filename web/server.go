@@ -82,11 +82,18 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /api/v1/tickets/{id}", a.require(append(rolesRead, rolesIngest...), http.HandlerFunc(a.handleGetTicket)))
 	mux.Handle("POST /api/v1/tickets", a.require(rolesIngest, http.HandlerFunc(a.handlePostTickets)))
 	mux.Handle("POST /api/v1/tickets/{id}/events", a.require(rolesIngest, http.HandlerFunc(a.handlePostEvents)))
+	mux.Handle("POST /api/v1/readings", a.require(rolesIngest, http.HandlerFunc(a.handlePostReadings)))
+	mux.Handle("POST /api/v1/calls", a.require(rolesIngest, http.HandlerFunc(a.handlePostCalls)))
+	mux.Handle("GET /api/v1/feeds", a.require(rolesRead, http.HandlerFunc(a.handleFeeds)))
+	mux.Handle("GET /api/v1/feeds/{station}/history", a.require(rolesRead, http.HandlerFunc(a.handleFeedHistory)))
+	mux.Handle("GET /api/v1/kpi", a.require(rolesRead, http.HandlerFunc(a.handleKPI)))
+	mux.Handle("GET /api/v1/reports/daily", a.require(rolesRead, http.HandlerFunc(a.handleDailyReport)))
 
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.Handle("GET /wall", a.page(rolesRead, "wall.html", static))
+	mux.Handle("GET /feeds", a.page(rolesRead, "feeds.html", static))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})
