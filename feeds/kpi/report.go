@@ -51,6 +51,7 @@ type Report struct {
 	// (96 bins); today's stop at AsOf.
 	Volume         []int `json:"volume_15m"`
 	VolumeLastWeek []int `json:"volume_15m_last_wk"`
+	NowBin         int   `json:"now_bin"` // the bin AsOf falls in (95 for a past day)
 	// Hourly is calls and tickets per hour of the day.
 	Hourly [24]Hour `json:"hourly"`
 }
@@ -95,6 +96,7 @@ func (t *Tracker) Day(midnight time.Time, now time.Time) Report {
 			upTo = m + 1
 		}
 	}
+	r.NowBin = max(upTo-1, 0) / 15
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.Volume = make([]int, 96)
