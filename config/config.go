@@ -20,6 +20,7 @@ type Config struct {
 	Cameras []Camera `yaml:"cameras"`
 	Video   Video    `yaml:"video"`
 	Alerts  Alerts   `yaml:"alerts"`
+	Feeds   Feeds    `yaml:"feeds"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -261,8 +262,9 @@ func Default() Config {
 			WebhookRetries:     5,
 			WebhookBackoff:     time.Second,
 		},
-		Demo: Demo{PerDay: 2700, Speed: 1},
-		Log:  Log{Level: "info", Format: "text"},
+		Feeds: defaultFeeds(),
+		Demo:  Demo{PerDay: 2700, Speed: 1},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
@@ -30,6 +31,8 @@ func (a *App) resolveTopic(name string) (stream.Kind, error) {
 		return stream.KindState, nil
 	case name == topicAlerts || strings.HasPrefix(name, topicAlertsTeam):
 		return a.resolveAlertTopic(name)
+	case name == feeds.TopicFlood || name == feeds.TopicTraffic || name == topicKPI:
+		return stream.KindState, nil
 	case strings.HasPrefix(name, topicHotPre):
 		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))
 		if err != nil || !a.hasWindow(w) {

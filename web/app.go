@@ -52,6 +52,7 @@ type App struct {
 	ingest    *ingester
 	pub       *publisher
 	alerting  *alerting // nil when alerts.enabled is false
+	feeds     *feedsApp
 	metrics   *appMetrics
 	video     *video
 	handler   http.Handler
@@ -131,6 +132,9 @@ func New(cfg config.Config, o Options) (*App, error) {
 	a.metrics = newAppMetrics(a.reg, a)
 	if a.video, err = newVideo(a); err != nil {
 		return nil, err
+	}
+	if a.feeds, err = newFeedsApp(a); err != nil {
+		return nil, fmt.Errorf("feeds: %w", err)
 	}
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
@@ -236,6 +240,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.feeds.start(ctx, &a.wg)
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
 

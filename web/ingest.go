@@ -65,6 +65,7 @@ func (in *ingester) ticket(ctx context.Context, t ticket.Ticket) (status ticket.
 	if a.alerting != nil {
 		a.alerting.ticket(t)
 	}
+	a.feeds.kpi.Ticket(t)
 	if ev, err := json.Marshal(ticketView(t)); err == nil {
 		_ = a.hub.PublishEvent(ctx, topicTickets, ev, now)
 	}
@@ -81,6 +82,9 @@ func (in *ingester) event(e ticket.Event) (ticket.State, bool, error) {
 	}
 	if changed && a.alerting != nil {
 		a.alerting.event(e)
+	}
+	if changed {
+		a.feeds.ticketState(st)
 	}
 	return st, changed, nil
 }

@@ -92,6 +92,12 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /api/v1/silences", a.require(rolesRead, a.withAlerting(a.handleListSilences)))
 	mux.Handle("POST /api/v1/silences", a.require(rolesSilence, a.withAlerting(a.handlePostSilence)))
 	mux.Handle("DELETE /api/v1/silences/{id}", a.require(rolesSilence, a.withAlerting(a.handleDeleteSilence)))
+	mux.Handle("POST /api/v1/readings", a.require(rolesIngest, http.HandlerFunc(a.handlePostReadings)))
+	mux.Handle("POST /api/v1/calls", a.require(rolesIngest, http.HandlerFunc(a.handlePostCalls)))
+	mux.Handle("GET /api/v1/feeds", a.require(rolesRead, http.HandlerFunc(a.handleFeeds)))
+	mux.Handle("GET /api/v1/feeds/{station}/history", a.require(rolesRead, http.HandlerFunc(a.handleFeedHistory)))
+	mux.Handle("GET /api/v1/kpi", a.require(rolesRead, http.HandlerFunc(a.handleKPI)))
+	mux.Handle("GET /api/v1/reports/daily", a.require(rolesRead, http.HandlerFunc(a.handleDailyReport)))
 
 	mux.HandleFunc("GET /login", a.handleLoginPage)
 	mux.HandleFunc("POST /login", a.handleLogin)
@@ -99,6 +105,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /wall", a.page(rolesRead, "wall.html", static))
 	mux.Handle("GET /camera", a.page(rolesRead, "camera.html", static))
 	mux.Handle("GET /team", a.page(rolesTeamPage, "team.html", static))
+	mux.Handle("GET /feeds", a.page(rolesRead, "feeds.html", static))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})
