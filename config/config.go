@@ -19,6 +19,7 @@ type Config struct {
 	Map     Map      `yaml:"map"`
 	Cameras []Camera `yaml:"cameras"`
 	Video   Video    `yaml:"video"`
+	Walls   Walls    `yaml:"walls"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -198,8 +199,9 @@ func Default() Config {
 			ReconnectMax: 30 * time.Second,
 			ViewerBytes:  8 << 20,
 		},
-		Demo: Demo{PerDay: 2700, Speed: 1},
-		Log:  Log{Level: "info", Format: "text"},
+		Walls: defaultWalls(),
+		Demo:  Demo{PerDay: 2700, Speed: 1},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -208,5 +210,6 @@ func Default() Config {
 func DemoCity() Config {
 	c := Default()
 	c.Demo.Enabled = true
+	c.Walls.StateFile = demoWallState()
 	return c
 }

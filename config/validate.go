@@ -230,6 +230,8 @@ func (c *Config) Validate() error {
 		bad("video.viewer_bytes", v.ViewerBytes, "must be at least 262144")
 	}
 
+	errs = append(errs, c.validateWalls()...)
+
 	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {
 		bad("demo.per_day", c.Demo.PerDay, "must be in (0, 10000000]")
 	}

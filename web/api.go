@@ -14,6 +14,7 @@ import (
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
+	"github.com/citywall/citywall/wall"
 )
 
 // maxCellIDs bounds one outline request.
@@ -25,6 +26,10 @@ func (a *App) resolveTopic(name string) (stream.Kind, error) {
 	case name == topicTickets:
 		return stream.KindEvents, nil
 	case name == topicStats:
+		return stream.KindState, nil
+	case strings.HasPrefix(name, wall.TopicPrefix):
+		return a.resolveWallTopic(name)
+	case name == topicCameras:
 		return stream.KindState, nil
 	case strings.HasPrefix(name, topicHotPre):
 		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))

@@ -19,6 +19,7 @@ import (
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
+	"github.com/citywall/citywall/wall"
 )
 
 // Options are what an App takes besides its configuration.
@@ -47,6 +48,7 @@ type App struct {
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
+	walls     *wall.Manager
 	metrics   *appMetrics
 	handler   http.Handler
 	listener  net.Listener
@@ -122,6 +124,9 @@ func New(cfg config.Config, o Options) (*App, error) {
 		CheckOrigin:      originChecker(cfg.Server.Origins),
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
+	if a.walls, err = a.newWalls(); err != nil {
+		return nil, fmt.Errorf("walls: %w", err)
+	}
 	a.metrics = newAppMetrics(a.reg, a)
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
@@ -207,6 +212,11 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer a.wg.Done()
 		a.housekeeping(ctx)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.walls.Run(ctx)
 	}()
 	if a.cfg.Demo.Enabled {
 		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})

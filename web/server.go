@@ -87,6 +87,7 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("POST /login", a.handleLogin)
 	mux.HandleFunc("POST /logout", a.handleLogout)
 	mux.Handle("GET /wall", a.page(rolesRead, "wall.html", static))
+	a.wallRoutes(mux, static)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})
