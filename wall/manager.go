@@ -122,7 +122,7 @@ func New(o Options) (*Manager, error) {
 	for i := range m.spec.Walls {
 		w := &m.spec.Walls[i]
 		if m.walls[w.ID] == nil {
-			m.walls[w.ID] = &wallState{Layout: w.Layout}
+			m.walls[w.ID] = &wallState{Layout: w.Layout, Changed: now}
 		}
 		m.settle(w, m.walls[w.ID], now)
 	}
