@@ -138,6 +138,28 @@ type wallsInfo struct {
 	Tours     []wall.Tour     `json:"tours"`
 	Schedules []wall.Schedule `json:"schedules"`
 	Cameras   []wall.Camera   `json:"cameras"`
+	Modules   modules         `json:"modules"`
+}
+
+// modules names the widget and map-layer modules built in, so pages load
+// only those and show a placeholder for the rest without asking.
+type modules struct {
+	Widgets []string `json:"widgets"`
+	Layers  []string `json:"layers"`
+}
+
+func builtModules() modules {
+	list := func(dir string) []string {
+		out := []string{}
+		entries, _ := fs.ReadDir(staticFS, "static/js/"+dir)
+		for _, e := range entries {
+			if n, ok := strings.CutSuffix(e.Name(), ".js"); ok && !e.IsDir() && wall.ValidID(n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	return modules{Widgets: list("widgets"), Layers: list("layers")}
 }
 
 func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
@@ -145,6 +167,7 @@ func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
 	info := wallsInfo{
 		Default: a.walls.DefaultWall(), Walls: a.walls.Views(), Layouts: map[string]any{},
 		Sets: nonNil(sp.Sets), Tours: nonNil(sp.Tours), Schedules: nonNil(sp.Schedules), Cameras: nonNil(a.walls.Cameras()),
+		Modules: builtModules(),
 	}
 	for _, wl := range sp.Walls {
 		info.Layouts[wl.ID] = wl.Layouts

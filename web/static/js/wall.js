@@ -48,9 +48,12 @@ function hideBanner() {
 }
 
 // modules caches each widget kind's import: one request per kind per page.
+// Kinds the server does not have are not asked for.
 const modules = new Map();
+let built = null; // Set of widget kinds built in, from /api/v1/walls
 function loadWidget(kind) {
   if (!/^[a-z0-9_-]+$/.test(kind)) return Promise.reject(new Error('bad kind ' + kind));
+  if (built && !built.has(kind)) return Promise.reject(new Error('no module for ' + kind));
   if (!modules.has(kind)) modules.set(kind, import(`./widgets/${kind}.js`));
   return modules.get(kind);
 }
@@ -155,6 +158,8 @@ async function main() {
   const params = new URLSearchParams(location.search);
   const monitorParam = params.get('monitor');
   const catalog = new Map((walls.cameras || []).map((c) => [c.id, c]));
+  if (walls.modules && Array.isArray(walls.modules.widgets)) built = new Set(walls.modules.widgets);
+  const layers = walls.modules && Array.isArray(walls.modules.layers) ? new Set(walls.modules.layers) : null;
 
   const hub = new Hub();
   const stage = $('stage');
@@ -164,7 +169,7 @@ async function main() {
   let lastLayout = '';
   const applied = []; // {version, at}: when this display applied each wall version
   const ctx = {
-    hub, lang, t, pub, clock, wall: wallId, catalog, camerasURL: '/api/v1/cameras',
+    hub, lang, t, pub, clock, wall: wallId, catalog, layers, camerasURL: '/api/v1/cameras',
   };
 
   const fit = () => {
@@ -266,7 +271,10 @@ async function main() {
     const title = (lang === 'en' ? w.name_en || w.name : w.name) + ' · ' + (lang === 'en' ? layout.name_en || layout.name : layout.name);
     if (document.title !== title) document.title = title;
     if (control.version != null) {
-      applied.push({ version: control.version, at: performance.timeOrigin + performance.now() });
+      const rec = { version: control.version, at: performance.timeOrigin + performance.now(), painted: 0 };
+      applied.push(rec);
+      // The frame after the change: when the monitor shows it.
+      requestAnimationFrame(() => { rec.painted = performance.timeOrigin + performance.now(); });
       if (applied.length > 64) applied.splice(0, applied.length - 64);
       document.body.dataset.version = String(control.version);
     }

@@ -2,7 +2,7 @@
 // tickets as pulses, camera markers from the `cameras` topic (positions
 // from the wall's catalogue until the topic has them), and any extra
 // layers listed in opts.layers, loaded from ../layers/<name>.js when such a
-// module exists. opts: {res, window, category, layers, cameras: bool}.
+// module exists (ctx.layers lists those built in). opts: {res, window, category, layers, cameras: bool}.
 
 import { CellStore } from '../cells.js';
 import { HeatMap } from '../heatmap.js';
@@ -104,6 +104,7 @@ export function mount(root, ctx) {
   let dead = false;
   for (const name of Array.isArray(opts.layers) ? opts.layers : []) {
     if (name === 'cameras' || !/^[a-z0-9_-]+$/.test(name)) continue;
+    if (ctx.layers && !ctx.layers.has(name)) continue; // not in this build
     import(`../layers/${name}.js`).then((mod) => {
       if (dead || typeof mod.layer !== 'function') return;
       const l = mod.layer({ hub, lang, t, pub, opts, invalidate });
