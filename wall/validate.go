@@ -232,7 +232,8 @@ func validateLayout(key string, l *Layout, known func(string) bool) []error {
 			bad(tk+".w", fmt.Sprintf("%dx%d", t.W, t.H), "a tile is at least 1x1")
 			continue
 		}
-		if t.X < 0 || t.Y < 0 || t.X+t.W > gw || t.Y+t.H > gh {
+		// Written so that no sum overflows: gw and gh are at most maxGrid.
+		if t.X < 0 || t.Y < 0 || t.X > gw-t.W || t.Y > gh-t.H {
 			bad(tk, fmt.Sprintf("%q at %d,%d size %dx%d", t.ID, t.X, t.Y, t.W, t.H), "off the canvas: the grid is %dx%d", gw, gh)
 			continue
 		}

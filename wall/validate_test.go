@@ -2,6 +2,7 @@ package wall
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ func TestValidate(t *testing.T) {
 		{"unknown camera on a tile", func(s *Spec) { s.Walls[0].Layouts[1].Tiles[0].Opts = map[string]any{"camera": "zz"} }, "walls[0].layouts[1].tiles[0].opts.camera", `"zz"`, "unknown camera"},
 		{"overlapping tiles", func(s *Spec) { s.Walls[0].Layouts[0].Tiles[2].Y = 0 }, "walls[0].layouts[0].tiles[2]", `"v2" at 2,0`, `overlaps tiles[1] "v1"`},
 		{"tile off the canvas", func(s *Spec) { s.Walls[0].Layouts[0].Tiles[1].W = 3 }, "walls[0].layouts[0].tiles[1]", `"v1" at 2,0 size 3x1`, "off the canvas: the grid is 4x2"},
+		{"tile past the grid by overflow", func(s *Spec) {
+			s.Walls[0].Layouts[0].Tiles[1].X, s.Walls[0].Layouts[0].Tiles[1].W = math.MaxInt, math.MaxInt
+		}, "walls[0].layouts[0].tiles[1]", `"v1"`, "off the canvas"},
 		{"negative position", func(s *Spec) { s.Walls[0].Layouts[0].Tiles[0].X = -1 }, "walls[0].layouts[0].tiles[0]", `"map" at -1,0`, "off the canvas"},
 		{"unknown widget kind", func(s *Spec) { s.Walls[0].Layouts[0].Tiles[0].Kind = "weather" }, "walls[0].layouts[0].tiles[0].kind", `"weather"`, "unknown widget kind"},
 		{"alert on a map", func(s *Spec) { s.Walls[0].Layouts[0].Tiles[0].Alert = true }, "walls[0].layouts[0].tiles[0].alert", "true", "only video slots"},

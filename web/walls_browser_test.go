@@ -393,7 +393,6 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	if a95 > 100 {
 		t.Errorf("displays applied a switch %.1f ms apart (p95), over the 100 ms target", a95)
 	}
-	_, _ = p50, p95 // reported: the renderer's share, see BENCHMARKS.md
 
 	// Find a camera by area on the console's map, preview it, push it.
 	n := poll(t, console, "area search", `(window.citywallConsole.setArea({lat0: 20.02, lat1: 20.04, lng0: 110.32, lng1: 110.33}),

@@ -147,6 +147,7 @@ export function mount(root, ctx) {
       layers.length = 0;
       badge.destroy();
       map.destroy();
+      cells.close();
       root.replaceChildren();
     },
   };
