@@ -21,6 +21,7 @@ type Config struct {
 	Video   Video    `yaml:"video"`
 	Alerts  Alerts   `yaml:"alerts"`
 	Feeds   Feeds    `yaml:"feeds"`
+	Walls   Walls    `yaml:"walls"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -263,6 +264,7 @@ func Default() Config {
 			WebhookBackoff:     time.Second,
 		},
 		Feeds: defaultFeeds(),
+		Walls: defaultWalls(),
 		Demo:  Demo{PerDay: 2700, Speed: 1},
 		Log:   Log{Level: "info", Format: "text"},
 	}
@@ -273,5 +275,6 @@ func Default() Config {
 func DemoCity() Config {
 	c := Default()
 	c.Demo.Enabled = true
+	c.Walls.StateFile = demoWallState()
 	return c
 }

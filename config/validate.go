@@ -232,6 +232,7 @@ func (c *Config) Validate() error {
 
 	errs = append(errs, c.validateAlerts()...)
 	c.validateFeeds(bad)
+	errs = append(errs, c.validateWalls()...)
 
 	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {
 		bad("demo.per_day", c.Demo.PerDay, "must be in (0, 10000000]")

@@ -15,6 +15,7 @@ import (
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
+	"github.com/citywall/citywall/wall"
 )
 
 // maxCellIDs bounds one outline request.
@@ -33,6 +34,8 @@ func (a *App) resolveTopic(name string) (stream.Kind, error) {
 		return a.resolveAlertTopic(name)
 	case name == feeds.TopicFlood || name == feeds.TopicTraffic || name == topicKPI:
 		return stream.KindState, nil
+	case strings.HasPrefix(name, wall.TopicPrefix):
+		return a.resolveWallTopic(name)
 	case strings.HasPrefix(name, topicHotPre):
 		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))
 		if err != nil || !a.hasWindow(w) {

@@ -20,6 +20,7 @@ import (
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
+	"github.com/citywall/citywall/wall"
 )
 
 // Options are what an App takes besides its configuration.
@@ -53,6 +54,7 @@ type App struct {
 	pub       *publisher
 	alerting  *alerting // nil when alerts.enabled is false
 	feeds     *feedsApp
+	walls     *wall.Manager
 	metrics   *appMetrics
 	video     *video
 	handler   http.Handler
@@ -129,6 +131,9 @@ func New(cfg config.Config, o Options) (*App, error) {
 		CheckOrigin:      originChecker(cfg.Server.Origins),
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
+	if a.walls, err = a.newWalls(); err != nil {
+		return nil, fmt.Errorf("walls: %w", err)
+	}
 	a.metrics = newAppMetrics(a.reg, a)
 	if a.video, err = newVideo(a); err != nil {
 		return nil, err
@@ -230,6 +235,11 @@ func (a *App) Run(ctx context.Context) error {
 	if a.alerting != nil {
 		a.alerting.run(ctx)
 	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.walls.Run(ctx)
+	}()
 	if a.cfg.Demo.Enabled {
 		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
 		a.wg.Add(1)

@@ -39,8 +39,8 @@ type wallStatus struct {
 // at the default zoom is a few dozen samples.
 const wallProbe = `(() => {
   const $ = (s) => document.querySelector(s);
-  const rows = [...document.querySelectorAll('#hot .hot-row')];
-  const cv = $('#map canvas.heatmap-base') || $('#map canvas');
+  const rows = [...document.querySelectorAll('.tile-hot .hot-row')];
+  const cv = $('.tile-map canvas.heatmap-base');
   let heat = 0;
   if (cv && cv.width > 1 && cv.height > 1) {
     const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
@@ -50,7 +50,7 @@ const wallProbe = `(() => {
     }
   }
   const conn = $('#conn');
-  const meta = $('#map-meta');
+  const meta = $('.tile-map .panel-meta');
   const banner = $('#banner');
   return {
     url: location.href,
@@ -78,6 +78,7 @@ func TestWallInBrowser(t *testing.T) {
 	}
 	cfg := config.DemoCity()
 	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Walls.StateFile = "" // the default wall as configured, whatever other runs left
 	cfg, tokens := withTokens(t, cfg)
 	s := startWith(t, cfg, tokens)
 

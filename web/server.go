@@ -106,6 +106,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /camera", a.page(rolesRead, "camera.html", static))
 	mux.Handle("GET /team", a.page(rolesTeamPage, "team.html", static))
 	mux.Handle("GET /feeds", a.page(rolesRead, "feeds.html", static))
+	a.wallRoutes(mux, static)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})

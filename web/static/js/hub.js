@@ -7,8 +7,8 @@
 // reloads the page when the server's build changes, since walls run
 // unattended for weeks.
 
-const STATE_TOPICS = /^(heat\/|hot\/|stats$|wall\/|cameras$)/;
-const EVENT_TOPICS = /^(tickets$|alerts$|feeds\/)/;
+const STATE_TOPICS = /^(heat\/|hot\/|stats$|wall\/|cameras$|alerts$|alerts\/team\/|feeds\/|kpi$)/;
+const EVENT_TOPICS = /^(tickets$)/;
 
 // kindOf guesses a topic's kind from its name (the protocol's topic table);
 // subscribe's `kind` option overrides it for topics added later.

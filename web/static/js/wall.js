@@ -1,37 +1,35 @@
-// The wall page: header with clock and connection state, the heat map, hot
-// topics and the ticket ticker. It only wires widgets together; each widget
-// lives in its own module so later pages can reuse them.
+// The wall page: the layout engine. A display opens /wall/{id}?monitor=k
+// and shows monitor k's part of the wall's canvas (the whole canvas, scaled
+// to fit, without monitor); /wall shows the default wall. The wall's state
+// comes from the hub topic wall/{id}: every display of a wall applies the
+// same delta, so all monitors switch together. Each tile mounts one widget
+// module, web/static/js/widgets/<kind>.js, by dynamic import; a kind whose
+// module does not load gets a placeholder tile.
 
 import { Hub } from './hub.js';
-import { CellStore } from './cells.js';
-import { HeatMap } from './heatmap.js';
-import { HotTopics } from './hottopics.js';
-import { TicketTicker } from './ticker.js';
-import { TodayStats } from './stats.js';
-import { pickLang, makeT, makeClock, Categories } from './i18n.js';
+import { pickLang, makeT, makeClock } from './i18n.js';
+import { STR } from './widgets/common.js';
 
-const STALE_AFTER = 5 * 60 * 1000; // ms without data before the header says so
-const BANNER_AFTER = 1500; // ms offline before the banner shows; a quick reconnect stays quiet
+const STALE_AFTER = 5 * 60 * 1000; // ms without data before the corner says so
+const BANNER_AFTER = 1500; // ms offline before the banner shows
+const FONT_PER_HEIGHT = 0.016; // root font size per monitor pixel height: 34.6 px on a 2160-line monitor
 
 const $ = (id) => document.getElementById(id);
-
 const lang = pickLang();
 const t = makeT(lang);
-let clock = makeClock(lang);
+const s = (key) => (STR[lang] || STR.zh)[key] || STR.zh[key] || key;
 document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
-for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
 
-// loadPublic fetches the page configuration, retrying for as long as it
-// takes: a wall may boot before the server does.
-async function loadPublic() {
+async function getJSON(url, what) {
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch('/api/v1/public', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (res.status === 401) { location.reload(); await new Promise(() => {}); }
       if (res.ok) return await res.json();
       throw new Error('HTTP ' + res.status);
     } catch (err) {
       const delay = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
-      showBanner(t('banner.loading'), String(err.message || err));
+      showBanner(t('banner.loading'), what + ': ' + String(err.message || err));
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -49,191 +47,270 @@ function hideBanner() {
   document.body.classList.remove('is-offline');
 }
 
-// segmented fills a button group and calls onPick with the chosen value.
-function segmented(nav, items, current, onPick) {
-  const buttons = items.map(({ value, label }) => {
-    const b = document.createElement('button');
-    b.type = 'button';
-    b.textContent = label;
-    b.dataset.value = value;
-    b.addEventListener('click', () => {
-      for (const o of buttons) o.classList.toggle('active', o === b);
-      onPick(value);
-    });
-    b.classList.toggle('active', value === current);
-    return b;
-  });
-  nav.replaceChildren(...buttons);
+// modules caches each widget kind's import: one request per kind per page.
+// Kinds the server does not have are not asked for.
+const modules = new Map();
+let built = null; // Set of widget kinds built in, from /api/v1/walls
+function loadWidget(kind) {
+  if (!/^[a-z0-9_-]+$/.test(kind)) return Promise.reject(new Error('bad kind ' + kind));
+  if (built && !built.has(kind)) return Promise.reject(new Error('no module for ' + kind));
+  if (!modules.has(kind)) modules.set(kind, import(`./widgets/${kind}.js`));
+  return modules.get(kind);
 }
 
-function resLabel(r) {
-  const key = 'res.' + r;
-  const s = t(key);
-  return s === key ? 'H3 r' + r : s;
-}
+// Tile is one mounted widget in the stage.
+class Tile {
+  constructor(stage, spec, geom, ctx) {
+    this.spec = spec;
+    this.key = JSON.stringify([spec.kind, spec.opts || null]);
+    this.el = document.createElement('section');
+    this.el.className = 'tile panel tile-' + spec.kind;
+    this.el.dataset.tile = spec.id;
+    this.el.dataset.kind = spec.kind;
+    this.body = document.createElement('div');
+    this.body.className = 'tile-body';
+    this.el.append(this.body);
+    this.place(geom);
+    stage.append(this.el);
+    this.widget = null;
+    this.dead = false;
+    this.opts = { ...(spec.opts || {}) };
+    if (spec.kind === 'video') this.opts.stream = this.opts.stream || 'sub';
+    this.ctx = { ...ctx, opts: this.opts, tile: spec.id };
+  }
 
-function windowLabel(w, short) {
-  const key = (short ? 'window.short.' : 'window.') + w;
-  const s = t(key);
-  return s === key ? w : s;
+  place(g) {
+    Object.assign(this.el.style, { left: g.x + 'px', top: g.y + 'px', width: g.w + 'px', height: g.h + 'px' });
+  }
+
+  async mount(slot) {
+    if (this.spec.kind === 'video') this.setCamera(slot, false);
+    let mod;
+    try {
+      mod = await loadWidget(this.spec.kind);
+      if (typeof mod.mount !== 'function') throw new Error('no mount()');
+    } catch (err) {
+      if (!this.dead) this.placeholder(err);
+      return;
+    }
+    if (this.dead) return;
+    try {
+      this.widget = mod.mount(this.body, this.ctx) || null;
+      this.el.classList.add('tile-mounted');
+    } catch (err) {
+      console.error('widget', this.spec.kind, err);
+      this.placeholder(err);
+    }
+  }
+
+  placeholder(err) {
+    this.el.classList.add('tile-placeholder');
+    const box = document.createElement('div');
+    box.className = 'placeholder';
+    const k = document.createElement('div');
+    k.className = 'placeholder-kind';
+    k.textContent = s('kind.' + this.spec.kind) + (lang === 'en' ? '' : ' · ' + this.spec.kind);
+    const m = document.createElement('div');
+    m.className = 'placeholder-text';
+    m.textContent = s('placeholder');
+    box.append(k, m);
+    if (this.spec.kind === 'video' && this.opts.camera) {
+      const c = document.createElement('div');
+      c.className = 'placeholder-text';
+      c.textContent = this.opts.camera;
+      box.append(c);
+    }
+    this.body.replaceChildren(box);
+    box.title = String((err && err.message) || err || '');
+  }
+
+  // setCamera switches a video slot's camera in place.
+  setCamera(slot, update = true) {
+    const cam = (slot && slot.camera) || '';
+    const src = (slot && slot.source) || 'none';
+    this.el.dataset.camera = cam;
+    this.el.dataset.source = src;
+    this.el.classList.toggle('tile-alert-camera', src === 'alert');
+    if (cam === (this.opts.camera || '') && update) return;
+    this.opts.camera = cam;
+    if (update && this.widget && typeof this.widget.update === 'function') {
+      try { this.widget.update({ camera: cam }); } catch (err) { console.error(err); }
+    }
+  }
+
+  destroy() {
+    this.dead = true;
+    if (this.widget && typeof this.widget.destroy === 'function') {
+      try { this.widget.destroy(); } catch (err) { console.error(err); }
+    }
+    this.widget = null;
+    this.el.remove();
+  }
 }
 
 async function main() {
-  const pub = await loadPublic();
-  hideBanner();
-  document.body.classList.remove('is-loading');
-
+  const pub = await getJSON('/api/v1/public', 'public');
+  const walls = await getJSON('/api/v1/walls', 'walls');
   const city = pub.city || {};
-  if (city.timezone) clock = makeClock(lang, city.timezone);
-  const cityName = lang === 'en' ? city.name_en || city.name || '' : city.name || city.name_en || '';
-  $('title').textContent = cityName ? t('title', { city: cityName }) : t('title.short');
-  $('subtitle').textContent = lang === 'en' ? (city.name ? city.name + '市12345热线 · 城市运行监测' : '') :
-    (city.name_en ? city.name_en + ' 12345 Hotline · City Operations' : '');
-  document.title = $('title').textContent;
-
-  const geo = pub.geo || {};
-  const resolutions = (geo.resolutions && geo.resolutions.length ? geo.resolutions : [7, 8, 9]).map(Number);
-  const windows = geo.windows && geo.windows.length ? geo.windows : ['15m', '1h', '24h'];
-  const categories = new Categories(pub.categories || []);
-
-  // The heat layer comes from the address, so each wall screen can be set
-  // up once with a bookmark and survives reloads.
+  const clock = makeClock(lang, city.timezone || undefined);
+  const m = location.pathname.match(/^\/wall\/([a-z0-9_-]+)\/?$/);
+  const wallId = m ? m[1] : walls.default;
   const params = new URLSearchParams(location.search);
-  const sel = {
-    res: resolutions.includes(Number(params.get('res'))) ? Number(params.get('res')) :
-      (resolutions.includes(8) ? 8 : resolutions[Math.floor(resolutions.length / 2)]),
-    window: windows.includes(params.get('window')) ? params.get('window') :
-      (windows.includes('1h') ? '1h' : windows[0]),
-    category: params.get('category') || 'all',
-  };
-  if (sel.category !== 'all' && categories.en.size > 0 && !categories.en.has(sel.category)) sel.category = 'all';
+  const monitorParam = params.get('monitor');
+  const catalog = new Map((walls.cameras || []).map((c) => [c.id, c]));
+  if (walls.modules && Array.isArray(walls.modules.widgets)) built = new Set(walls.modules.widgets);
+  const layers = walls.modules && Array.isArray(walls.modules.layers) ? new Set(walls.modules.layers) : null;
 
   const hub = new Hub();
-  const cells = new CellStore();
-  const m = pub.map || {};
-  const map = new HeatMap($('map'), cells, {
-    center: Array.isArray(m.center) && m.center.length === 2 ? m.center : [20.03, 110.33],
-    zoom: Number.isFinite(m.zoom) ? m.zoom : 11.5,
-    tileUrl: m.tile_url || '',
-    tileCrs: m.tile_crs || 'wgs84',
-    formatNumber: t.num,
-    units: { km: t('unit.km'), m: t('unit.m') },
-    areas: Array.isArray(pub.districts) ? pub.districts : [],
-  });
-  map.setLegendTitle(t('map.legend'));
+  const stage = $('stage');
+  const viewport = $('viewport');
+  let frame = null; // {wall, layoutKey, W, H, region}
+  let tiles = new Map(); // tile id -> Tile
+  let lastLayout = '';
+  const applied = []; // {version, at}: when this display applied each wall version
+  const ctx = {
+    hub, lang, t, pub, clock, wall: wallId, catalog, layers, camerasURL: '/api/v1/cameras',
+  };
 
-  let heatSub = null;
-  let heatError = '';
-  let mapStats = null;
-  const heatTopic = () => `heat/${sel.res}/${sel.window}/${sel.category}`;
-  const showHeat = () => {
-    if (heatSub) heatSub.close();
-    heatError = '';
-    map.setData(new Map());
-    heatSub = hub.subscribe(heatTopic(), (u, topic) => {
-      if (u.type === 'snapshot') map.setData(topic.state);
-      else if (u.type === 'delta') map.invalidate();
-    });
-    updateMeta();
-  };
-  const updateMeta = () => {
-    const catLabel = sel.category === 'all' ? t('category.all') : categories.label(sel.category, lang).primary;
-    const parts = [windowLabel(sel.window), catLabel];
-    if (mapStats && mapStats.cells > 0) parts.push(t('map.cells', { n: t.num(mapStats.cells) }));
-    if (mapStats && mapStats.missing > 0) parts.push(t('map.loading'));
-    if (heatError) parts.push('⚠ ' + heatError);
-    const s = parts.join(' · ');
-    if ($('map-meta').textContent !== s) $('map-meta').textContent = s;
-    const h = windowLabel(sel.window);
-    if ($('hot-meta').textContent !== h) $('hot-meta').textContent = h;
-  };
-  map.addEventListener('stats', (e) => { mapStats = e.detail; updateMeta(); });
-  hub.addEventListener('topicerror', (e) => {
-    if (e.detail.topic === heatTopic()) {
-      heatError = e.detail.reason || e.detail.code;
-      updateMeta();
+  const fit = () => {
+    if (!frame) return;
+    const { W, H } = frame;
+    const w = frame.wall;
+    const [mw, mh] = w.monitor;
+    let region = { x: 0, y: 0, w: W, h: H };
+    const k = monitorParam == null ? -1 : Number(monitorParam);
+    if (Number.isInteger(k) && k >= 0 && k < w.rows * w.cols) {
+      region = { x: (k % w.cols) * mw, y: Math.floor(k / w.cols) * mh, w: mw, h: mh };
     }
-  });
+    frame.region = region;
+    const vw = viewport.clientWidth || innerWidth;
+    const vh = viewport.clientHeight || innerHeight;
+    const scale = Math.min(vw / region.w, vh / region.h);
+    const ox = (vw - region.w * scale) / 2 - region.x * scale;
+    const oy = (vh - region.h * scale) / 2 - region.y * scale;
+    stage.style.width = W + 'px';
+    stage.style.height = H + 'px';
+    stage.style.transform = `translate(${ox}px, ${oy}px) scale(${scale})`;
+    document.documentElement.style.fontSize = (mh * FONT_PER_HEIGHT).toFixed(2) + 'px';
+    document.documentElement.style.setProperty('--monitor-w', mw + 'px');
+    document.documentElement.style.setProperty('--monitor-h', mh + 'px');
+    document.body.dataset.monitor = k >= 0 ? String(k) : 'all';
+  };
+  addEventListener('resize', fit);
 
-  const hot = new HotTopics($('hot'), hub, { window: sel.window, t, categories, limit: 10 });
-  new TicketTicker($('ticker'), hub, {
-    t, categories, clock, max: 8,
-    onTicket: (tk) => map.pulse(Number(tk.lat), Number(tk.lng), !!tk.urgent),
-  });
-  new TodayStats($('today'), hub, { t });
-
-  const remember = () => {
-    const p = new URLSearchParams(location.search);
-    p.set('res', sel.res);
-    p.set('window', sel.window);
-    p.set('category', sel.category);
-    history.replaceState(null, '', location.pathname + '?' + p.toString());
+  // Monitor edges on the whole-canvas view, so a supervisor sees the bezels.
+  const drawBezels = (w) => {
+    for (const e of stage.querySelectorAll('.bezel')) e.remove();
+    const [mw, mh] = w.monitor;
+    for (let c = 1; c < w.cols; c++) {
+      const b = document.createElement('div');
+      b.className = 'bezel bezel-v';
+      b.style.left = c * mw + 'px';
+      stage.append(b);
+    }
+    for (let r = 1; r < w.rows; r++) {
+      const b = document.createElement('div');
+      b.className = 'bezel bezel-h';
+      b.style.top = r * mh + 'px';
+      stage.append(b);
+    }
   };
 
-  segmented($('windows'), windows.map((w) => ({ value: w, label: windowLabel(w) })), sel.window, (w) => {
-    sel.window = w;
-    hot.setWindow(w);
-    showHeat();
-    remember();
-  });
-  segmented($('resolutions'), resolutions.map((r) => ({ value: String(r), label: resLabel(r) })), String(sel.res), (r) => {
-    sel.res = Number(r);
-    showHeat();
-    remember();
-  });
-  const select = $('category');
-  const opts = [['all', t('category.all')]];
-  for (const name of categories.en.keys()) opts.push([name, categories.label(name, lang).primary]);
-  if (!opts.some(([v]) => v === sel.category)) opts.push([sel.category, sel.category]);
-  select.replaceChildren(...opts.map(([v, label]) => {
-    const o = document.createElement('option');
-    o.value = v;
-    o.textContent = label;
-    o.selected = v === sel.category;
-    return o;
-  }));
-  select.addEventListener('change', () => {
-    sel.category = select.value;
-    showHeat();
-    remember();
+  const geom = (tile, layout) => {
+    const [gw, gh] = layout.grid;
+    const cw = frame.W / gw;
+    const ch = frame.H / gh;
+    return { x: tile.x * cw, y: tile.y * ch, w: tile.w * cw, h: tile.h * ch };
+  };
+  const visible = (g) => {
+    const r = frame.region;
+    return g.x < r.x + r.w && r.x < g.x + g.w && g.y < r.y + r.h && r.y < g.y + g.h;
+  };
+
+  // apply brings the stage to the topic's state.
+  const apply = (state) => {
+    const w = state.get('wall');
+    const layout = state.get('layout');
+    const slots = state.get('slots') || {};
+    const control = state.get('control') || {};
+    if (!w || !layout || !Array.isArray(layout.tiles)) return;
+    const W = w.canvas ? w.canvas[0] : w.cols * w.monitor[0];
+    const H = w.canvas ? w.canvas[1] : w.rows * w.monitor[1];
+    const frameKey = JSON.stringify([w.rows, w.cols, w.monitor]);
+    if (!frame || frame.key !== frameKey) {
+      frame = { key: frameKey, wall: w, W, H, region: null };
+      fit();
+      drawBezels(w);
+    }
+    const layoutKey = JSON.stringify(layout);
+    if (layoutKey !== lastLayout) {
+      lastLayout = layoutKey;
+      const next = new Map();
+      for (const spec of layout.tiles) {
+        const g = geom(spec, layout);
+        if (!visible(g)) continue;
+        const old = tiles.get(spec.id);
+        const key = JSON.stringify([spec.kind, spec.opts || null]);
+        if (old && old.key === key) {
+          old.place(g);
+          next.set(spec.id, old);
+          tiles.delete(spec.id);
+          continue;
+        }
+        const tile = new Tile(stage, spec, g, ctx);
+        next.set(spec.id, tile);
+        tile.mount(slots[spec.id]);
+      }
+      for (const old of tiles.values()) old.destroy();
+      tiles = next;
+    }
+    for (const [id, tile] of tiles) {
+      if (tile.spec.kind === 'video') tile.setCamera(slots[id]);
+    }
+    document.body.classList.remove('is-loading');
+    const title = (lang === 'en' ? w.name_en || w.name : w.name) + ' · ' + (lang === 'en' ? layout.name_en || layout.name : layout.name);
+    if (document.title !== title) document.title = title;
+    if (control.version != null) {
+      const rec = { version: control.version, at: performance.timeOrigin + performance.now(), painted: 0 };
+      applied.push(rec);
+      // The frame after the change: when the monitor shows it.
+      requestAnimationFrame(() => { rec.painted = performance.timeOrigin + performance.now(); });
+      if (applied.length > 64) applied.splice(0, applied.length - 64);
+      document.body.dataset.version = String(control.version);
+    }
+  };
+
+  hub.subscribe('wall/' + wallId, (u, topic) => {
+    if (u.type === 'snapshot' || u.type === 'delta') apply(topic.state);
+  }, { kind: 'state' });
+  hub.addEventListener('topicerror', (e) => {
+    if (e.detail.topic === 'wall/' + wallId) showBanner(s('wall.unknown'), e.detail.reason || e.detail.code);
   });
 
-  // Connection state, banner and staleness share one timer with the clock.
+  // Connection state: the corner dot, the banner after a short grace, and
+  // a sign-in check now and then while the server keeps refusing.
   let status = { state: 'connecting' };
   let offlineSince = Date.now();
   hub.addEventListener('status', (e) => {
     status = e.detail;
     if (status.state === 'open') offlineSince = 0;
     else if (!offlineSince) offlineSince = Date.now();
-    if (status.state === 'closed' && status.attempt > 0 && status.attempt % 4 === 0) checkSession();
+    if (status.state === 'closed' && status.attempt > 0 && status.attempt % 4 === 0) {
+      fetch('/api/v1/public', { credentials: 'same-origin' }).then((r) => { if (r.status === 401) location.reload(); }, () => {});
+    }
     renderConn();
   });
-
-  // A refused WebSocket upgrade looks the same to the page as a server that
-  // is down. Ask the API now and then: if the session is no longer valid,
-  // reloading brings up the sign-in form instead of retrying for ever.
-  const checkSession = async () => {
-    try {
-      const res = await fetch('/api/v1/public', { credentials: 'same-origin' });
-      if (res.status === 401) location.reload();
-    } catch (err) {
-      // the server is down; the hub keeps retrying
-    }
-  };
-
   const renderConn = () => {
     const now = Date.now();
-    const conn = $('conn');
-    const cls = 'conn conn-' + status.state;
-    if (conn.className !== cls) conn.className = cls;
+    const cls = 'conn stage-conn conn-' + status.state;
+    if ($('conn').className !== cls) $('conn').className = cls;
     const text = t('conn.' + status.state);
     if ($('conn-text').textContent !== text) $('conn-text').textContent = text;
-
     const idle = hub.lastDataAt ? now - hub.lastDataAt : 0;
     const stale = status.state === 'open' && idle > STALE_AFTER;
     $('stale').hidden = !stale;
     if (stale) $('stale').textContent = t('stale', { m: Math.floor(idle / 60000) });
-
+    document.body.classList.toggle('is-disconnected', status.state !== 'open');
     if (status.state === 'stopped') {
       showBanner(t('banner.stopped', { reason: status.reason || status.code }), '');
     } else if (offlineSince && now - offlineSince > BANNER_AFTER) {
@@ -245,24 +322,12 @@ async function main() {
       hideBanner();
     }
   };
+  setInterval(renderConn, 1000);
 
-  const tick = () => {
-    const now = new Date();
-    const ts = clock.time(now);
-    if ($('clock-time').textContent !== ts) $('clock-time').textContent = ts;
-    const ds = clock.date(now) + (clock.zone ? ' · ' + clock.zone : '');
-    if ($('clock-date').textContent !== ds) $('clock-date').textContent = ds;
-    renderConn();
-    // Align to the next second so the clock does not drift visibly.
-    setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
-  };
-
-  // A handle for the browser console when someone debugs a wall on site.
-  window.citywall = { hub, map, cells, hot, sel };
-
-  showHeat();
+  // A handle for tests and for someone debugging a wall on site.
+  window.citywall = { hub, wall: wallId, applied, clock, get tiles() { return tiles; }, get frame() { return frame; } };
   hub.start();
-  tick();
+  renderConn();
 }
 
 main();

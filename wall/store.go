@@ -1,0 +1,276 @@
+package wall
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Store keeps the walls' state and the audit trail across restarts. The
+// file store is the default; a shared store (Redis) can stand in for it.
+type Store interface {
+	// Load returns the saved state, or nil when nothing was saved yet.
+	Load() (*Snapshot, error)
+	// Save replaces the saved state; it is durable when it returns.
+	Save(*Snapshot) error
+	// Append adds an audit entry; it is durable when it returns.
+	Append(Entry) error
+	// Entries returns the kept audit entries, oldest first.
+	Entries() ([]Entry, error)
+}
+
+// Snapshot is everything that survives a restart.
+type Snapshot struct {
+	Saved  time.Time             `json:"saved"`
+	Walls  map[string]*wallState `json:"walls"`
+	Alerts []AlertPush           `json:"alerts,omitempty"`
+	Edits  Edits                 `json:"edits"`
+}
+
+// Edits are the API's changes to the configured spec, by id; a nil value
+// deletes what the configuration has under that id.
+type Edits struct {
+	Layouts   map[string]*Layout   `json:"layouts,omitempty"` // "wall/layout"
+	Sets      map[string]*Set      `json:"sets,omitempty"`
+	Tours     map[string]*Tour     `json:"tours,omitempty"`
+	Schedules map[string]*Schedule `json:"schedules,omitempty"`
+}
+
+// Entry is one audited change: who (the token's name and role), what, when.
+type Entry struct {
+	Time   time.Time `json:"time"`
+	Wall   string    `json:"wall,omitempty"`
+	Who    string    `json:"who"`
+	Role   string    `json:"role"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// MemoryStore keeps everything in memory: state does not survive the
+// process. For tests and for a wall without a state file.
+type MemoryStore struct {
+	mu      sync.Mutex
+	snap    []byte
+	entries []Entry
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// Load implements Store.
+func (m *MemoryStore) Load() (*Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snap == nil {
+		return nil, nil
+	}
+	var s Snapshot
+	return &s, json.Unmarshal(m.snap, &s)
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(s *Snapshot) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.snap = b
+	m.mu.Unlock()
+	return nil
+}
+
+// Append implements Store.
+func (m *MemoryStore) Append(e Entry) error {
+	m.mu.Lock()
+	m.entries = append(m.entries, e)
+	m.mu.Unlock()
+	return nil
+}
+
+// Entries implements Store.
+func (m *MemoryStore) Entries() ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Entry(nil), m.entries...), nil
+}
+
+// FileStore keeps the state in one JSON file, replaced atomically (written
+// to a temporary file in the same directory, synced, renamed over the old
+// one, and the directory synced), so a crash leaves the old state or the
+// new one, never a torn file. The audit trail is a JSON-lines file next to
+// it, appended and synced per entry, compacted to the last Keep entries.
+type FileStore struct {
+	Path string // the state file; the audit trail is Path + ".audit"
+	Keep int    // audit entries kept; 10000 when 0
+
+	mu    sync.Mutex
+	lines int // audit lines in the file
+}
+
+var _ Store = (*FileStore)(nil)
+
+func (f *FileStore) keep() int {
+	if f.Keep > 0 {
+		return f.Keep
+	}
+	return 10000
+}
+
+// Load implements Store.
+func (f *FileStore) Load() (*Snapshot, error) {
+	b, err := os.ReadFile(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read wall state: %w", err)
+	}
+	var s Snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("wall state %s: %w", f.Path, err)
+	}
+	return &s, nil
+}
+
+// Save implements Store.
+func (f *FileStore) Save(s *Snapshot) error {
+	b, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		return fmt.Errorf("encode wall state: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return writeAtomic(f.Path, b)
+}
+
+// writeAtomic replaces path with data: temp file, fsync, rename, fsync of
+// the directory.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("wall state dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("wall state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write wall state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync wall state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close wall state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace wall state: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (f *FileStore) auditPath() string { return f.Path + ".audit" }
+
+// Append implements Store.
+func (f *FileStore) Append(e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+		return fmt.Errorf("audit dir: %w", err)
+	}
+	file, err := os.OpenFile(f.auditPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open audit: %w", err)
+	}
+	_, err = file.Write(append(b, '\n'))
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	f.lines++
+	if f.lines > 2*f.keep() {
+		return f.compact()
+	}
+	return nil
+}
+
+// compact rewrites the audit file with its last Keep entries. f.mu held.
+func (f *FileStore) compact() error {
+	entries, err := f.read()
+	if err != nil {
+		return err
+	}
+	if len(entries) > f.keep() {
+		entries = entries[len(entries)-f.keep():]
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, e := range entries {
+		_ = enc.Encode(e)
+	}
+	if err := writeAtomic(f.auditPath(), buf.Bytes()); err != nil {
+		return err
+	}
+	f.lines = len(entries)
+	return nil
+}
+
+// Entries implements Store. A torn last line (a crash mid-append) is
+// skipped.
+func (f *FileStore) Entries() ([]Entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	entries, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	f.lines = len(entries)
+	if len(entries) > f.keep() {
+		entries = entries[len(entries)-f.keep():]
+	}
+	return entries, nil
+}
+
+func (f *FileStore) read() ([]Entry, error) {
+	file, err := os.Open(f.auditPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer file.Close()
+	var out []Entry
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e Entry
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, sc.Err()
+}

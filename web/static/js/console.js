@@ -1,0 +1,411 @@
+// The wall console (/console, patrol staff and commanders): the wall as it
+// is now, live from its hub topic, drawn as a miniature of its canvas;
+// switch layout, camera set or tour; find a camera by name, tag or map
+// area, preview it, and push it into a video slot. Every change goes
+// through the API, which audits it; the miniature shows the result when
+// the wall's topic does, as the wall's displays do.
+
+import { Hub } from './hub.js';
+import { pickLang, makeT, makeClock } from './i18n.js';
+import { mercX, mercY, unmercX, unmercY } from './geo.js';
+
+const STR = {
+  zh: {
+    title: '大屏控制台', wall: '大屏', open: '打开大屏 ↗', now: '大屏现状', controls: '切换', audit: '操作记录',
+    layout: '布局', set: '视频组', tour: '轮巡', for: '人工接管', switch: '切换', start: '开始', pause: '暂停',
+    resume: '继续', skip: '下一组', release: '交还计划', cameras: '摄像机检索', clearArea: '清除区域',
+    drawHint: '在地图上拖动框选区域', preview: '预览', slot: '推送到窗口', push: '推送上墙', search: '名称或标签',
+    'src.default': '默认', 'src.manual': '人工接管', 'src.schedule': '计划', none: '（无）', ok: '已完成', failed: '失败',
+    next: '{t} 切换', paused: '已暂停', until: '至 {t}', by: '操作人 {who}', version: '版本 {n}',
+    'cam.idle': '待机', 'cam.connecting': '接入中', 'cam.live': '直播', 'cam.stalled': '画面停滞', 'cam.offline': '离线',
+    'cam.unsupported': '格式不支持', 'cam.unknown': '状态未知', emptySlot: '空闲', pickCamera: '选择一路摄像机预览',
+    'kind.map': '地图', 'kind.kpi': '指标', 'kind.hot': '热点', 'kind.alerts': '预警', 'kind.flood': '水情',
+    'kind.traffic': '交通', 'kind.clock': '时钟', 'kind.ticker': '工单', 'kind.video': '视频', found: '{n} 路',
+  },
+  en: {
+    title: 'Wall console', wall: 'Wall', open: 'Open the wall ↗', now: 'The wall now', controls: 'Switch', audit: 'Audit trail',
+    layout: 'Layout', set: 'Camera set', tour: 'Tour', for: 'Hold for', switch: 'Switch', start: 'Start', pause: 'Pause',
+    resume: 'Resume', skip: 'Skip', release: 'Back to schedule', cameras: 'Find cameras', clearArea: 'Clear area',
+    drawHint: 'Drag on the map to pick an area', preview: 'Preview', slot: 'Into slot', push: 'Push to wall', search: 'Name or tag',
+    'src.default': 'default', 'src.manual': 'manual', 'src.schedule': 'scheduled', none: '(none)', ok: 'done', failed: 'failed',
+    next: 'next at {t}', paused: 'paused', until: 'until {t}', by: 'by {who}', version: 'version {n}',
+    'cam.idle': 'idle', 'cam.connecting': 'connecting', 'cam.live': 'live', 'cam.stalled': 'stalled', 'cam.offline': 'offline',
+    'cam.unsupported': 'unsupported', 'cam.unknown': 'no state', emptySlot: 'empty', pickCamera: 'Pick a camera to preview',
+    'kind.map': 'Map', 'kind.kpi': 'KPIs', 'kind.hot': 'Hot', 'kind.alerts': 'Alerts', 'kind.flood': 'Flood',
+    'kind.traffic': 'Traffic', 'kind.clock': 'Clock', 'kind.ticker': 'Tickets', 'kind.video': 'Video', found: '{n} cameras',
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const lang = pickLang();
+const t = makeT(lang);
+const S = (key, vars) => {
+  let v = (STR[lang] || STR.zh)[key] ?? STR.zh[key] ?? key;
+  if (vars) v = v.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  return v;
+};
+document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+for (const e of document.querySelectorAll('[data-s]')) e.textContent = S(e.dataset.s);
+$('cam-search').placeholder = S('search');
+const name = (x) => (x ? (lang === 'en' ? x.name_en || x.name || x.id : x.name || x.name_en || x.id) : '');
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+};
+
+async function api(method, url, body) {
+  const res = await fetch(url, {
+    method, credentials: 'same-origin',
+    headers: body ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (res.status === 401) location.reload();
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error((data && data.reason) || 'HTTP ' + res.status);
+  return data;
+}
+
+async function main() {
+  const pub = await api('GET', '/api/v1/public');
+  let info = await api('GET', '/api/v1/walls');
+  const clock = makeClock(lang, (pub.city && pub.city.timezone) || undefined);
+  const params = new URLSearchParams(location.search);
+  let wallId = info.walls.some((w) => w.wall.id === params.get('wall')) ? params.get('wall') : (info.walls[0] ? info.walls[0].wall.id : info.default);
+  const cameras = info.cameras || [];
+  const catalog = new Map(cameras.map((c) => [c.id, c]));
+  const hub = new Hub();
+  let state = null; // the wall topic's state
+  let camState = new Map();
+  let selectedSlot = '';
+  let previewCam = '';
+  document.body.classList.remove('is-loading');
+  $('subtitle').textContent = name({ name: pub.city && pub.city.name, name_en: pub.city && pub.city.name_en });
+
+  const options = (sel, items, current, blank) => {
+    const opts = [];
+    if (blank) opts.push(['', S('none')]);
+    for (const it of items) opts.push([it.id, name(it)]);
+    sel.replaceChildren(...opts.map(([v, label]) => {
+      const o = el('option', '', label);
+      o.value = v;
+      o.selected = v === current;
+      return o;
+    }));
+  };
+  options($('wall-select'), info.walls.map((w) => w.wall), wallId);
+  options($('set-select'), info.sets, '');
+  options($('tour-select'), info.tours, '');
+
+  const say = (text, bad) => {
+    $('msg').textContent = text;
+    $('msg').classList.toggle('msg-bad', !!bad);
+  };
+  const act = async (path, body) => {
+    try {
+      await api('POST', `/api/v1/walls/${wallId}/${path}`, body);
+      say(S('ok'));
+      loadAudit();
+    } catch (err) {
+      say(S('failed') + ': ' + err.message, true);
+    }
+  };
+  const hold = () => $('for-select').value;
+  $('layout-go').onclick = () => act('layout', { layout: $('layout-select').value, for: hold() });
+  $('set-go').onclick = () => act('set', { set: $('set-select').value, for: hold() });
+  $('tour-start').onclick = () => act('tour', { action: 'start', tour: $('tour-select').value, for: hold() });
+  $('tour-pause').onclick = () => act('tour', { action: 'pause', for: hold() });
+  $('tour-resume').onclick = () => act('tour', { action: 'resume', for: hold() });
+  $('tour-skip').onclick = () => act('tour', { action: 'skip', for: hold() });
+  $('release').onclick = () => act('release');
+  $('push-go').onclick = () => {
+    if (!previewCam || !$('slot-select').value) return say(S('pickCamera'), true);
+    act('push', { slot: $('slot-select').value, camera: previewCam, for: hold() });
+  };
+
+  // ---- the miniature ------------------------------------------------------
+  const renderMini = () => {
+    if (!state) return;
+    const w = state.get('wall');
+    const layout = state.get('layout');
+    const slots = state.get('slots') || {};
+    if (!w || !layout) return;
+    const mini = $('mini');
+    mini.style.aspectRatio = `${w.canvas[0]} / ${w.canvas[1]}`;
+    const parts = [];
+    for (let c = 1; c < w.cols; c++) {
+      const b = el('div', 'mini-bezel mini-bezel-v');
+      b.style.left = (100 * c / w.cols) + '%';
+      parts.push(b);
+    }
+    for (let r = 1; r < w.rows; r++) {
+      const b = el('div', 'mini-bezel mini-bezel-h');
+      b.style.top = (100 * r / w.rows) + '%';
+      parts.push(b);
+    }
+    const [gw, gh] = layout.grid;
+    const videoTiles = [];
+    for (const tile of layout.tiles) {
+      const d = el('div', 'mini-tile mini-' + tile.kind);
+      Object.assign(d.style, {
+        left: (100 * tile.x / gw) + '%', top: (100 * tile.y / gh) + '%',
+        width: (100 * tile.w / gw) + '%', height: (100 * tile.h / gh) + '%',
+      });
+      d.dataset.tile = tile.id;
+      if (tile.kind === 'video') {
+        videoTiles.push(tile);
+        const slot = slots[tile.id] || {};
+        const cam = slot.camera ? catalog.get(slot.camera) || { id: slot.camera } : null;
+        const live = slot.camera ? camState.get(slot.camera) : null;
+        d.dataset.camera = slot.camera || '';
+        d.append(el('span', 'mini-name', cam ? name(cam) : S('emptySlot')));
+        if (live && live.state) {
+          d.classList.add('cam-' + live.state);
+          d.append(el('span', 'mini-state', S('cam.' + live.state)));
+        }
+        d.classList.toggle('mini-source-alert', slot.source === 'alert');
+        d.classList.toggle('mini-source-push', slot.source === 'push');
+        d.classList.toggle('mini-selected', tile.id === selectedSlot);
+        if (tile.alert) d.classList.add('mini-alert-slot');
+        d.onclick = () => {
+          selectedSlot = tile.id;
+          $('slot-select').value = tile.id;
+          renderMini();
+        };
+      } else {
+        d.append(el('span', 'mini-kind', S('kind.' + tile.kind)));
+      }
+      parts.push(d);
+    }
+    mini.replaceChildren(...parts);
+    if (!videoTiles.some((v) => v.id === selectedSlot)) selectedSlot = videoTiles.length ? videoTiles[0].id : '';
+    const slotOpts = videoTiles.map((v) => {
+      const o = el('option', '', v.id + (v.alert ? ' ⚠' : ''));
+      o.value = v.id;
+      o.selected = v.id === selectedSlot;
+      return o;
+    });
+    $('slot-select').replaceChildren(...slotOpts);
+    for (const d of mini.querySelectorAll('.mini-tile')) d.classList.toggle('mini-selected', d.dataset.tile === selectedSlot);
+  };
+  $('slot-select').onchange = () => { selectedSlot = $('slot-select').value; renderMini(); };
+
+  const renderMode = () => {
+    if (!state) return;
+    const set = state.get('set');
+    const tour = state.get('tour');
+    const control = state.get('control') || {};
+    const layout = state.get('layout');
+    const lines = [];
+    lines.push(S('layout') + ': ' + name(layout));
+    lines.push(S('set') + ': ' + (set ? name(set) : S('none')));
+    if (tour) {
+      let x = S('tour') + ': ' + name(tour) + ` ${tour.step + 1}/${tour.steps.length}`;
+      x += ' · ' + (tour.paused ? S('paused') : tour.next ? S('next', { t: clock.hm(new Date(tour.next)) }) : '');
+      lines.push(x);
+    }
+    let src = control.source || '';
+    if (src.startsWith('schedule:')) src = S('src.schedule') + ' · ' + name(control.schedule || { id: src.slice(9) });
+    else src = S('src.' + src);
+    if (control.override) src += ' · ' + S('until', { t: clock.hm(new Date(control.override.until)) }) + ' · ' + S('by', { who: control.override.by });
+    lines.push(src);
+    $('mode').replaceChildren(...lines.map((l) => el('div', 'mode-line', l)));
+    $('status').textContent = S('version', { n: control.version ?? 0 });
+    document.body.dataset.version = String(control.version ?? 0);
+    $('mode').classList.toggle('mode-manual', !!control.override);
+    const layouts = (info.layouts && info.layouts[wallId]) || [];
+    if ($('layout-select').dataset.wall !== wallId) {
+      options($('layout-select'), layouts, layout && layout.id);
+      $('layout-select').dataset.wall = wallId;
+    }
+    if (set && !$('set-select').dataset.touched) $('set-select').value = set.id;
+    if (tour && !$('tour-select').dataset.touched) $('tour-select').value = tour.id;
+  };
+  for (const id of ['set-select', 'tour-select']) $(id).addEventListener('change', () => { $(id).dataset.touched = '1'; });
+
+  let wallSub = null;
+  const openWall = () => {
+    if (wallSub) wallSub.close();
+    state = null;
+    $('open-wall').href = '/wall/' + wallId + (lang === 'en' ? '?lang=en' : '');
+    $('layout-select').dataset.wall = '';
+    wallSub = hub.subscribe('wall/' + wallId, (u, topic) => {
+      state = topic.state;
+      renderMini();
+      renderMode();
+    }, { kind: 'state' });
+    loadAudit();
+  };
+  $('wall-select').onchange = () => {
+    wallId = $('wall-select').value;
+    history.replaceState(null, '', '?wall=' + wallId + (lang === 'en' ? '&lang=en' : ''));
+    openWall();
+  };
+
+  // ---- audit ----------------------------------------------------------------
+  let auditTimer = 0;
+  const loadAudit = () => {
+    clearTimeout(auditTimer);
+    auditTimer = setTimeout(async () => {
+      try {
+        const a = await api('GET', `/api/v1/audit?wall=${wallId}&limit=12`);
+        $('audit').replaceChildren(...a.entries.map((e) => {
+          const li = el('li', 'audit-row');
+          li.append(el('span', 'audit-time', clock.hm(new Date(e.time))), el('span', 'audit-who', e.who + ' · ' + e.role),
+            el('span', 'audit-what', e.action + (e.detail ? ' ' + e.detail : '')));
+          return li;
+        }));
+      } catch (err) { /* shown next time */ }
+    }, 300);
+  };
+
+  // ---- cameras: search by name, tag, area -----------------------------------
+  const tags = [...new Set(cameras.flatMap((c) => c.tags || []))].sort();
+  let tag = '';
+  let area = null; // {lat0, lat1, lng0, lng1}
+  $('tags').replaceChildren(...tags.map((x) => {
+    const b = el('button', 'tag', x);
+    b.type = 'button';
+    b.onclick = () => {
+      tag = tag === x ? '' : x;
+      for (const o of $('tags').children) o.classList.toggle('active', o.textContent === tag);
+      renderCams();
+    };
+    return b;
+  }));
+  const matches = (c) => {
+    const q = $('cam-search').value.trim().toLowerCase();
+    if (q && ![c.id, c.name, c.name_en, ...(c.tags || [])].some((x) => x && String(x).toLowerCase().includes(q))) return false;
+    if (tag && !(c.tags || []).includes(tag)) return false;
+    if (area && !(c.lat >= area.lat0 && c.lat <= area.lat1 && c.lng >= area.lng0 && c.lng <= area.lng1)) return false;
+    return true;
+  };
+  const renderCams = () => {
+    const found = cameras.filter(matches);
+    $('cam-count').textContent = S('found', { n: found.length });
+    $('cam-list').replaceChildren(...found.map((c) => {
+      const li = el('li', 'cam-row');
+      li.dataset.camera = c.id;
+      const live = camState.get(c.id);
+      const st = live && live.state ? live.state : 'unknown';
+      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).join(' · ')),
+        el('span', 'cam-st cam-st-' + st, S('cam.' + st)));
+      li.classList.toggle('active', c.id === previewCam);
+      li.onclick = () => preview(c.id);
+      return li;
+    }));
+    drawMap(found);
+  };
+  $('cam-search').addEventListener('input', renderCams);
+
+  // The small map: districts and cameras, Web Mercator fitted to both.
+  const canvas = $('cam-map');
+  const g = canvas.getContext('2d');
+  const pts = cameras.filter((c) => Number.isFinite(c.lat) && Number.isFinite(c.lng));
+  const districts = Array.isArray(pub.districts) ? pub.districts : [];
+  let view = null;
+  const fitView = () => {
+    const r = canvas.getBoundingClientRect();
+    const dpr = devicePixelRatio || 1;
+    canvas.width = Math.max(1, Math.round(r.width * dpr));
+    canvas.height = Math.max(1, Math.round(r.height * dpr));
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    const add = (lat, lng) => {
+      const x = mercX(lng), y = mercY(lat);
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    };
+    // Fit the cameras (the districts when there are too few of them).
+    for (const c of pts) add(c.lat, c.lng);
+    if (pts.length < 2) for (const d of districts) for (const [lat, lng] of d.polygon || []) add(lat, lng);
+    if (!Number.isFinite(x0)) { const c = (pub.map && pub.map.center) || [20, 110.3]; add(c[0] - 0.1, c[1] - 0.1); add(c[0] + 0.1, c[1] + 0.1); }
+    const pad = 0.06;
+    const k = Math.min(canvas.width * (1 - 2 * pad) / Math.max(1e-9, x1 - x0), canvas.height * (1 - 2 * pad) / Math.max(1e-9, y1 - y0));
+    view = { k, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, dpr };
+  };
+  const px = (lat, lng) => [(mercX(lng) - view.cx) * view.k + canvas.width / 2, (mercY(lat) - view.cy) * view.k + canvas.height / 2];
+  const unpx = (x, y) => {
+    const mx = (x - canvas.width / 2) / view.k + view.cx;
+    const my = (y - canvas.height / 2) / view.k + view.cy;
+    return [unmercY(my), unmercX(mx)];
+  };
+  let drag = null;
+  const drawMap = (found) => {
+    if (!view) fitView();
+    g.fillStyle = '#060b14';
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.lineWidth = view.dpr;
+    g.strokeStyle = 'rgba(120,170,255,0.35)';
+    for (const d of districts) {
+      g.beginPath();
+      (d.polygon || []).forEach(([lat, lng], i) => { const [x, y] = px(lat, lng); if (i) g.lineTo(x, y); else g.moveTo(x, y); });
+      g.closePath();
+      g.stroke();
+    }
+    const shown = new Set(found.map((c) => c.id));
+    for (const c of pts) {
+      const [x, y] = px(c.lat, c.lng);
+      const live = camState.get(c.id);
+      g.beginPath();
+      g.arc(x, y, (shown.has(c.id) ? 5 : 3) * view.dpr, 0, Math.PI * 2);
+      g.fillStyle = !shown.has(c.id) ? 'rgba(125,144,171,0.35)' : live && live.state === 'offline' ? '#ff3b3b' : c.id === previewCam ? '#ffffff' : '#4fc3ff';
+      g.fill();
+    }
+    const box = drag || (area && { a: px(area.lat1, area.lng0), b: px(area.lat0, area.lng1) });
+    if (box) {
+      g.strokeStyle = '#ffb020';
+      g.setLineDash([6 * view.dpr, 4 * view.dpr]);
+      g.strokeRect(box.a[0], box.a[1], box.b[0] - box.a[0], box.b[1] - box.a[1]);
+      g.setLineDash([]);
+    }
+  };
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * view.dpr, (e.clientY - r.top) * view.dpr];
+  };
+  canvas.addEventListener('pointerdown', (e) => { canvas.setPointerCapture(e.pointerId); drag = { a: at(e), b: at(e) }; });
+  canvas.addEventListener('pointermove', (e) => { if (drag) { drag.b = at(e); renderCams(); } });
+  canvas.addEventListener('pointerup', () => {
+    if (!drag) return;
+    const [la, lo] = unpx(...drag.a);
+    const [lb, lob] = unpx(...drag.b);
+    const big = Math.abs(drag.a[0] - drag.b[0]) > 4 && Math.abs(drag.a[1] - drag.b[1]) > 4;
+    area = big ? { lat0: Math.min(la, lb), lat1: Math.max(la, lb), lng0: Math.min(lo, lob), lng1: Math.max(lo, lob) } : null;
+    drag = null;
+    renderCams();
+  });
+  $('area-clear').onclick = () => { area = null; renderCams(); };
+  addEventListener('resize', () => { view = null; renderCams(); });
+  // For tests and keyboard users: pick an area by coordinates.
+  window.citywallConsole = { setArea: (a) => { area = a; renderCams(); }, get state() { return state; } };
+
+  // ---- preview: the video widget in a pane ----------------------------------
+  let previewWidget = null;
+  let videoMod = null;
+  const preview = async (id) => {
+    previewCam = id;
+    $('preview-name').textContent = name(catalog.get(id) || { id });
+    renderCams();
+    const body = $('preview').querySelector('.tile-body');
+    $('preview').dataset.camera = id;
+    if (previewWidget) { previewWidget.update({ camera: id }); return; }
+    try {
+      videoMod = videoMod || await import('./widgets/video.js');
+      previewWidget = videoMod.mount(body, { hub, lang, t, pub, clock, catalog, opts: { camera: id, stream: 'sub' }, camerasURL: '/api/v1/cameras' });
+    } catch (err) {
+      body.textContent = String(err.message || err);
+    }
+  };
+
+  hub.subscribe('cameras', (u, topic) => { camState = topic.state; renderCams(); renderMini(); }, { kind: 'state' });
+  hub.addEventListener('status', (e) => {
+    const st = e.detail.state;
+    $('conn').className = 'conn conn-' + st;
+    $('conn-text').textContent = t('conn.' + st);
+  });
+  openWall();
+  renderCams();
+  hub.start();
+}
+
+main();

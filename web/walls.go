@@ -1,0 +1,441 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/geo/demo"
+	"github.com/citywall/citywall/stream"
+	"github.com/citywall/citywall/wall"
+)
+
+// topicCameras is the cameras' live state (filled by the video relay).
+
+// codeInvalid answers a request whose content breaks a rule of the walls.
+const codeInvalid = "invalid"
+
+// rolesWallControl may drive the walls: switch sets, layouts and tours,
+// push cameras, change layouts, sets, tours and schedules.
+var rolesWallControl = []config.Role{config.RolePatrol, config.RoleCommander}
+
+// newWalls builds the wall manager: the configured walls over the known
+// cameras (the configured ones and, in the demo, the demo city's), with the
+// demo's sets, tour and schedules when the demo is on and none are
+// configured.
+func (a *App) newWalls() (*wall.Manager, error) {
+	var cams []wall.Camera
+	for _, c := range a.cfg.Cameras {
+		cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
+	}
+	spec := a.cfg.Walls
+	if a.cfg.Demo.Enabled {
+		for _, c := range demo.Cameras() {
+			cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
+		}
+		if len(spec.Sets) == 0 && len(spec.Tours) == 0 && len(spec.Schedules) == 0 {
+			spec = wall.DemoSpec(spec, cams)
+		}
+	}
+	var store wall.Store = &wall.MemoryStore{}
+	if spec.StateFile != "" {
+		store = &wall.FileStore{Path: spec.StateFile, Keep: spec.AuditKeep}
+	} else {
+		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
+	}
+	m, err := wall.New(wall.Options{
+		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
+		Log: a.log.With("component", "wall"),
+	})
+	if err != nil {
+		var errs []error
+		for _, e := range wall.Errors(err) {
+			errs = append(errs, &config.Error{Key: "walls." + e.Key, Value: e.Value, Reason: e.Reason})
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// resolveWallTopic accepts wall/{id} for the walls that exist.
+func (a *App) resolveWallTopic(name string) (stream.Kind, error) {
+	if !a.walls.HasWall(strings.TrimPrefix(name, wall.TopicPrefix)) {
+		return 0, fmt.Errorf("%w: %q: no such wall", stream.ErrUnknownTopic, name)
+	}
+	return stream.KindState, nil
+}
+
+// wallRoutes adds the walls' pages and API.
+func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
+	read := func(h http.HandlerFunc) http.Handler { return a.require(rolesRead, h) }
+	ctl := func(h func(http.ResponseWriter, *http.Request, wall.Actor)) http.Handler {
+		return a.require(rolesWallControl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := a.auth.authenticate(r)
+			role := ""
+			for _, x := range p.Roles {
+				if x == config.RoleAdmin || containsRole(rolesWallControl, x) {
+					role = string(x)
+					break
+				}
+			}
+			h(w, r, wall.Actor{Name: p.Name, Role: role})
+		}))
+	}
+	wallPage := a.page(rolesRead, "wall.html", static)
+	mux.HandleFunc("GET /wall/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !a.walls.HasWall(r.PathValue("id")) {
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("wall %q: no such wall", r.PathValue("id")))
+			return
+		}
+		wallPage.ServeHTTP(w, r)
+	})
+	mux.Handle("GET /console", a.page(append([]config.Role{}, rolesWallControl...), "console.html", static))
+
+	mux.Handle("GET /api/v1/walls", read(a.handleWalls))
+	mux.Handle("GET /api/v1/walls/{id}", read(a.handleWall))
+	mux.Handle("GET /api/v1/audit", read(a.handleAudit))
+	mux.Handle("POST /api/v1/walls/{id}/set", ctl(a.handleWallSet))
+	mux.Handle("POST /api/v1/walls/{id}/layout", ctl(a.handleWallLayout))
+	mux.Handle("POST /api/v1/walls/{id}/push", ctl(a.handleWallPush))
+	mux.Handle("POST /api/v1/walls/{id}/tour", ctl(a.handleWallTour))
+	mux.Handle("POST /api/v1/walls/{id}/release", ctl(a.handleWallRelease))
+	mux.Handle("PUT /api/v1/walls/{id}/layouts/{layout}", ctl(a.handlePutLayout))
+	mux.Handle("DELETE /api/v1/walls/{id}/layouts/{layout}", ctl(a.handleDeleteLayout))
+	mux.Handle("PUT /api/v1/camera-sets/{id}", ctl(a.handlePutSet))
+	mux.Handle("DELETE /api/v1/camera-sets/{id}", ctl(a.handleDeleteSet))
+	mux.Handle("PUT /api/v1/tours/{id}", ctl(a.handlePutTour))
+	mux.Handle("DELETE /api/v1/tours/{id}", ctl(a.handleDeleteTour))
+	mux.Handle("PUT /api/v1/schedules/{id}", ctl(a.handlePutSchedule))
+	mux.Handle("DELETE /api/v1/schedules/{id}", ctl(a.handleDeleteSchedule))
+}
+
+func containsRole(roles []config.Role, r config.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// wallsInfo answers GET /api/v1/walls: everything a console needs.
+type wallsInfo struct {
+	Default   string          `json:"default"`
+	Walls     []wall.View     `json:"walls"`
+	Layouts   map[string]any  `json:"layouts"` // wall id → its layouts
+	Sets      []wall.Set      `json:"sets"`
+	Tours     []wall.Tour     `json:"tours"`
+	Schedules []wall.Schedule `json:"schedules"`
+	Cameras   []wall.Camera   `json:"cameras"`
+	Modules   modules         `json:"modules"`
+}
+
+// modules names the widget and map-layer modules built in, so pages load
+// only those and show a placeholder for the rest without asking.
+type modules struct {
+	Widgets []string `json:"widgets"`
+	Layers  []string `json:"layers"`
+}
+
+func builtModules() modules {
+	list := func(dir string) []string {
+		out := []string{}
+		entries, _ := fs.ReadDir(staticFS, "static/js/"+dir)
+		for _, e := range entries {
+			if n, ok := strings.CutSuffix(e.Name(), ".js"); ok && !e.IsDir() && wall.ValidID(n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	return modules{Widgets: list("widgets"), Layers: list("layers")}
+}
+
+func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
+	sp := a.walls.Spec()
+	info := wallsInfo{
+		Default: a.walls.DefaultWall(), Walls: a.walls.Views(), Layouts: map[string]any{},
+		Sets: nonNil(sp.Sets), Tours: nonNil(sp.Tours), Schedules: nonNil(sp.Schedules), Cameras: nonNil(a.walls.Cameras()),
+		Modules: builtModules(),
+	}
+	for _, wl := range sp.Walls {
+		info.Layouts[wl.ID] = wl.Layouts
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (a *App) handleWall(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, err := a.walls.View(id)
+	if err != nil {
+		a.wallError(w, err)
+		return
+	}
+	var layouts []wall.Layout
+	for _, wl := range a.walls.Spec().Walls {
+		if wl.ID == id {
+			layouts = wl.Layouts
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		wall.View
+		Layouts []wall.Layout `json:"layouts"`
+	}{v, layouts})
+}
+
+func (a *App) handleAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var aq wall.AuditQuery
+	aq.Wall = q.Get("wall")
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("since %q: want an RFC 3339 time such as 2026-11-22T09:30:00+08:00", s))
+			return
+		}
+		aq.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("limit %q: want 1..10000", s))
+			return
+		}
+		aq.Limit = n
+	}
+	if aq.Wall != "" && !a.walls.HasWall(aq.Wall) {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("wall %q: no such wall", aq.Wall))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(a.walls.Audit(aq))})
+}
+
+// decodeStrict reads a small JSON body into v; unknown fields are errors.
+func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedType, fmt.Sprintf("content type %q: send application/json", ct))
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body over 262144 bytes")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var we *wall.Error
+		if errors.As(err, &we) {
+			writeError(w, http.StatusUnprocessableEntity, codeInvalid, we.Error())
+			return false
+		}
+		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: more than one JSON value")
+		return false
+	}
+	return true
+}
+
+// wallError answers a failed wall operation.
+func (a *App) wallError(w http.ResponseWriter, err error) {
+	if errors.Is(err, wall.ErrNotFound) {
+		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+		return
+	}
+	if errs := wall.Errors(err); len(errs) > 0 {
+		parts := make([]string, len(errs))
+		for i, e := range errs {
+			parts[i] = e.Error()
+		}
+		writeError(w, http.StatusUnprocessableEntity, codeInvalid, strings.Join(parts, "; "))
+		return
+	}
+	a.log.Error("wall operation failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "the change could not be made; see the server log")
+}
+
+// forDuration reads the optional "for" of a manual switch.
+func forDuration(w http.ResponseWriter, s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > wall.MaxOverride {
+		writeError(w, http.StatusUnprocessableEntity, codeInvalid, fmt.Sprintf("'for' = %q: want a duration from 1m to 168h, such as \"2h\"", s))
+		return 0, false
+	}
+	return d, true
+}
+
+func (a *App) wallDone(w http.ResponseWriter, v wall.View, err error) {
+	if err != nil {
+		a.wallError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var body struct {
+		Set string `json:"set"`
+		For string `json:"for"`
+	}
+	if !decodeWallBody(w, r, &body) {
+		return
+	}
+	d, ok := forDuration(w, body.For)
+	if !ok {
+		return
+	}
+	v, err := a.walls.ShowSet(r.Context(), who, r.PathValue("id"), body.Set, d)
+	a.wallDone(w, v, err)
+}
+
+func (a *App) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var body struct {
+		Layout string `json:"layout"`
+		For    string `json:"for"`
+	}
+	if !decodeWallBody(w, r, &body) {
+		return
+	}
+	d, ok := forDuration(w, body.For)
+	if !ok {
+		return
+	}
+	v, err := a.walls.ShowLayout(r.Context(), who, r.PathValue("id"), body.Layout, d)
+	a.wallDone(w, v, err)
+}
+
+func (a *App) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var body struct {
+		Slot   string `json:"slot"`
+		Camera string `json:"camera"`
+		For    string `json:"for"`
+	}
+	if !decodeWallBody(w, r, &body) {
+		return
+	}
+	d, ok := forDuration(w, body.For)
+	if !ok {
+		return
+	}
+	v, err := a.walls.PushCamera(r.Context(), who, r.PathValue("id"), body.Slot, body.Camera, d)
+	a.wallDone(w, v, err)
+}
+
+func (a *App) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var body struct {
+		Action string `json:"action"`
+		Tour   string `json:"tour"`
+		For    string `json:"for"`
+	}
+	if !decodeWallBody(w, r, &body) {
+		return
+	}
+	d, ok := forDuration(w, body.For)
+	if !ok {
+		return
+	}
+	v, err := a.walls.TourAction(r.Context(), who, r.PathValue("id"), body.Action, body.Tour, d)
+	a.wallDone(w, v, err)
+}
+
+func (a *App) handleWallRelease(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	if r.ContentLength > 0 {
+		var body struct{}
+		if !decodeWallBody(w, r, &body) {
+			return
+		}
+	}
+	v, err := a.walls.Release(r.Context(), who, r.PathValue("id"))
+	a.wallDone(w, v, err)
+}
+
+// idMatches checks that a body's id, when given, is the path's.
+func idMatches(w http.ResponseWriter, path string, body *string) bool {
+	if *body == "" {
+		*body = path
+	}
+	if *body != path {
+		writeError(w, http.StatusUnprocessableEntity, codeInvalid, fmt.Sprintf("'id' = %q: the body names another id than the path (%q)", *body, path))
+		return false
+	}
+	return true
+}
+
+func (a *App) specDone(w http.ResponseWriter, err error) {
+	if err != nil {
+		a.wallError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *App) handlePutLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var l wall.Layout
+	if !decodeWallBody(w, r, &l) || !idMatches(w, r.PathValue("layout"), &l.ID) {
+		return
+	}
+	a.specDone(w, a.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
+}
+
+func (a *App) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	a.specDone(w, a.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
+}
+
+func (a *App) handlePutSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var s wall.Set
+	if !decodeWallBody(w, r, &s) || !idMatches(w, r.PathValue("id"), &s.ID) {
+		return
+	}
+	a.specDone(w, a.walls.PutSet(r.Context(), who, s))
+}
+
+func (a *App) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	a.specDone(w, a.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
+}
+
+func (a *App) handlePutTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var t wall.Tour
+	if !decodeWallBody(w, r, &t) || !idMatches(w, r.PathValue("id"), &t.ID) {
+		return
+	}
+	a.specDone(w, a.walls.PutTour(r.Context(), who, t))
+}
+
+func (a *App) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	a.specDone(w, a.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
+}
+
+func (a *App) handlePutSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	var s wall.Schedule
+	if !decodeWallBody(w, r, &s) || !idMatches(w, r.PathValue("id"), &s.ID) {
+		return
+	}
+	a.specDone(w, a.walls.PutSchedule(r.Context(), who, s))
+}
+
+func (a *App) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	a.specDone(w, a.walls.DeleteSchedule(r.Context(), who, r.PathValue("id")))
+}

@@ -1,0 +1,434 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/citywall/citywall/config"
+)
+
+// browser is one headless Chromium for a test; tabs are its targets.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	mu   sync.Mutex
+	errs []string // console errors and exceptions of every tab
+	wg   sync.WaitGroup
+}
+
+func newBrowser(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// Every tab is a wall display: none may be throttled as a
+		// background tab would be.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(3840, 2160),
+	)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	b := &browser{t: t, ctx: bctx}
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancel()
+		b.wg.Wait()
+	})
+	return b
+}
+
+// tab opens a new tab of w×h on url and records its console errors.
+func (b *browser) tab(rawURL string, w, h int64) context.Context {
+	b.t.Helper()
+	tctx, _ := chromedp.NewContext(b.ctx)
+	if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, h)); err != nil {
+		b.t.Fatalf("new tab: %v", err)
+	}
+	messages := chromedp.Console(tctx)
+	b.wg.Go(func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				b.mu.Lock()
+				b.errs = append(b.errs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
+				b.mu.Unlock()
+			}
+		}
+	})
+	if err := chromedp.Do(tctx, chromedp.Navigate(rawURL)); err != nil {
+		b.t.Fatalf("open %s: %v", rawURL, err)
+	}
+	return tctx
+}
+
+// absentModule is the browser's note of a widget or layer module this
+// build does not have: the page shows a placeholder or leaves the layer out.
+var absentModule = regexp.MustCompile(`status of 404 .*/static/js/(widgets|layers)/[a-z0-9_-]+\.js:1\)$`)
+
+func (b *browser) checkConsole() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errs {
+		if absentModule.MatchString(e) {
+			b.t.Logf("page console (expected: module not in this build): %s", e)
+			continue
+		}
+		b.t.Errorf("page console: %s", e)
+	}
+}
+
+// poll evaluates js in tab until ok accepts the result or the time is up.
+func poll[T any](t *testing.T, tab context.Context, what, js string, within time.Duration, ok func(T) bool) T {
+	t.Helper()
+	var v T
+	deadline := time.Now().Add(within)
+	for {
+		got, err := chromedp.Run(tab, chromedp.Evaluate[T](js))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		v = got
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last %+v", what, within, v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func artifact(t *testing.T, name string, data []byte) {
+	t.Helper()
+	dir := os.Getenv("CITYWALL_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Errorf("write %s: %v", path, err)
+		return
+	}
+	t.Logf("artifact: %s (%d bytes)", path, len(data))
+}
+
+type tileStatus struct {
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	Mounted     bool   `json:"mounted"`
+	Placeholder bool   `json:"placeholder"`
+	Camera      string `json:"camera"`
+	CamState    string `json:"camState"`
+	Text        string `json:"text"`
+}
+
+type stageStatus struct {
+	Tiles    []tileStatus `json:"tiles"`
+	HeatPx   int          `json:"heatPx"`
+	CanvasW  int          `json:"canvasW"`
+	HotRows  int          `json:"hotRows"`
+	Tickets  int          `json:"tickets"`
+	Clock    string       `json:"clock"`
+	Conn     string       `json:"conn"`
+	Version  string       `json:"version"`
+	Monitor  string       `json:"monitor"`
+	Title    string       `json:"title"`
+	Applied  []applied    `json:"applied"`
+	Markers  int          `json:"markers"`
+	ClockSet string       `json:"clockSet"`
+}
+
+type applied struct {
+	Version int     `json:"version"`
+	At      float64 `json:"at"`      // ms since the epoch, sub-millisecond: the state applied to the tiles
+	Painted float64 `json:"painted"` // the next animation frame after it
+}
+
+const stageProbe = `(() => {
+  const tiles = [...document.querySelectorAll('.tile[data-kind]')].map((e) => ({
+    id: e.dataset.tile, kind: e.dataset.kind, mounted: e.classList.contains('tile-mounted'),
+    placeholder: e.classList.contains('tile-placeholder'), camera: e.dataset.camera || '',
+    camState: e.dataset.camState || '', text: e.innerText.replace(/\s+/g, ' ').slice(0, 120),
+  }));
+  let heat = 0, w = 0;
+  const cv = document.querySelector('.tile-map canvas.heatmap-base');
+  if (cv && cv.width > 1) {
+    w = cv.width;
+    const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    for (let i = 0; i < d.length; i += 4 * 3) {
+      const r = d[i], g = d[i + 1], b = d[i + 2];
+      if (r > 30 && r >= b + 20 && r >= g + 15) heat++;
+    }
+  }
+  const cw = window.citywall || {};
+  return {
+    tiles, heatPx: heat, canvasW: w,
+    hotRows: document.querySelectorAll('.tile-hot .hot-row').length,
+    tickets: document.querySelectorAll('.tile-ticker .ticker-row').length,
+    clock: (document.querySelector('.tile-clock .clock-time') || {}).textContent || '',
+    clockSet: (document.querySelector('.tile-clock .clock-mode') || {}).textContent || '',
+    conn: document.getElementById('conn').className,
+    version: document.body.dataset.version || '',
+    monitor: document.body.dataset.monitor || '',
+    title: document.title,
+    applied: (cw.applied || []).slice(),
+  };
+})()`
+
+func (st stageStatus) tile(id string) tileStatus {
+	for _, t := range st.Tiles {
+		if t.ID == id {
+			return t
+		}
+	}
+	return tileStatus{}
+}
+
+// demoWallServer is the demo city with its wall state in a fresh directory.
+func demoWallServer(t *testing.T) *server {
+	cfg, tokens := demoWalls(t, t.TempDir())
+	cfg.Demo.PerDay = 2700
+	return startWith(t, cfg, tokens)
+}
+
+// TestWallRendersEveryKind opens the 4 × 2 command wall whole, scaled into
+// one 3840×2160 screen, and waits for every tile: the wall's own widgets
+// (map with heat and camera markers, hot topics, ticker, clock, video
+// slots) must mount and show data; a kind whose module is not in this build
+// shows its placeholder. Then a camera goes offline on the cameras topic
+// and its tile says so. The screenshot is kept as an artifact.
+func TestWallRendersEveryKind(t *testing.T) {
+	s := demoWallServer(t)
+	b := newBrowser(t, 90*time.Second)
+	tab := b.tab(s.url+"/wall/main?token="+url.QueryEscape(s.tokens[config.RoleWall]), 3840, 2160)
+
+	own := []string{"map", "hot", "ticker", "clock", "video"}
+	st := poll(t, tab, "the command wall", stageProbe, 40*time.Second, func(st stageStatus) bool {
+		if len(st.Tiles) != 16 || !strings.Contains(st.Conn, "conn-open") || st.HotRows < 3 || st.HeatPx < 20 || st.Tickets < 1 {
+			return false
+		}
+		for _, tl := range st.Tiles {
+			if !tl.Mounted && !tl.Placeholder {
+				return false
+			}
+		}
+		return true
+	})
+	kinds := map[string]bool{}
+	for _, tl := range st.Tiles {
+		kinds[tl.Kind] = true
+		if slices.Contains(own, tl.Kind) && !tl.Mounted {
+			t.Errorf("tile %s (%s) did not mount: %q", tl.ID, tl.Kind, tl.Text)
+		}
+		if tl.Placeholder {
+			t.Logf("tile %s (%s): placeholder, its module is not in this build", tl.ID, tl.Kind)
+		}
+	}
+	for _, k := range []string{"map", "kpi", "hot", "alerts", "flood", "traffic", "clock", "ticker", "video"} {
+		if !kinds[k] {
+			t.Errorf("no %s tile on the command wall", k)
+		}
+	}
+	if !regexpClock(st.Clock) {
+		t.Errorf("clock shows %q", st.Clock)
+	}
+	if !strings.Contains(st.ClockSet, "校园周边") {
+		t.Errorf("the clock tile's wall line %q does not name the set (school gates)", st.ClockSet)
+	}
+	v1 := st.tile("v1")
+	if v1.Camera != "school-longhua-1" || !strings.Contains(v1.Text, "海口市第一中学校门") {
+		t.Fatalf("slot v1: %+v, want the first school gate camera by name", v1)
+	}
+	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		artifact(t, "wall-main-3840x2160.png", shot)
+	}
+
+	// A camera goes offline: its tile shows it.
+	if err := s.app.PublishCamera("school-longhua-1", map[string]any{
+		"id": "school-longhua-1", "name": "海口市第一中学校门", "state": "offline", "reason": "no answer from the camera",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st = poll(t, tab, "the offline camera on its tile", stageProbe, 10*time.Second, func(st stageStatus) bool {
+		return st.tile("v1").CamState == "offline"
+	})
+	if v1 := st.tile("v1"); !strings.Contains(v1.Text, "离线") || !strings.Contains(v1.Text, "no answer") {
+		t.Errorf("offline tile reads %q, want 离线 and the reason", v1.Text)
+	}
+	if st.tile("v2").CamState == "offline" {
+		t.Error("another tile went offline too")
+	}
+	shot, err = chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err == nil {
+		artifact(t, "wall-main-camera-offline.png", shot)
+	}
+	b.checkConsole()
+}
+
+func regexpClock(s string) bool {
+	return len(s) == 8 && s[2] == ':' && s[5] == ':'
+}
+
+// TestWallDisplaysSwitchTogether opens two displays of the command wall
+// (monitors 2 and 3, the video monitors) and the console. The console
+// switches the camera set; then the API switches it 20 more times. Each
+// display records when it applied each version of the wall; the spread
+// between the two for one switch is the figure in BENCHMARKS.md. The
+// console also searches a camera by area, previews it and pushes it into a
+// slot, which shows on the display.
+func TestWallDisplaysSwitchTogether(t *testing.T) {
+	s := demoWallServer(t)
+	b := newBrowser(t, 150*time.Second)
+	wallTok := url.QueryEscape(s.tokens[config.RoleWall])
+	d2 := b.tab(s.url+"/wall/main?monitor=2&token="+wallTok, 1920, 1080)
+	ready := func(st stageStatus) bool {
+		return st.Version != "" && len(st.Tiles) == 4 && strings.Contains(st.Conn, "conn-open") && st.Tiles[0].Mounted
+	}
+	st2 := poll(t, d2, "display 2", stageProbe, 30*time.Second, ready)
+	d3 := b.tab(s.url+"/wall/main?monitor=3&token="+wallTok, 1920, 1080)
+	st3 := poll(t, d3, "display 3", stageProbe, 30*time.Second, ready)
+	if st2.Monitor != "2" || st3.Monitor != "3" || st2.tile("v1").ID == "" || st3.tile("v5").ID == "" {
+		t.Fatalf("monitors: %s has %+v; %s has %+v", st2.Monitor, st2.Tiles, st3.Monitor, st3.Tiles)
+	}
+	console := b.tab(s.url+"/console?token="+url.QueryEscape(s.tokens[config.RolePatrol]), 2560, 1440)
+	poll(t, console, "the console", `document.querySelectorAll('#mini .mini-tile').length`, 20*time.Second, func(n int) bool { return n == 16 })
+
+	version := func(st stageStatus) int {
+		var n int
+		fmt.Sscan(st.Version, &n)
+		return n
+	}
+	v0 := version(st2)
+	var spreads, paints []float64
+	switchTo := func(i int, set string, viaConsole bool) {
+		t.Helper()
+		if viaConsole {
+			if err := chromedp.Do(console,
+				chromedp.SetValue(chromedp.ID("set-select"), set),
+				chromedp.Click(chromedp.ID("set-go"))); err != nil {
+				t.Fatalf("console: %v", err)
+			}
+		} else {
+			code, body := s.wallDo("POST", "/api/v1/walls/main/set", "patrol", `{"set":"`+set+`"}`)
+			if code != 200 {
+				t.Fatalf("switch %d: %d %s", i, code, body)
+			}
+		}
+		want := v0 + i + 1
+		painted := func(st stageStatus) bool { return version(st) >= want && appliedAt(st.Applied, want).Painted > 0 }
+		a := poll(t, d2, "display 2 switch", stageProbe, 10*time.Second, painted)
+		c := poll(t, d3, "display 3 switch", stageProbe, 10*time.Second, painted)
+		ta, tc := appliedAt(a.Applied, want), appliedAt(c.Applied, want)
+		if ta.At == 0 || tc.At == 0 {
+			t.Fatalf("switch %d: version %d not recorded (%v, %v)", i, want, a.Applied, c.Applied)
+		}
+		spreads = append(spreads, math.Abs(ta.At-tc.At))
+		paints = append(paints, math.Abs(ta.Painted-tc.Painted))
+	}
+	switchTo(0, "kitchens", true)
+	st2 = poll(t, d2, "kitchens on display 2", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v1").Camera == "kitchen-guomao-1" })
+	st3 = poll(t, d3, "kitchens on display 3", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v5").Camera == "" })
+	sets := []string{"roads", "reservoirs", "school-gates", "waterlogging", "kitchens"}
+	for i := 1; i <= 20; i++ {
+		switchTo(i, sets[i%len(sets)], false)
+	}
+	stats := func(v []float64) (p50, p95, worst float64) {
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[len(s)/2], s[len(s)*95/100], s[len(s)-1]
+	}
+	a50, a95, amax := stats(spreads)
+	p50, p95, pmax := stats(paints)
+	report := fmt.Sprintf("display switch spread over %d switches (2 displays, monitors 2 and 3 of wall main, one browser):\n"+
+		"  applied: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n  painted: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n"+
+		"applied (ms): %.1f\npainted (ms): %.1f\n", len(spreads), a50, a95, amax, p50, p95, pmax, spreads, paints)
+	t.Log(report)
+	artifact(t, "wall-switch-spread.txt", []byte(report))
+	// The target is 100 ms between displays. What the wall controls is when
+	// each display applies the switch; the frame after it depends on the
+	// renderer, here one software-rendered browser for all tabs on a shared
+	// machine, so it is reported and not held to the target.
+	if a95 > 100 {
+		t.Errorf("displays applied a switch %.1f ms apart (p95), over the 100 ms target", a95)
+	}
+
+	// Find a camera by area on the console's map, preview it, push it.
+	n := poll(t, console, "area search", `(window.citywallConsole.setArea({lat0: 20.02, lat1: 20.04, lng0: 110.32, lng1: 110.33}),
+		[...document.querySelectorAll('#cam-list .cam-row')].map((e) => e.dataset.camera))`, 5*time.Second,
+		func(ids []string) bool { return len(ids) > 0 })
+	if !slices.Contains(n, "road-binhai") || slices.Contains(n, "reservoir-shahe") {
+		t.Fatalf("cameras in the area: %v", n)
+	}
+	if err := chromedp.Do(console,
+		chromedp.Click(chromedp.CSS(`#cam-list .cam-row[data-camera="road-binhai"]`)),
+		chromedp.Click(chromedp.CSS(`#mini .mini-tile[data-tile="v2"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, console, "the preview", `document.querySelector('#preview').innerText`, 5*time.Second,
+		func(s string) bool { return strings.Contains(s, "滨海大道国贸路口") })
+	if err := chromedp.Do(console, chromedp.Click(chromedp.ID("push-go"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, d2, "the pushed camera on display 2", stageProbe, 5*time.Second, func(st stageStatus) bool {
+		return st.tile("v2").Camera == "road-binhai" && strings.Contains(st.tile("v2").Text, "滨海大道国贸路口")
+	})
+	poll(t, console, "the miniature", `document.querySelector('#mini [data-tile="v2"]').dataset.camera`, 5*time.Second,
+		func(s string) bool { return s == "road-binhai" })
+	shot, err := chromedp.Run(console, chromedp.CaptureScreenshot())
+	if err == nil {
+		artifact(t, "console-2560x1440.png", shot)
+	}
+	b.checkConsole()
+}
+
+func appliedAt(list []applied, version int) applied {
+	for _, a := range list {
+		if a.Version == version {
+			return a
+		}
+	}
+	return applied{}
+}
