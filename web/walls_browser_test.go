@@ -151,7 +151,7 @@ func artifact(t *testing.T, name string, data []byte) {
 	t.Logf("artifact: %s (%d bytes)", path, len(data))
 }
 
-type tileStatus struct {
+type wallTileStatus struct {
 	ID          string `json:"id"`
 	Kind        string `json:"kind"`
 	Mounted     bool   `json:"mounted"`
@@ -162,7 +162,7 @@ type tileStatus struct {
 }
 
 type stageStatus struct {
-	Tiles    []tileStatus `json:"tiles"`
+	Tiles    []wallTileStatus `json:"tiles"`
 	HeatPx   int          `json:"heatPx"`
 	CanvasW  int          `json:"canvasW"`
 	HotRows  int          `json:"hotRows"`
@@ -214,13 +214,13 @@ const stageProbe = `(() => {
   };
 })()`
 
-func (st stageStatus) tile(id string) tileStatus {
+func (st stageStatus) tile(id string) wallTileStatus {
 	for _, t := range st.Tiles {
 		if t.ID == id {
 			return t
 		}
 	}
-	return tileStatus{}
+	return wallTileStatus{}
 }
 
 // demoWallServer is the demo city with its wall state in a fresh directory.
