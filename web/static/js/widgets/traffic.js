@@ -40,7 +40,7 @@ export function mount(el, ctx) {
       const el = h('div', 'fd-row fd-road');
       el.dataset.id = v.id;
       const name = h('div', 'fd-name');
-      name.append(h('span', 'fd-name-main', t.name(v)), h('span', 'fd-name-sub', t.sub(v)));
+      name.append(h('span', 'fd-name-main', t.label(v)), h('span', 'fd-name-sub', t.sub(v)));
       r = { el, name, value: h('div', 'fd-value'), badges: h('div', 'fd-badges'), canvas: h('canvas', 'fd-spark') };
       el.append(r.name, r.value, r.badges, r.canvas);
       rows.set(v.id, r);
@@ -84,7 +84,7 @@ export function mount(el, ctx) {
         const e = h('div', 'fd-incident fd-incident-' + v.type);
         const road = state.get(v.road);
         e.append(badge(t('incident.' + v.type), v.type === 'accident' ? COLORS.danger : COLORS.warning),
-          h('span', 'fd-incident-text', v.summary || (road ? t.name(road) : '')),
+          h('span', 'fd-incident-text', v.summary || (road ? t.label(road) : '')),
           h('span', 'fd-incident-time', new Date(v.time).toLocaleTimeString(ctx.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false })));
         return e;
       }));
