@@ -108,7 +108,10 @@ func TestReadingsAPI(t *testing.T) {
 	// History: the out-of-order reading is in it.
 	var h struct {
 		Unit   string
-		Points []struct{ T int64; V float64 }
+		Points []struct {
+			T int64
+			V float64
+		}
 	}
 	s.getJSON("/api/v1/feeds/res-a/history?hours=1", s.tokens[config.RoleWall], &h)
 	if h.Unit != "m" || len(h.Points) != 2 || h.Points[0].V != 18.4 || h.Points[1].V != 18.6 {
