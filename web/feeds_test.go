@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +207,30 @@ func TestCallsAndKPI(t *testing.T) {
 		code, _, b := s.do(http.MethodGet, "/api/v1/reports/daily?"+c.q, wall, "", nil)
 		checkError(t, c.q, code, b, http.StatusBadRequest, "bad_request", c.mention)
 	}
+}
+
+// TestConfiguredPollSource starts an App whose config polls a JSON URL:
+// the readings reach feeds/flood and the source shows as ok.
+func TestConfiguredPollSource(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"station":"wl-a","time":%q,"depth":160,"unit":"mm"}`, time.Now().UTC().Truncate(time.Second).Format(time.RFC3339))
+	}))
+	defer up.Close()
+	s := startServer(t, func(c *config.Config) {
+		feedStations(c)
+		c.Feeds.Sources = []config.FeedSource{{Name: "hydro", Type: "poll", URL: up.URL, Interval: time.Second, Timeout: time.Second}}
+	})
+	ws := s.connect(s.tokens[config.RoleWall])
+	ws.subscribe("feeds/flood")
+	ws.until("the polled reading and the source's state", func() bool {
+		var v struct {
+			Value  float64
+			State  string
+			Source string
+		}
+		var src struct{ State string }
+		_ = json.Unmarshal(ws.state["feeds/flood"]["wl-a"], &v)
+		_ = json.Unmarshal(ws.state["feeds/flood"]["source:hydro"], &src)
+		return v.Value == 16 && v.State == "warning" && v.Source == "hydro" && src.State == "ok"
+	})
 }
