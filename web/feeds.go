@@ -143,8 +143,11 @@ func (fa *feedsApp) start(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// callSink counts the demo's calls like posted ones.
+// callSink counts the demo's calls like posted ones, and takes the
+// demo's request volume of last week.
 type callSink struct{ fa *feedsApp }
+
+func (c callSink) Ticket(t ticket.Ticket) { c.fa.kpi.Ticket(t) }
 
 func (c callSink) Call(call kpi.Call) (ticket.PostStatus, string) {
 	st, reason := c.fa.kpi.Call(call)
