@@ -76,46 +76,13 @@ const feedsProbe = `(() => {
 // at the wall's resolution: the flood, traffic and KPI widgets fill with
 // data, their sparklines and the map layers draw, in Chinese and English.
 func TestFeedsPageInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
 	cfg := config.DemoCity()
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg, tokens := withTokens(t, cfg)
 	s := startWith(t, cfg, tokens)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(3840, 2160))
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(3840, 2160)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var (
-		mu      sync.Mutex
-		console []chromedp.ConsoleMessage
-	)
-	consoleCtx, stopConsole := context.WithCancel(bctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m)
-			mu.Unlock()
-		}
-	})
-	defer func() { stopConsole(); wg.Wait() }()
+	bctx, consoleErrors := feedsBrowser(t)
+	defer consoleErrors()
+	var err error
 
 	open := func(path string) feedsStatus {
 		t.Helper()
@@ -182,12 +149,124 @@ func TestFeedsPageInBrowser(t *testing.T) {
 			t.Errorf("Chinese badge %q on the English page", b)
 		}
 	}
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, m := range console {
-		if m.IsException() || m.Type == chromedp.ConsoleError {
-			t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
+// feedsBrowser starts headless Chromium at 3840×2160; the returned func
+// fails the test for every error the pages logged, and closes the browser.
+func feedsBrowser(t *testing.T) (context.Context, func()) {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(3840, 2160))
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(3840, 2160)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	var (
+		mu      sync.Mutex
+		console []chromedp.ConsoleMessage
+	)
+	consoleCtx, stopConsole := context.WithCancel(bctx)
+	messages := chromedp.Console(consoleCtx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			console = append(console, m)
+			mu.Unlock()
 		}
+	})
+	return bctx, func() {
+		stopConsole()
+		wg.Wait()
+		mu.Lock()
+		for _, m := range console {
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
+			}
+		}
+		mu.Unlock()
+		cancelBrowser()
+		cancelAlloc()
+		cancel()
+	}
+}
+
+// TestFeedsStatesInBrowser posts readings past the thresholds to a city of
+// three stations and checks what the widgets show: the reservoir above its
+// flood limit, the jammed road, and the waterlogging point that stopped
+// reporting marked stale; the map draws the jam in its red.
+func TestFeedsStatesInBrowser(t *testing.T) {
+	s := startServer(t, func(c *config.Config) {
+		feedStations(c)
+		c.Feeds.Stations[1].Interval = time.Second // wl-a: stale 3 s after its reading
+	})
+	bctx, consoleErrors := feedsBrowser(t)
+	defer consoleErrors()
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	code, b := s.post("/api/v1/readings", `[{"station":"res-a","time":"`+ts+`","level":19.2,"unit":"m"},
+{"station":"wl-a","time":"`+ts+`","depth":35,"unit":"cm"},{"station":"road-a","time":"`+ts+`","speed":6,"unit":"km/h"}]`)
+	if code != 200 {
+		t.Fatalf("post: %d %s", code, b)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/feeds?token="+url.QueryEscape(s.tokens[config.RoleWall]))); err != nil {
+		t.Fatal(err)
+	}
+	const probe = `(() => {
+  const row = (id) => { const r = document.querySelector('[data-id="' + id + '"]'); return r ? [...r.querySelectorAll('.fd-badge')].map((b) => b.textContent) : []; };
+  let red = 0;
+  const m = document.getElementById('fd-map');
+  if (m && m.width > 1) {
+    const d = m.getContext('2d').getImageData(0, 0, m.width, m.height).data;
+    for (let i = 0; i < d.length; i += 8) if (d[i] > 180 && d[i + 1] < 60 && d[i + 2] < 90) red++;
+  }
+  return {res: row('res-a'), wl: row('wl-a'), road: row('road-a'), red};
+})()`
+	type seen struct {
+		Res, Wl, Road []string
+		Red           int
+	}
+	var st seen
+	has := func(l []string, s string) bool {
+		for _, x := range l {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var err error
+		st, err = chromedp.Run(bctx, chromedp.Evaluate[seen](probe))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (has(st.Res, "超汛限") && has(st.Wl, "数据中断") && has(st.Road, "严重拥堵") && st.Red > 50) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("badges: %+v", st)
+	if !has(st.Res, "超汛限") {
+		t.Errorf("reservoir at 19.2 m (flood limit 19): badges %q", st.Res)
+	}
+	if !has(st.Wl, "危险") || !has(st.Wl, "数据中断") {
+		t.Errorf("waterlogging at 35 cm, silent since: badges %q, want 危险 and 数据中断", st.Wl)
+	}
+	if !has(st.Road, "严重拥堵") {
+		t.Errorf("road at 6 of 60 km/h: badges %q", st.Road)
+	}
+	if st.Red <= 50 {
+		t.Errorf("the jammed road drew %d sampled red pixels on the map", st.Red)
 	}
 }
