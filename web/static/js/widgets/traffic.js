@@ -26,6 +26,15 @@ export function mount(el, ctx) {
 
   let hist = new History(opts.hours || 6);
   const state = new Map();
+  // Times in the city's zone, whatever zone the wall PC is set to.
+  const zone = (ctx.pub && ctx.pub.city && ctx.pub.city.timezone) || 'Asia/Shanghai';
+  let timeFmt;
+  try {
+    timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  } catch (err) {
+    timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+  const hhmm = (iso) => timeFmt.format(new Date(iso));
   let conn = 'connecting';
   const rows = new Map();
 
@@ -85,7 +94,7 @@ export function mount(el, ctx) {
         const road = state.get(v.road);
         e.append(badge(t('incident.' + v.type), v.type === 'accident' ? COLORS.danger : COLORS.warning),
           h('span', 'fd-incident-text', v.summary || (road ? t.label(road) : '')),
-          h('span', 'fd-incident-time', new Date(v.time).toLocaleTimeString(ctx.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false })));
+          h('span', 'fd-incident-time', hhmm(v.time)));
         return e;
       }));
     }
