@@ -167,8 +167,13 @@ func (c callSink) Call(call kpi.Call) (ticket.PostStatus, string) {
 	return st, reason
 }
 
-// ticketState is the hook of the ticket-event ingest.
-func (fa *feedsApp) ticketState(st ticket.State) { fa.kpi.TicketState(st) }
+// ticketState is the hook of the ticket-event ingest: the KPIs follow a
+// ticket's lifecycle when an event changed it.
+func (fa *feedsApp) ticketState(st ticket.State, changed bool) {
+	if changed {
+		fa.kpi.TicketState(st)
+	}
+}
 
 // publishKPI publishes today's figures when they changed, at most once a
 // second, and at least every 30 s (overdue responses and the date move

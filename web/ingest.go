@@ -77,9 +77,7 @@ func (in *ingester) event(e ticket.Event) (ticket.State, bool, error) {
 		a.metrics.eventsRejected("unknown_ticket")
 		return st, false, err
 	}
-	if changed {
-		a.feeds.ticketState(st)
-	}
+	a.feeds.ticketState(st, changed)
 	return st, changed, nil
 }
 
