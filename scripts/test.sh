@@ -22,6 +22,9 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+# Mosquitto for the MQTT feed tests, which start their own broker on a free
+# port (never the machine's service on 1883); only the binary is needed.
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 if ((${#missing[@]})); then
 	say "installing ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -32,6 +35,7 @@ fi
 for t in go gcc redis-server chromium ffmpeg; do
 	command -v "$t" >/dev/null || { echo "test.sh: $t is still missing" >&2; exit 1; }
 done
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "test.sh: mosquitto is still missing" >&2; exit 1; }
 export CGO_ENABLED=1
 
 # --- a private redis-server on a free port --------------------------------

@@ -32,6 +32,7 @@ type feedsApp struct {
 	kpi     *kpi.Tracker
 	alerter alerterSlot
 	sim     *sim.Sim // nil unless the demo runs
+	simOwn  bool     // the demo's own stations are in use, so its readings count
 
 	readings *prometheus.CounterVec
 	calls    *prometheus.CounterVec
@@ -69,6 +70,7 @@ func newFeedsApp(a *App) (*feedsApp, error) {
 	stations := stationsFromConfig(fc.Stations)
 	if len(stations) == 0 && a.cfg.Demo.Enabled {
 		stations = sim.Stations()
+		fa.simOwn = true
 	}
 	if a.cfg.Demo.Enabled {
 		fa.sim = sim.New(sim.Options{Seed: a.cfg.Demo.Seed, Speed: a.cfg.Demo.Speed, CallsPerDay: a.cfg.Demo.PerDay})
@@ -135,16 +137,29 @@ func (fa *feedsApp) start(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	if fa.sim != nil {
+		// With stations of its own a city gets the demo's calls and storm
+		// tickets, not readings for stations it does not have.
+		var readings sim.ReadingSink = fa.feed
+		if !fa.simOwn {
+			readings = discardReadings{}
+		}
 		wg.Go(func() {
-			if err := fa.sim.Run(ctx, a.now, fa.feed, callSink{fa}, demoEmitter{a}); err != nil && ctx.Err() == nil {
+			if err := fa.sim.Run(ctx, a.now, readings, callSink{fa}, demoEmitter{a}); err != nil && ctx.Err() == nil {
 				a.log.Error("demo feeds stopped", "err", err)
 			}
 		})
 	}
 }
 
-// callSink counts the demo's calls like posted ones.
+type discardReadings struct{}
+
+func (discardReadings) Ingest(context.Context, string, []feeds.Item) []feeds.Outcome { return nil }
+
+// callSink counts the demo's calls like posted ones, and takes the
+// demo's request volume of last week.
 type callSink struct{ fa *feedsApp }
+
+func (c callSink) Ticket(t ticket.Ticket) { c.fa.kpi.Ticket(t) }
 
 func (c callSink) Call(call kpi.Call) (ticket.PostStatus, string) {
 	st, reason := c.fa.kpi.Call(call)
@@ -152,8 +167,13 @@ func (c callSink) Call(call kpi.Call) (ticket.PostStatus, string) {
 	return st, reason
 }
 
-// ticketState is the hook of the ticket-event ingest.
-func (fa *feedsApp) ticketState(st ticket.State) { fa.kpi.TicketState(st) }
+// ticketState is the hook of the ticket-event ingest: the KPIs follow a
+// ticket's lifecycle when an event changed it.
+func (fa *feedsApp) ticketState(st ticket.State, changed bool) {
+	if changed {
+		fa.kpi.TicketState(st)
+	}
+}
 
 // publishKPI publishes today's figures when they changed, at most once a
 // second, and at least every 30 s (overdue responses and the date move

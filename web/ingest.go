@@ -83,9 +83,7 @@ func (in *ingester) event(e ticket.Event) (ticket.State, bool, error) {
 	if changed && a.alerting != nil {
 		a.alerting.event(e)
 	}
-	if changed {
-		a.feeds.ticketState(st)
-	}
+	a.feeds.ticketState(st, changed)
 	return st, changed, nil
 }
 

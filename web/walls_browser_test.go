@@ -163,18 +163,18 @@ type wallTileStatus struct {
 
 type stageStatus struct {
 	Tiles    []wallTileStatus `json:"tiles"`
-	HeatPx   int          `json:"heatPx"`
-	CanvasW  int          `json:"canvasW"`
-	HotRows  int          `json:"hotRows"`
-	Tickets  int          `json:"tickets"`
-	Clock    string       `json:"clock"`
-	Conn     string       `json:"conn"`
-	Version  string       `json:"version"`
-	Monitor  string       `json:"monitor"`
-	Title    string       `json:"title"`
-	Applied  []applied    `json:"applied"`
-	Markers  int          `json:"markers"`
-	ClockSet string       `json:"clockSet"`
+	HeatPx   int              `json:"heatPx"`
+	CanvasW  int              `json:"canvasW"`
+	HotRows  int              `json:"hotRows"`
+	Tickets  int              `json:"tickets"`
+	Clock    string           `json:"clock"`
+	Conn     string           `json:"conn"`
+	Version  string           `json:"version"`
+	Monitor  string           `json:"monitor"`
+	Title    string           `json:"title"`
+	Applied  []applied        `json:"applied"`
+	Markers  int              `json:"markers"`
+	ClockSet string           `json:"clockSet"`
 }
 
 type applied struct {

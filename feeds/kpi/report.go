@@ -52,6 +52,9 @@ type Report struct {
 	Volume         []int `json:"volume_15m"`
 	VolumeLastWeek []int `json:"volume_15m_last_wk"`
 	NowBin         int   `json:"now_bin"` // the bin AsOf falls in (95 for a past day)
+	// Calls15 and Calls15LastWeek are calls offered per 15 minutes, likewise.
+	Calls15         []int `json:"calls_15m"`
+	Calls15LastWeek []int `json:"calls_15m_last_wk"`
 	// Hourly is calls and tickets per hour of the day.
 	Hourly [24]Hour `json:"hourly"`
 }
@@ -101,11 +104,14 @@ func (t *Tracker) Day(midnight time.Time, now time.Time) Report {
 	defer t.mu.Unlock()
 	r.Volume = make([]int, 96)
 	r.VolumeLastWeek = make([]int, 96)
+	r.Calls15 = make([]int, 96)
+	r.Calls15LastWeek = make([]int, 96)
 	if d := t.days[key]; d != nil {
 		for m := range upTo {
 			r.Tickets += int(d.tickets[m])
 			r.CallsOffered += int(d.offered[m])
 			r.Volume[m/15] += int(d.tickets[m])
+			r.Calls15[m/15] += int(d.offered[m])
 			r.Hourly[m/60].Tickets += int(d.tickets[m])
 			r.Hourly[m/60].Offered += int(d.offered[m])
 		}
@@ -119,6 +125,7 @@ func (t *Tracker) Day(midnight time.Time, now time.Time) Report {
 	if d := t.days[lastWeek]; d != nil {
 		for m := range minutesPerDay {
 			r.VolumeLastWeek[m/15] += int(d.tickets[m])
+			r.Calls15LastWeek[m/15] += int(d.offered[m])
 			if m < upTo {
 				r.TicketsLastWeek += int(d.tickets[m])
 				r.CallsLastWeek += int(d.offered[m])

@@ -26,6 +26,14 @@ type CallSink interface {
 	Call(c kpi.Call) (ticket.PostStatus, string)
 }
 
+// VolumeSink, when the CallSink is one too, takes the request volume of
+// the days before the ticket demo's own back-fill (a day), so the
+// comparison with the same weekday last week has a base: *kpi.Tracker is
+// one. Only the ticket's id and creation time are set.
+type VolumeSink interface {
+	Ticket(t ticket.Ticket)
+}
+
 // Options tune the simulator. Zero values take the defaults.
 type Options struct {
 	Seed        int64
@@ -163,6 +171,9 @@ func (s *Sim) Run(ctx context.Context, now func() time.Time, readings ReadingSin
 	s.nextCall = start.Add(-time.Duration(s.o.CallDays) * 24 * time.Hour)
 	s.nextInc = start.Add(-s.o.Backfill).Add(s.incidentGap())
 	s.mu.Unlock()
+	if vs, ok := calls.(VolumeSink); ok && s.o.CallDays > 1 {
+		s.volumeHistory(start, vs)
+	}
 	s.step(ctx, start, readings, calls, tickets)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -24,13 +24,13 @@ import (
 // broker is a private Mosquitto on a free loopback port, with persistence,
 // so it can be restarted and keep its sessions.
 type broker struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	port int
 	cmd  *exec.Cmd
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +40,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startBroker(t *testing.T) *broker {
+func startBroker(t testing.TB) *broker {
 	t.Helper()
 	if _, err := exec.LookPath("mosquitto"); err != nil {
 		if _, err2 := os.Stat("/usr/sbin/mosquitto"); err2 != nil {

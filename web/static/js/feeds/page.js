@@ -27,8 +27,9 @@ async function main() {
   let raf = 0;
   const redraw = () => { if (!raf) raf = requestAnimationFrame(draw); };
   const layers = [trafficLayer({ ...ctx, redraw }), floodLayer({ ...ctx, redraw })];
-  const center = pub.map && pub.map.center ? pub.map.center : [20.0, 110.33];
-  const zoom = (pub.map && pub.map.zoom ? pub.map.zoom : 11.8) + 0.6;
+  // The stations sit in the city centre: frame them, not the whole map.
+  const center = [20.005, 110.325];
+  const zoom = (pub.map && pub.map.zoom ? pub.map.zoom : 11.8) + 1.4;
 
   function draw() {
     raf = 0;

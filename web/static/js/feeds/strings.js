@@ -47,7 +47,7 @@ const zh = {
   'kpi.direct': '直办率',
   'kpi.vs_last_week': '较上周同期 {p}',
   'kpi.last_week': '上周同期 {n}',
-  'kpi.volume': '工单量（每15分钟） 今日 / 上周同日',
+  'kpi.volume': '来电量（每15分钟） 今日 / 上周同日',
   'unit.s': '秒',
   'unit.calls': '通',
   'unit.tickets': '件',
@@ -101,7 +101,7 @@ const en = {
   'kpi.direct': 'Direct resolution',
   'kpi.vs_last_week': '{p} vs last week',
   'kpi.last_week': 'last week {n}',
-  'kpi.volume': 'Requests per 15 min, today / same day last week',
+  'kpi.volume': 'Calls per 15 min, today / same day last week',
   'unit.s': 's',
   'unit.calls': '',
   'unit.tickets': '',
@@ -118,7 +118,7 @@ export function feedsT(lang) {
     return s;
   };
   t.lang = lang === 'en' ? 'en' : 'zh';
-  t.name = (v) => (t.lang === 'en' && v.name_en ? v.name_en : v.name);
+  t.label = (v) => (t.lang === 'en' && v.name_en ? v.name_en : v.name);
   t.sub = (v) => (t.lang === 'en' ? v.name : v.name_en || '');
   t.state = (v) => {
     const k = 'state.' + v.state + '.' + v.kind;

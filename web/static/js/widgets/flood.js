@@ -43,10 +43,10 @@ export function mount(el, ctx) {
       const sec = h('section', 'fd-section');
       sec.append(h('h3', 'fd-section-title', t(kind)));
       for (const v of list) {
-        const row = h('div', 'fd-row');
+        const row = h('div', 'fd-row fd-' + v.kind);
         row.dataset.id = v.id;
         const name = h('div', 'fd-name');
-        name.append(h('span', 'fd-name-main', t.name(v)), h('span', 'fd-name-sub', t.sub(v)));
+        name.append(h('span', 'fd-name-main', t.label(v)), h('span', 'fd-name-sub', t.sub(v)));
         const value = h('div', 'fd-value');
         const detail = h('div', 'fd-detail');
         const badges = h('div', 'fd-badges');
@@ -65,7 +65,7 @@ export function mount(el, ctx) {
     const r = rows.get(id);
     if (!v || !r) return;
     const color = v.stale ? COLORS.stale : COLORS[v.state] || COLORS.nodata;
-    r.row.className = 'fd-row fd-state-' + v.state + (v.stale ? ' fd-is-stale' : '');
+    r.row.className = 'fd-row fd-' + v.kind + ' fd-state-' + v.state + (v.stale ? ' fd-is-stale' : '');
     r.value.textContent = '';
     r.value.append(h('span', 'fd-num', fmt(v.value, DIGITS[v.kind])), h('span', 'fd-unit', v.unit));
     r.value.style.color = color;
@@ -76,7 +76,7 @@ export function mount(el, ctx) {
       if (v.inflow != null) s += ` · ${t('inflow')} ${fmt(v.inflow, 1)} / ${t('outflow')} ${fmt(v.outflow, 1)} m³/s`;
       r.detail.textContent = s;
     } else {
-      r.detail.textContent = `${t('warn')} ${fmt(v.warn, 0)} · ${t('limit')} ${fmt(v.limit, 0)} ${v.unit}`;
+      r.detail.remove(); // the thresholds are the sparkline's dashed lines
     }
     draw(id);
   };

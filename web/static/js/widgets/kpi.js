@@ -1,7 +1,7 @@
 // KPI widget: the hotline's figures for today in the city's zone — answer
 // rate, average wait, calls and requests against the same weekday last
 // week, 30-minute response, completion, satisfaction, direct resolution —
-// and a sparkline of requests per 15 minutes, today against last week.
+// and a sparkline of calls per 15 minutes, today against last week.
 // Data: hub state topic kpi, key "today" (GET /api/v1/kpi has the same).
 // opts: {} (none yet)
 
@@ -62,9 +62,10 @@ export function mount(el, ctx) {
   const draw = () => {
     if (!rep) return;
     const bins = (arr) => arr.map((v, i) => ({ t: i, v }));
-    // Today's line stops at the current quarter hour.
-    const today = bins(rep.volume_15m || []).slice(0, (rep.now_bin ?? 95) + 1);
-    const last = bins(rep.volume_15m_last_wk || []);
+    // Today's line stops at the last complete quarter hour.
+    const done = rep.now_bin == null || rep.now_bin >= 95 ? 96 : rep.now_bin;
+    const today = bins(rep.calls_15m || []).slice(0, done);
+    const last = bins(rep.calls_15m_last_wk || []);
     const x = (p, i, w) => (p.t / 95) * w;
     sparkline(canvas, [], {
       series: [{ pts: last, color: '#7d90ab', width: 1.5, x }, { pts: today, color: '#4fc3ff', width: 2.5, x }],

@@ -26,6 +26,15 @@ export function mount(el, ctx) {
 
   let hist = new History(opts.hours || 6);
   const state = new Map();
+  // Times in the city's zone, whatever zone the wall PC is set to.
+  const zone = (ctx.pub && ctx.pub.city && ctx.pub.city.timezone) || 'Asia/Shanghai';
+  let timeFmt;
+  try {
+    timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  } catch (err) {
+    timeFmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  }
+  const hhmm = (iso) => timeFmt.format(new Date(iso));
   let conn = 'connecting';
   const rows = new Map();
 
@@ -40,7 +49,7 @@ export function mount(el, ctx) {
       const el = h('div', 'fd-row fd-road');
       el.dataset.id = v.id;
       const name = h('div', 'fd-name');
-      name.append(h('span', 'fd-name-main', t.name(v)), h('span', 'fd-name-sub', t.sub(v)));
+      name.append(h('span', 'fd-name-main', t.label(v)), h('span', 'fd-name-sub', t.sub(v)));
       r = { el, name, value: h('div', 'fd-value'), badges: h('div', 'fd-badges'), canvas: h('canvas', 'fd-spark') };
       el.append(r.name, r.value, r.badges, r.canvas);
       rows.set(v.id, r);
@@ -84,8 +93,8 @@ export function mount(el, ctx) {
         const e = h('div', 'fd-incident fd-incident-' + v.type);
         const road = state.get(v.road);
         e.append(badge(t('incident.' + v.type), v.type === 'accident' ? COLORS.danger : COLORS.warning),
-          h('span', 'fd-incident-text', v.summary || (road ? t.name(road) : '')),
-          h('span', 'fd-incident-time', new Date(v.time).toLocaleTimeString(ctx.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit', hour12: false })));
+          h('span', 'fd-incident-text', v.summary || (road ? t.label(road) : '')),
+          h('span', 'fd-incident-time', hhmm(v.time)));
         return e;
       }));
     }
