@@ -22,6 +22,7 @@ type Config struct {
 	Alerts  Alerts   `yaml:"alerts"`
 	Feeds   Feeds    `yaml:"feeds"`
 	Walls   Walls    `yaml:"walls"`
+	Redis   Redis    `yaml:"redis"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -264,6 +265,7 @@ func Default() Config {
 			WebhookBackoff:     time.Second,
 		},
 		Feeds: defaultFeeds(),
+		Redis: defaultRedis(),
 		Walls: defaultWalls(),
 		Demo:  Demo{PerDay: 2700, Speed: 1},
 		Log:   Log{Level: "info", Format: "text"},

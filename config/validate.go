@@ -232,6 +232,7 @@ func (c *Config) Validate() error {
 
 	errs = append(errs, c.validateAlerts()...)
 	c.validateFeeds(bad)
+	c.validateRedis(bad)
 	errs = append(errs, c.validateWalls()...)
 
 	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {

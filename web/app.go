@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/config"
@@ -49,6 +50,7 @@ type App struct {
 	engine    *geo.Engine
 	bounds    *geo.Boundaries
 	broker    stream.Broker
+	redis     redis.UniversalClient // nil without redis.addrs
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
@@ -118,6 +120,7 @@ func New(cfg config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo engine: %w", err)
 	}
+	a.redis = newRedis(cfg.Redis)
 	a.broker = stream.NewMemoryBroker()
 	a.hub = stream.New(stream.Options{
 		QueueBytes:       cfg.Hub.QueueBytes,
