@@ -298,6 +298,9 @@ func (a *App) Close() error {
 		if a.alerting != nil {
 			a.alerting.close()
 		}
+		if a.redis != nil {
+			_ = a.redis.Close()
+		}
 	})
 	return err
 }
