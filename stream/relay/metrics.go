@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_relay_latency_seconds",
 			Help:    "From a frame's last packet read from the camera to its fragment written to a viewer.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
 		}),
 		firstFragment: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_first_fragment_seconds",
