@@ -96,6 +96,9 @@ func TestVideoInBrowser(t *testing.T) {
 			{ID: "road", Name: "路口", NameEn: "Junction", Lat: 20.03, Lng: 110.33, Main: h264.URL("road")},
 			{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: h265.URL("hevc"), Sub: h264.URL("hevc-sub")},
 		}
+		// Long enough for a player to see its picture freeze before the
+		// relay calls the camera stalled.
+		c.Video.StallTimeout = 20 * time.Second
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -230,6 +233,31 @@ func TestVideoInBrowser(t *testing.T) {
 		if err := os.WriteFile(path, shot, 0o644); err == nil {
 			t.Logf("screenshot: %s", path)
 		}
+	}
+
+	// The camera stops sending but keeps its session: the players' pictures
+	// stop moving while the stream is connected and live, and they report
+	// a frozen tile, which the server counts; when it moves again they say
+	// so.
+	h264.Pause()
+	frozen := func(camera string) float64 {
+		n, _ := metric(t, s.reg, "citywall_video_frozen_reports_total", map[string]string{"camera": camera})
+		return n
+	}
+	eventually(t, "frozen reported", func() bool { return frozen("road") >= 1 })
+	if st = probe(); st[0].State != "frozen" || !strings.Contains(st[0].Text, "frozen") {
+		t.Errorf("the tile does not show it is frozen: %+v", st[0])
+	}
+	h264.Resume()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		st = probe()
+		if st[0].State == "live" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st[0].State != "live" {
+		t.Errorf("the tile did not recover: %+v", st[0])
 	}
 
 	// destroy() closes the socket: the server sees the viewers go.

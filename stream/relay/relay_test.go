@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -396,6 +397,7 @@ func newRelayErr(url string) (*relay.Relay, error) {
 // TestCloseStopsEverything: Close returns with viewers and an open
 // upstream, and a viewer's Next ends.
 func TestCloseStopsEverything(t *testing.T) {
+	base := runtime.NumGoroutine()
 	g := newRig(t, democam.Options{}, nil)
 	v, err := g.r.Watch("cam-1", "main", false)
 	if err != nil {
@@ -420,6 +422,16 @@ func TestCloseStopsEverything(t *testing.T) {
 	wg.Wait()
 	if _, err := g.r.Watch("cam-1", "main", false); !errors.Is(err, relay.ErrClosed) {
 		t.Errorf("watch after close: %v", err)
+	}
+	// No goroutine of the relay (vdk's reader included) outlives it.
+	g.cam.Close()
+	deadline := time.Now().Add(wait)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
