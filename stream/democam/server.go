@@ -35,6 +35,9 @@ type Options struct {
 	// NoVideo leaves the video track out (with G711: a camera the relay
 	// cannot show).
 	NoVideo bool
+	// InBand leaves the parameter sets out of the SDP: a reader learns
+	// them from the stream, as from many cameras.
+	InBand bool
 }
 
 // Server is an RTSP server that plays its clip on every path.
@@ -87,14 +90,18 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("democam: start: %w", err)
 	}
 	desc := &description.Session{}
+	vps, sps, pps := o.Clip.VPS, o.Clip.SPS, o.Clip.PPS
+	if o.InBand {
+		vps, sps, pps = nil, nil, nil
+	}
 	switch o.Clip.Codec {
 	case H264:
 		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
-			PayloadTyp: 96, PacketizationMode: 1, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+			PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps,
 		}}}
 	case H265:
 		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H265{
-			PayloadTyp: 96, VPS: o.Clip.VPS, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+			PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps,
 		}}}
 	default:
 		s.srv.Close()

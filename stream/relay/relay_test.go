@@ -492,3 +492,16 @@ func TestSeveralSlicesAPicture(t *testing.T) {
 		n++
 	}
 }
+
+// TestParameterSetsInBand: a camera whose SDP has no parameter sets (vdk
+// then holds empty codec data) plays once they come in the stream.
+func TestParameterSetsInBand(t *testing.T) {
+	g := newRig(t, democam.Options{InBand: true}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "frames", func() bool { f, k := rd.count(); return f >= 30 && k >= 1 })
+	st, _ := g.r.CameraStatus("cam-1")
+	if st.Codec != "avc1.42C01E" {
+		t.Errorf("codec %q", st.Codec)
+	}
+	t.Logf("first fragment after %s", rd.first)
+}
