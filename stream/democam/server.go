@@ -38,6 +38,9 @@ type Options struct {
 	// InBand leaves the parameter sets out of the SDP: a reader learns
 	// them from the stream, as from many cameras.
 	InBand bool
+	// RTPBase is the video's first RTP timestamp (0: random), e.g. just
+	// before the 32-bit clock wraps.
+	RTPBase uint32
 }
 
 // Server is an RTSP server that plays its clip on every path.
@@ -199,6 +202,9 @@ func (s *Server) play() {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	vbase := binary.BigEndian.Uint32(b[0:])
+	if s.opts.RTPBase != 0 {
+		vbase = s.opts.RTPBase
+	}
 	abase := binary.BigEndian.Uint32(b[4:])
 	gbase := binary.BigEndian.Uint32(b[8:])
 

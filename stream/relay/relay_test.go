@@ -505,3 +505,28 @@ func TestParameterSetsInBand(t *testing.T) {
 	}
 	t.Logf("first fragment after %s", rd.first)
 }
+
+// TestRTPClockWraps: a camera whose 32-bit RTP clock wraps a second after
+// it is dialled plays on without a jump.
+func TestRTPClockWraps(t *testing.T) {
+	g := newRig(t, democam.Options{RTPBase: 1<<32 - 90000}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "two seconds of frames", func() bool { f, _ := rd.count(); return f >= 50 })
+	if n := g.metric("citywall_video_timestamp_jumps_total"); n != 0 {
+		t.Errorf("%v timestamp jumps at the wrap", n)
+	}
+	var next uint64
+	n := 0
+	for _, it := range rd.snapshot() {
+		if it.Kind != relay.KindFragment {
+			continue
+		}
+		d := it.Fragment.Data
+		dts, dur := binary.BigEndian.Uint64(d[60:]), binary.BigEndian.Uint32(d[88:])
+		if n > 0 && (dts != next || dur != 3600) {
+			t.Fatalf("fragment %d: dts %d (want %d), duration %d", n, dts, next, dur)
+		}
+		next = dts + uint64(dur)
+		n++
+	}
+}
