@@ -129,11 +129,16 @@ func Start(o Options) (*Server, error) {
 		}}}
 		desc.Medias = append(desc.Medias, s.g711)
 	}
-	s.stream = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
-	if err := s.stream.Initialize(); err != nil {
+	// The server answers from here on; requests before the stream is
+	// ready are told 503 (see ready).
+	st := &gortsplib.ServerStream{Server: s.srv, Desc: desc}
+	if err := st.Initialize(); err != nil {
 		s.srv.Close()
 		return nil, fmt.Errorf("democam: stream: %w", err)
 	}
+	s.mu.Lock()
+	s.stream = st
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.play()
 	return s, nil
@@ -284,12 +289,23 @@ var silentG711 = func() (b [160]byte) {
 	return
 }()
 
+// ready is the stream once Start has made it.
+func (s *Server) ready() *gortsplib.ServerStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream
+}
+
 // OnDescribe hands every path the one stream.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+	st := s.ready()
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st, nil
 }
 
 // OnSetup accepts every path.
@@ -297,7 +313,11 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+	st := s.ready()
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st, nil
 }
 
 // OnPlay counts readers.
