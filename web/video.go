@@ -37,13 +37,16 @@ type video struct {
 
 	mu        sync.Mutex
 	published map[string]string // last value sent per camera, to send changes only
+
+	alerter CameraAlerter // nil: no alerting
+	down    map[string]downState
 }
 
 // newVideo builds the relay. With the demo on and no camera configured, the
 // demo city's cameras are served by an in-process RTSP server on a free
 // loopback port, and become cfg.Cameras like configured ones.
 func newVideo(a *App) (*video, error) {
-	v := &video{app: a, changed: make(chan struct{}, 1), byID: map[string]config.Camera{}, published: map[string]string{}}
+	v := &video{app: a, changed: make(chan struct{}, 1), byID: map[string]config.Camera{}, published: map[string]string{}, down: map[string]downState{}}
 	cams := a.cfg.Cameras
 	if len(cams) == 0 && a.cfg.Demo.Enabled {
 		srv, err := democam.Start(democam.Options{Addr: "127.0.0.1:0"})
@@ -108,24 +111,91 @@ func newVideo(a *App) (*video, error) {
 
 // run starts the relay and publishes the cameras topic until ctx ends:
 // every camera at once, then what changed, at most four times a second.
+// Once a second it looks for cameras that are down for the alerting.
 func (v *video) run(ctx context.Context) {
 	v.relay.Run()
 	v.publish(ctx)
-	tick := time.NewTicker(250 * time.Millisecond)
+	last := time.Now()
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-v.changed:
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
+			if wait := 250*time.Millisecond - time.Since(last); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
 			}
 			v.publish(ctx)
+			last = time.Now()
+		case <-tick.C:
+			v.checkDown(ctx)
 		}
 	}
+}
+
+// CameraAlerter hears about cameras that go down (offline, stalled or
+// unsupported for longer than twice video.stall_timeout while watched or
+// always on) and come back; the alerting raises and clears an alert for
+// each. Cameras nobody watches are not dialled, so they are not judged.
+type CameraAlerter interface {
+	CameraDown(ctx context.Context, camera config.Camera, state, reason string) error
+	CameraUp(ctx context.Context, camera config.Camera) error
+}
+
+// SetCameraAlerter connects the alerting; call it before Run.
+func (a *App) SetCameraAlerter(x CameraAlerter) { a.video.alerter = x }
+
+// checkDown tells the alerter about cameras down for a while and about
+// those back live.
+func (v *video) checkDown(ctx context.Context) {
+	if v.alerter == nil {
+		return
+	}
+	grace := 2 * v.app.cfg.Video.StallTimeout
+	now := time.Now()
+	for _, st := range v.relay.Status() {
+		d := v.down[st.ID]
+		switch st.State {
+		case relay.Offline, relay.Stalled, relay.Unsupported:
+			if d.since.IsZero() {
+				d.since = now
+			}
+			if !d.reported && now.Sub(d.since) >= grace {
+				if err := v.alerter.CameraDown(ctx, v.byID[st.ID], st.State.String(), st.Reason); err != nil {
+					v.app.log.Warn("camera alert not raised", "camera", st.ID, "err", err)
+				} else {
+					d.reported = true
+				}
+			}
+		case relay.Live:
+			if d.reported {
+				if err := v.alerter.CameraUp(ctx, v.byID[st.ID]); err != nil {
+					v.app.log.Warn("camera alert not cleared", "camera", st.ID, "err", err)
+					continue
+				}
+			}
+			d = downState{}
+		case relay.Connecting:
+			// Between attempts: keep counting.
+		default:
+			if !d.reported {
+				d = downState{}
+			}
+		}
+		v.down[st.ID] = d
+	}
+}
+
+type downState struct {
+	since    time.Time
+	reported bool
 }
 
 func (v *video) close() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,13 +20,14 @@ import (
 
 // tileStatus is what a video tile of the camera page shows.
 type tileStatus struct {
-	State       string  `json:"state"`       // the tile's data-state
-	Text        string  `json:"text"`        // every word in the tile
-	Frames      int     `json:"frames"`      // frames presented (requestVideoFrameCallback)
-	Decoded     int     `json:"decoded"`     // getVideoPlaybackQuality().totalVideoFrames
-	CurrentTime float64 `json:"currentTime"` // video.currentTime
-	FirstFrame  float64 `json:"firstFrame"`  // ms from connecting to the first frame presented
-	ReadyState  int     `json:"readyState"`
+	State       string             `json:"state"`       // the tile's data-state
+	Text        string             `json:"text"`        // every word in the tile
+	Frames      int                `json:"frames"`      // frames presented (requestVideoFrameCallback)
+	Decoded     int                `json:"decoded"`     // getVideoPlaybackQuality().totalVideoFrames
+	CurrentTime float64            `json:"currentTime"` // video.currentTime
+	FirstFrame  float64            `json:"firstFrame"`  // ms from connecting to the first frame presented
+	ReadyState  int                `json:"readyState"`
+	Marks       map[string]float64 `json:"marks"` // ms from connecting to each step of the start
 }
 
 const tilesProbe = `(() => (window.citywallTiles || []).map((tile) => {
@@ -40,6 +42,7 @@ const tilesProbe = `(() => (window.citywallTiles || []).map((tile) => {
     currentTime: v.currentTime,
     firstFrame: tile.player.firstFrameAt,
     readyState: v.readyState,
+    marks: tile.player.marks,
   };
 }))()`
 
@@ -96,6 +99,9 @@ func TestVideoInBrowser(t *testing.T) {
 			{ID: "road", Name: "路口", NameEn: "Junction", Lat: 20.03, Lng: 110.33, Main: h264.URL("road")},
 			{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: h265.URL("hevc"), Sub: h264.URL("hevc-sub")},
 		}
+		// Long enough for a player to see its picture freeze before the
+		// relay calls the camera stalled.
+		c.Video.StallTimeout = 20 * time.Second
 	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -186,10 +192,10 @@ func TestVideoInBrowser(t *testing.T) {
 	if later.CurrentTime-gate.CurrentTime < 0.5 || later.Frames <= gate.Frames {
 		t.Errorf("currentTime %.2f → %.2f, frames %d → %d over a second", gate.CurrentTime, later.CurrentTime, gate.Frames, later.Frames)
 	}
-	if gate.FirstFrame <= 0 || gate.FirstFrame > 1500 {
+	if gate.FirstFrame <= 0 || gate.FirstFrame > 3000 { // the ≤ 500 ms target is measured in BENCHMARKS.md; under -race and a loaded machine this only catches a tile that waits for the next keyframe or worse
 		t.Errorf("first frame of a running camera after %.0f ms", gate.FirstFrame)
 	}
-	t.Logf("time to first frame of a running camera in Chromium: %.0f ms", gate.FirstFrame)
+	t.Logf("time to first frame of a running camera in Chromium: %.0f ms (steps: %v)", gate.FirstFrame, gate.Marks)
 	hevc := st[1]
 	if hevc.State != "nosupport" || !strings.Contains(hevc.Text, "H.265") || !strings.Contains(hevc.Text, "sub stream") {
 		t.Errorf("the H.265 tile does not say why it cannot play: %+v", hevc)
@@ -230,6 +236,67 @@ func TestVideoInBrowser(t *testing.T) {
 		if err := os.WriteFile(path, shot, 0o644); err == nil {
 			t.Logf("screenshot: %s", path)
 		}
+	}
+
+	// A tile mounted on a page that is already up (as a wall swapping a
+	// slot) on a running camera: the time to its first frame.
+	const mountProbe = `(async () => {
+  const m = await import('/js/widgets/video.js');
+  const div = document.createElement('div');
+  div.style.width = '480px'; div.style.height = '270px';
+  div.style.position = 'fixed'; div.style.left = '0'; div.style.bottom = '0';
+  document.body.append(div);
+  const tile = m.mount(div, {lang: 'en', opts: {camera: 'gate'}});
+  const t0 = performance.now();
+  while (!tile.player.firstFrameAt && performance.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 20));
+  const out = {ms: tile.player.firstFrameAt, marks: tile.player.marks};
+  tile.destroy();
+  div.remove();
+  return out;
+})()`
+	var firsts []float64
+	for range 5 {
+		type probeResult struct {
+			MS    float64            `json:"ms"`
+			Marks map[string]float64 `json:"marks"`
+		}
+		res, err := chromedp.Run(bctx, chromedp.Evaluate[probeResult](mountProbe, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("mount a tile: %v", err)
+		}
+		if res.MS <= 0 {
+			t.Errorf("a tile mounted on a running camera showed no frame in 10 s")
+		}
+		firsts = append(firsts, res.MS)
+		t.Logf("mounted tile: first frame after %.0f ms (steps %v)", res.MS, res.Marks)
+		time.Sleep(300 * time.Millisecond)
+	}
+	sort.Float64s(firsts)
+	t.Logf("time to first frame of a tile mounted on a running camera: median %.0f ms, max %.0f ms", firsts[len(firsts)/2], firsts[len(firsts)-1])
+
+	// The camera stops sending but keeps its session: the players' pictures
+	// stop moving while the stream is connected and live, and they report
+	// a frozen tile, which the server counts; when it moves again they say
+	// so.
+	h264.Pause()
+	frozen := func(camera string) float64 {
+		n, _ := metric(t, s.reg, "citywall_video_frozen_reports_total", map[string]string{"camera": camera})
+		return n
+	}
+	eventually(t, "frozen reported", func() bool { return frozen("road") >= 1 })
+	if st = probe(); st[0].State != "frozen" || !strings.Contains(st[0].Text, "frozen") {
+		t.Errorf("the tile does not show it is frozen: %+v", st[0])
+	}
+	h264.Resume()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		st = probe()
+		if st[0].State == "live" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st[0].State != "live" {
+		t.Errorf("the tile did not recover: %+v", st[0])
 	}
 
 	// destroy() closes the socket: the server sees the viewers go.

@@ -2,18 +2,23 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/web"
 )
 
 // videoClient reads the video endpoint.
@@ -311,4 +316,96 @@ func TestDemoCameras(t *testing.T) {
 			_ = c.conn.Close()
 		}
 	}
+}
+
+// fakeAlerter records what the video side tells the alerting.
+type fakeAlerter struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (f *fakeAlerter) CameraDown(_ context.Context, c config.Camera, state, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, "down "+c.ID+" "+state)
+	return nil
+}
+
+func (f *fakeAlerter) CameraUp(_ context.Context, c config.Camera) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, "up "+c.ID)
+	return nil
+}
+
+func (f *fakeAlerter) seen() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.events, ", ")
+}
+
+// TestCameraAlerts: an always-on camera that disappears is reported down
+// once it has been down for twice the stall timeout, and up when it is
+// back.
+func TestCameraAlerts(t *testing.T) {
+	addr := func() string {
+		cam, err := democam.Start(democam.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := cam.Addr()
+		cam.Close()
+		return a
+	}()
+	cam, err := democam.Start(democam.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cam.Close() }()
+	cfg, tokens := testConfig(t)
+	cfg.Cameras = []config.Camera{{ID: "dam", Name: "大坝", Lat: 19.98, Lng: 110.30, Main: "rtsp://" + addr + "/dam", AlwaysOn: true}}
+	cfg.Video.StallTimeout = time.Second
+	cfg.Video.ReconnectMin = 100 * time.Millisecond
+	cfg.Video.ReconnectMax = 300 * time.Millisecond
+	al := &fakeAlerter{}
+	s := startWithSetup(t, cfg, tokens, func(a *web.App) { a.SetCameraAlerter(al) })
+	_ = s
+	time.Sleep(1500 * time.Millisecond)
+	if got := al.seen(); got != "" {
+		t.Fatalf("alerts while the camera is fine: %s", got)
+	}
+	cam.Close()
+	eventually(t, "camera reported down", func() bool { return strings.HasPrefix(al.seen(), "down dam offline") })
+	for range 50 {
+		if cam, err = democam.Start(democam.Options{Addr: addr}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "camera reported up", func() bool { return al.seen() == "down dam offline, up dam" })
+}
+
+// startWithSetup is startWith with a hook between New and Run.
+func startWithSetup(t *testing.T, cfg config.Config, tokens map[config.Role]string, setup func(*web.App)) *server {
+	t.Helper()
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	app, err := web.New(cfg, web.Options{Registry: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatalf("web.New: %v", err)
+	}
+	setup(app)
+	if _, err := app.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{t: t, app: app, url: app.URL(), reg: reg, logs: logs, tokens: tokens, cancel: cancel, done: make(chan error, 1),
+		client: &http.Client{Timeout: wait, Transport: &http.Transport{}}}
+	go func() { s.done <- app.Run(ctx) }()
+	t.Cleanup(func() { _ = s.stop() })
+	s.waitReady()
+	return s
 }

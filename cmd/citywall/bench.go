@@ -7,11 +7,12 @@ import (
 
 	"github.com/citywall/citywall/stream/loadtest"
 	ingestload "github.com/citywall/citywall/web/loadtest"
+	"github.com/citywall/citywall/web/videoload"
 )
 
 func benchCmd(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: citywall bench hub|ingest [flags]")
+		return errors.New("usage: citywall bench hub|ingest|video [flags]")
 	}
 	switch args[0] {
 	case "hub":
@@ -20,6 +21,10 @@ func benchCmd(ctx context.Context, args []string) error {
 		return loadtest.ClientMain(args[1:], os.Stdout)
 	case "ingest":
 		return ingestload.Main(ctx, args[1:], os.Stdout)
+	case "video":
+		return videoload.Main(args[1:], os.Stdout)
+	case "video-clients":
+		return videoload.ClientMain(args[1:], os.Stdout)
 	}
-	return errors.New("usage: citywall bench hub|ingest [flags]")
+	return errors.New("usage: citywall bench hub|ingest|video [flags]")
 }

@@ -35,6 +35,12 @@ type Options struct {
 	// NoVideo leaves the video track out (with G711: a camera the relay
 	// cannot show).
 	NoVideo bool
+	// InBand leaves the parameter sets out of the SDP: a reader learns
+	// them from the stream, as from many cameras.
+	InBand bool
+	// RTPBase is the video's first RTP timestamp (0: random), e.g. just
+	// before the 32-bit clock wraps.
+	RTPBase uint32
 }
 
 // Server is an RTSP server that plays its clip on every path.
@@ -87,14 +93,18 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("democam: start: %w", err)
 	}
 	desc := &description.Session{}
+	vps, sps, pps := o.Clip.VPS, o.Clip.SPS, o.Clip.PPS
+	if o.InBand {
+		vps, sps, pps = nil, nil, nil
+	}
 	switch o.Clip.Codec {
 	case H264:
 		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
-			PayloadTyp: 96, PacketizationMode: 1, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+			PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps,
 		}}}
 	case H265:
 		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H265{
-			PayloadTyp: 96, VPS: o.Clip.VPS, SPS: o.Clip.SPS, PPS: o.Clip.PPS,
+			PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps,
 		}}}
 	default:
 		s.srv.Close()
@@ -119,11 +129,16 @@ func Start(o Options) (*Server, error) {
 		}}}
 		desc.Medias = append(desc.Medias, s.g711)
 	}
-	s.stream = &gortsplib.ServerStream{Server: s.srv, Desc: desc}
-	if err := s.stream.Initialize(); err != nil {
+	// The server answers from here on; requests before the stream is
+	// ready are told 503 (see ready).
+	st := &gortsplib.ServerStream{Server: s.srv, Desc: desc}
+	if err := st.Initialize(); err != nil {
 		s.srv.Close()
 		return nil, fmt.Errorf("democam: stream: %w", err)
 	}
+	s.mu.Lock()
+	s.stream = st
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.play()
 	return s, nil
@@ -192,6 +207,9 @@ func (s *Server) play() {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	vbase := binary.BigEndian.Uint32(b[0:])
+	if s.opts.RTPBase != 0 {
+		vbase = s.opts.RTPBase
+	}
 	abase := binary.BigEndian.Uint32(b[4:])
 	gbase := binary.BigEndian.Uint32(b[8:])
 
@@ -271,12 +289,23 @@ var silentG711 = func() (b [160]byte) {
 	return
 }()
 
+// ready is the stream once Start has made it.
+func (s *Server) ready() *gortsplib.ServerStream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream
+}
+
 // OnDescribe hands every path the one stream.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+	st := s.ready()
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st, nil
 }
 
 // OnSetup accepts every path.
@@ -284,7 +313,11 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	return &base.Response{StatusCode: base.StatusOK}, s.stream, nil
+	st := s.ready()
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st, nil
 }
 
 // OnPlay counts readers.

@@ -125,6 +125,7 @@ func (a *assembler) flush() bool {
 	a.seq++
 	data := fmp4.AppendFragment(make([]byte, 0, fmp4.FragmentSize(p.size)), a.seq, 1, dts, dur, p.key, p.parts...)
 	a.src.publish(&Fragment{Data: data, Key: p.key, In: p.in})
+	a.src.relay.metrics.muxed.Observe(time.Since(p.in).Seconds())
 	return true
 }
 

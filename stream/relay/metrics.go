@@ -12,6 +12,7 @@ type metrics struct {
 	frozenReports *prometheus.CounterVec
 	timeJumps     *prometheus.CounterVec
 	latency       prometheus.Histogram
+	muxed         prometheus.Histogram
 	firstFragment prometheus.Histogram
 }
 
@@ -45,7 +46,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_relay_latency_seconds",
 			Help:    "From a frame's last packet read from the camera to its fragment written to a viewer.",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+		}),
+		muxed: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "citywall_video_mux_seconds",
+			Help:    "From a frame's last packet read from the camera to its fragment queued for every viewer.",
+			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .005, .01, .05},
 		}),
 		firstFragment: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_first_fragment_seconds",
@@ -55,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.viewers, m.state, m.bytesIn, m.bytesOut, m.dropped, m.reconnects,
-			m.frozenReports, m.timeJumps, m.latency, m.firstFragment)
+			m.frozenReports, m.timeJumps, m.latency, m.muxed, m.firstFragment)
 	}
 	return m
 }

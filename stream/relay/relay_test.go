@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,8 @@ func TestInstantStart(t *testing.T) {
 		rd := watch(t, g.r, "cam-1", "main", false)
 		eventually(t, "first frame", func() bool { f, _ := rd.count(); return f >= 1 })
 		items := rd.snapshot()
-		if rd.first > 200*time.Millisecond {
+		// At once: well before the camera's next keyframe (a second).
+		if rd.first > 500*time.Millisecond {
 			t.Errorf("viewer %d: first fragment after %s, want at once", i, rd.first)
 		}
 		for _, it := range items {
@@ -160,7 +162,7 @@ func TestStall(t *testing.T) {
 		return false
 	})
 	took := time.Since(paused)
-	if took < 900*time.Millisecond || took > 3*time.Second {
+	if took < 900*time.Millisecond || took > 5*time.Second {
 		t.Errorf("stalled after %s, want about the 1s stall timeout", took)
 	}
 	g.cam.Resume()
@@ -211,8 +213,9 @@ func TestViewerThatNeverReads(t *testing.T) {
 	start := time.Now()
 	eventually(t, "100 frames for the reading viewer", func() bool { f, _ := rd.count(); return f >= 100 })
 	took := time.Since(start)
-	// 100 frames at 25 fps is 4 s of video; a slowed camera would take longer.
-	if took > 5*time.Second {
+	// 100 frames at 25 fps is 4 s of video; a camera held up by the stuck
+	// viewer would stop after its first few frames.
+	if took > 10*time.Second {
 		t.Errorf("the reading viewer needed %s for 100 frames", took)
 	}
 	if stuck.Dropped() == 0 {
@@ -396,6 +399,7 @@ func newRelayErr(url string) (*relay.Relay, error) {
 // TestCloseStopsEverything: Close returns with viewers and an open
 // upstream, and a viewer's Next ends.
 func TestCloseStopsEverything(t *testing.T) {
+	base := runtime.NumGoroutine()
 	g := newRig(t, democam.Options{}, nil)
 	v, err := g.r.Watch("cam-1", "main", false)
 	if err != nil {
@@ -420,6 +424,16 @@ func TestCloseStopsEverything(t *testing.T) {
 	wg.Wait()
 	if _, err := g.r.Watch("cam-1", "main", false); !errors.Is(err, relay.ErrClosed) {
 		t.Errorf("watch after close: %v", err)
+	}
+	// No goroutine of the relay (vdk's reader included) outlives it.
+	g.cam.Close()
+	deadline := time.Now().Add(wait)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -462,13 +476,6 @@ func TestSeveralSlicesAPicture(t *testing.T) {
 	g := newRig(t, democam.Options{Clip: clip}, nil)
 	rd := watch(t, g.r, "cam-1", "main", false)
 	eventually(t, "50 frames", func() bool { f, _ := rd.count(); return f >= 50 })
-	start := time.Now()
-	before, _ := rd.count()
-	time.Sleep(time.Second)
-	after, _ := rd.count()
-	if rate := float64(after-before) / time.Since(start).Seconds(); rate < 20 || rate > 30 {
-		t.Errorf("%.1f fragments a second, want one a picture (25)", rate)
-	}
 	n := 0
 	for _, it := range rd.snapshot() {
 		if it.Kind != relay.KindFragment {
@@ -477,6 +484,48 @@ func TestSeveralSlicesAPicture(t *testing.T) {
 		if got := fragmentNALs(t, it.Fragment); got != 4 {
 			t.Fatalf("fragment %d holds %d slices, want 4", n, got)
 		}
+		// One picture: 40 ms at 25 fps, not a quarter of it.
+		if dur := binary.BigEndian.Uint32(it.Fragment.Data[88:]); dur < 2700 || dur > 4500 {
+			t.Errorf("fragment %d lasts %d ticks, want 3600", n, dur)
+		}
+		n++
+	}
+}
+
+// TestParameterSetsInBand: a camera whose SDP has no parameter sets (vdk
+// then holds empty codec data) plays once they come in the stream.
+func TestParameterSetsInBand(t *testing.T) {
+	g := newRig(t, democam.Options{InBand: true}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "frames", func() bool { f, k := rd.count(); return f >= 30 && k >= 1 })
+	st, _ := g.r.CameraStatus("cam-1")
+	if st.Codec != "avc1.42C01E" {
+		t.Errorf("codec %q", st.Codec)
+	}
+	t.Logf("first fragment after %s", rd.first)
+}
+
+// TestRTPClockWraps: a camera whose 32-bit RTP clock wraps a second after
+// it is dialled plays on without a jump.
+func TestRTPClockWraps(t *testing.T) {
+	g := newRig(t, democam.Options{RTPBase: 1<<32 - 90000}, nil)
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "two seconds of frames", func() bool { f, _ := rd.count(); return f >= 50 })
+	if n := g.metric("citywall_video_timestamp_jumps_total"); n != 0 {
+		t.Errorf("%v timestamp jumps at the wrap", n)
+	}
+	var next uint64
+	n := 0
+	for _, it := range rd.snapshot() {
+		if it.Kind != relay.KindFragment {
+			continue
+		}
+		d := it.Fragment.Data
+		dts, dur := binary.BigEndian.Uint64(d[60:]), binary.BigEndian.Uint32(d[88:])
+		if n > 0 && (dts != next || dur != 3600) {
+			t.Fatalf("fragment %d: dts %d (want %d), duration %d", n, dts, next, dur)
+		}
+		next = dts + uint64(dur)
 		n++
 	}
 }

@@ -195,7 +195,13 @@ func (s *source) run(ctx context.Context) {
 				continue
 			}
 		}
-		s.setState(Connecting, "")
+		// A camera already down stays so (with its reason) until it is
+		// live again, so tiles do not flicker with every attempt.
+		switch s.currentState() {
+		case Offline, Stalled, Unsupported:
+		default:
+			s.setState(Connecting, "")
+		}
 		live, err := s.session(ctx, &tl)
 		if ctx.Err() != nil {
 			return
@@ -266,8 +272,19 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 	defer s.hangUp(c, rw)
 
 	up := &upstream{c: c, audioIdx: -1, videoIdx: -1}
-	if err := s.newCodecs(up); err != nil {
-		return false, err
+	// vdk's reader rewrites c.CodecData, without a lock, whenever the
+	// camera's parameter sets change (and at start, for a camera that
+	// sends them only in band); it signals each change before it queues
+	// the frame that follows. So the codecs are read when a packet comes
+	// after such a signal, never while the reader may be writing them. A
+	// camera with no H.264 or H.265 in its SDP never has them rewritten:
+	// it is judged at once.
+	dirty := true
+	if !sdpHasVideo(c.SDPRaw) {
+		if err := s.newCodecs(up); err != nil {
+			return false, err
+		}
+		dirty = false
 	}
 	tl.restart()
 	asm := assembler{src: s, tl: tl, up: up, needKey: true}
@@ -307,13 +324,30 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 		case sig := <-c.Signals:
 			switch sig {
 			case rtspv2.SignalCodecUpdate:
-				if err := s.newCodecs(up); err != nil {
-					return live, err
-				}
+				dirty = true
 			case rtspv2.SignalStreamRTPStop:
 				return live, errEnded
 			}
 		case pkt := <-c.OutgoingPacketQueue:
+			// A signal sent before this packet was queued is taken
+			// first, so the keyframe after new parameter sets is
+			// muxed with them.
+			select {
+			case sig := <-c.Signals:
+				switch sig {
+				case rtspv2.SignalCodecUpdate:
+					dirty = true
+				case rtspv2.SignalStreamRTPStop:
+					return live, errEnded
+				}
+			default:
+			}
+			if dirty {
+				dirty = false
+				if err := s.newCodecs(up); err != nil {
+					return live, err
+				}
+			}
 			video, sent := asm.packet(pkt, time.Now())
 			if sent && !live {
 				live = true
@@ -333,6 +367,12 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 			return live, errStalled
 		}
 	}
+}
+
+func (s *source) currentState() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
 }
 
 func (s *source) currentHeader() *Header {
@@ -450,10 +490,12 @@ func tracks(up *upstream) (video, audio *fmp4.Track, why string) {
 	}
 	if video == nil {
 		hasVideo := false
-		for _, cd := range up.c.CodecData {
-			if cd != nil && (cd.Type() == av.H264 || cd.Type() == av.H265) {
+		for i, cd := range up.c.CodecData {
+			if cd != nil && (cd.Type() == av.H264 || cd.Type() == av.H265) && !hasVideo {
+				// Not ready yet (parameter sets come in band): its
+				// packets are taken and dropped until they are.
 				hasVideo = true
-				up.videoIdx = -1
+				up.videoIdx, up.h265 = int8(i), cd.Type() == av.H265
 			}
 		}
 		if !hasVideo {
@@ -560,4 +602,15 @@ func fixHVCC(rec, sps []byte) []byte {
 	out := append([]byte(nil), rec...)
 	copy(out[1:13], rbsp[3:15])
 	return out
+}
+
+// sdpHasVideo says whether a session description offers H.264 or H.265.
+func sdpHasVideo(sdp []byte) bool {
+	for line := range strings.SplitSeq(string(sdp), "\n") {
+		line = strings.ToUpper(strings.TrimSpace(line))
+		if strings.HasPrefix(line, "A=RTPMAP:") && (strings.Contains(line, " H264/") || strings.Contains(line, " H265/") || strings.Contains(line, " HEVC/")) {
+			return true
+		}
+	}
+	return false
 }

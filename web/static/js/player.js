@@ -57,7 +57,9 @@ export class Player extends EventTarget {
     this.status = { state: 'closed' };
     this.destroyed = false;
     this.noSupport = false;
-    this.lastTrim = 0;
+    this.marks = {};
+    this.started = false; // the current MediaSource has had data
+    this.jumpToLive = false;
 
     video.muted = true; // walls are silent; muted video may autoplay
     video.playsInline = true;
@@ -134,6 +136,10 @@ export class Player extends EventTarget {
     this.ws = ws;
     this.connectedAt = performance.now();
     this.firstFrameAt = 0;
+    this.marks = {}; // ms from connecting to each step of the first start, for tests and the console
+    ws.onopen = () => this._mark('open');
+    this.mime = '';
+    this._openMedia();
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
       if (typeof ev.data === 'string') this._text(ev.data);
@@ -179,19 +185,12 @@ export class Player extends EventTarget {
     }
   }
 
-  // _codec starts (or restarts) the media pipeline for a new stream.
-  _codec(m) {
-    this.codec = m;
-    const mime = m.mime || `video/mp4; codecs="${m.codec}"`;
-    if (!('MediaSource' in window) || !MediaSource.isTypeSupported(mime)) {
-      this.noSupport = true;
-      this._emit({ state: 'nosupport', codec: m.codec, video: m.video });
-      const ws = this.ws;
-      this.ws = null;
-      if (ws) ws.close(1000, 'codec not supported');
-      return;
-    }
+  // _openMedia attaches a fresh MediaSource to the video. It is done while
+  // the socket connects: opening takes a while, and the codec string
+  // needed for the SourceBuffer arrives only later.
+  _openMedia() {
     this._teardownMedia();
+    if (!('MediaSource' in window)) return;
     const ms = new MediaSource();
     this.ms = ms;
     this.objectURL = URL.createObjectURL(ms);
@@ -200,22 +199,48 @@ export class Player extends EventTarget {
       if (ms !== this.ms) return;
       URL.revokeObjectURL(this.objectURL);
       this.objectURL = '';
-      try {
-        this.sb = ms.addSourceBuffer(mime);
-        this.sb.mode = 'segments';
-      } catch (err) {
-        this._emit({ state: 'error', reason: String(err) });
-        this._reconnectNow();
-        return;
-      }
-      this.sb.addEventListener('updateend', () => this._updated());
-      this.sb.addEventListener('error', () => this._reconnectNow());
-      this._pump();
+      this._mark('sourceopen');
+      this._addSourceBuffer();
     }, { once: true });
   }
 
+  // _codec starts (or restarts) the media pipeline for a new stream.
+  _codec(m) {
+    this.codec = m;
+    this._mark('codec');
+    const mime = m.mime || `video/mp4; codecs="${m.codec}"`;
+    if (!('MediaSource' in window) || !MediaSource.isTypeSupported(mime)) {
+      this.noSupport = true;
+      this._emit({ state: 'nosupport', codec: m.codec, video: m.video });
+      const ws = this.ws;
+      this.ws = null;
+      if (ws) ws.close(1000, 'codec not supported');
+      this._teardownMedia();
+      return;
+    }
+    this.mime = mime;
+    if (!this.ms || this.sb || this.ms.readyState === 'ended') this._openMedia(); // a new stream mid-way
+    if (this.ms && this.ms.readyState === 'open') this._addSourceBuffer();
+  }
+
+  _addSourceBuffer() {
+    const ms = this.ms;
+    if (!ms || this.sb || !this.mime || ms.readyState !== 'open') return;
+    try {
+      this.sb = ms.addSourceBuffer(this.mime);
+      this.sb.mode = 'segments';
+    } catch (err) {
+      this._emit({ state: 'error', reason: String(err) });
+      this._reconnectNow();
+      return;
+    }
+    this.sb.addEventListener('updateend', () => this._updated());
+    this.sb.addEventListener('error', () => this._reconnectNow());
+    this._pump();
+  }
+
   _binary(buf) {
-    if (!this.ms) return; // nothing before a codec message
+    if (!this.ms || !this.mime) return; // nothing before a codec message
     this.queue.push(new Uint8Array(buf));
     this.queuedBytes += buf.byteLength;
     // A player that cannot keep up (a starved tab) drops what waits and
@@ -264,9 +289,15 @@ export class Player extends EventTarget {
     if (b && b.length) {
       const end = b.end(b.length - 1);
       const start = b.start(b.length - 1);
-      // First data, or the playhead outside the newest range (a new
-      // stream, a gap): go to the live edge.
-      if (v.currentTime < start || v.currentTime > end) {
+      if (!this.started) {
+        this._mark('appended');
+        // First data of a stream: show its keyframe at once (decoding
+        // one frame), then jump to the live edge once it is on screen.
+        this.started = true;
+        this.jumpToLive = true;
+        v.currentTime = start;
+      } else if (v.currentTime < start || v.currentTime > end) {
+        // The playhead outside the newest range (a gap): go live.
         v.currentTime = Math.max(start, end - this.opts.liveDelay);
       }
       if (v.paused) {
@@ -337,6 +368,8 @@ export class Player extends EventTarget {
     }
     this.frozen = false;
     this.lastTime = -1;
+    this.started = false;
+    this.jumpToLive = false;
   }
 
   _teardown() {
@@ -404,6 +437,10 @@ export class Player extends EventTarget {
     }
   }
 
+  _mark(name) {
+    if (this.marks && !(name in this.marks)) this.marks[name] = Math.round(performance.now() - this.connectedAt);
+  }
+
   _send(m) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(m));
   }
@@ -415,7 +452,18 @@ export class Player extends EventTarget {
     const tick = () => {
       if (this.destroyed) return;
       this.frames++;
-      if (!this.firstFrameAt && this.connectedAt) this.firstFrameAt = performance.now() - this.connectedAt;
+      if (!this.firstFrameAt && this.connectedAt) {
+        this.firstFrameAt = performance.now() - this.connectedAt;
+        this._mark('frame');
+      }
+      if (this.jumpToLive) {
+        this.jumpToLive = false;
+        const b = this.sb && this.sb.buffered;
+        if (b && b.length) {
+          const end = b.end(b.length - 1);
+          if (end - v.currentTime > this.opts.liveDelay + 0.3) v.currentTime = end - this.opts.liveDelay;
+        }
+      }
       v.requestVideoFrameCallback(tick);
     };
     v.requestVideoFrameCallback(tick);
