@@ -1,0 +1,192 @@
+package alerts_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/scan"
+	"github.com/citywall/citywall/geo/ticket"
+)
+
+func TestSLAOverdueFiresAndResponseClears(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		m := newManager(t, nil, rec, nil)
+		store := ticket.NewStore(ticket.StoreOptions{Retention: 48 * time.Hour, MaxTickets: 1000})
+		sla := alerts.NewSLA(m, alerts.SLAOptions{Lookup: store.Get})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sla.Run(ctx); close(done) }()
+
+		now := time.Now()
+		add := func(id string) {
+			if _, err := store.Add(ticket.Ticket{ID: id, Channel: ticket.ChannelPhone, Category: "供水排水", Summary: "水管爆裂",
+				Lat: 20.03, Lng: 110.33, District: "龙华区", Created: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		event := func(id string, typ ticket.EventType) {
+			e := ticket.Event{Ticket: id, Type: typ, Time: time.Now(), Department: "水务局"}
+			if _, _, err := store.AddEvent(e); err != nil {
+				t.Fatal(err)
+			}
+			sla.Event(ctx, e)
+		}
+		add("T1")
+		add("T2")
+		add("T3")
+		event("T1", ticket.EventDispatched)
+		event("T2", ticket.EventDispatched)
+		event("T3", ticket.EventDispatched)
+		time.Sleep(10 * time.Minute)
+		event("T2", ticket.EventResponded) // in time
+		time.Sleep(15 * time.Minute)
+		event("T3", ticket.EventDispatched) // re-dispatched: the clock restarts
+		time.Sleep(5*time.Minute + time.Second)
+		synctest.Wait()
+		open := m.Open()
+		if len(open) != 1 || open[0].Fingerprint != "sla/T1" || open[0].Source != alerts.SourceSLA {
+			t.Fatalf("open after 30 min: %+v", open)
+		}
+		if open[0].District != "龙华区" || open[0].Title == "" || open[0].TitleEn == "" {
+			t.Errorf("SLA alert %+v", open[0])
+		}
+		// T3's new deadline passes too.
+		time.Sleep(25 * time.Minute)
+		synctest.Wait()
+		if len(m.Open()) != 2 {
+			t.Fatalf("%d open, want T1 and T3", len(m.Open()))
+		}
+		// A late response clears the alert.
+		event("T1", ticket.EventResponded)
+		synctest.Wait()
+		if open := m.Open(); len(open) != 1 || open[0].Fingerprint != "sla/T3" {
+			t.Fatalf("after T1's response: %+v", open)
+		}
+		if h := m.List(alerts.Filter{State: alerts.StateResolved}); len(h) != 1 || h[0].ResolvedBy != "system" {
+			t.Errorf("history %+v", h)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// pusher is a fake wall.
+type pusher struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+var _ alerts.WallPusher = (*pusher)(nil)
+
+func (p *pusher) PushAlert(_ context.Context, id string, cams []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, fmt.Sprintf("push %s %v", id, cams))
+	return nil
+}
+
+func (p *pusher) Revert(_ context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, "revert "+id)
+	return nil
+}
+
+func (p *pusher) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls)
+}
+
+func TestClusterSourceRaisesUpdatesAndClears(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		wall := &pusher{}
+		link := alerts.NewWallLink(wall, nil)
+		m, err := alerts.New(context.Background(), alerts.Options{Router: router(), Notifiers: []alerts.Notifier{rec, link},
+			Listeners: []alerts.Listener{rec.listen}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); link.Run(ctx) }()
+
+		cams := []alerts.Camera{
+			{ID: "near", Name: "近处", Lat: 20.0305, Lng: 110.3305},
+			{ID: "far", Name: "远处", Lat: 19.94, Lng: 110.39},
+		}
+		src, err := alerts.NewClusterSource(m, alerts.ClusterOptions{
+			Detector: scan.Options{Threshold: 8}, MinHistory: -1, Quiet: 10 * time.Minute, Cameras: cams,
+			Districts:  []alerts.District{{Name: "龙华区", NameEn: "Longhua", Polygon: [][2]float64{{19.9, 110.2}, {20.1, 110.2}, {20.1, 110.4}, {19.9, 110.4}}}},
+			CategoryEn: func(string) string { return "Water" },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two weeks of thin history around the place.
+		start := time.Now().Add(-14 * 24 * time.Hour)
+		for i := range 400 {
+			src.Learn(ticket.Ticket{ID: fmt.Sprint("h", i), Category: "城市管理", Lat: 20.03 + float64(i%20-10)*0.002, Lng: 110.33 + float64(i%7-3)*0.002,
+				Created: start.Add(time.Duration(i) * 50 * time.Minute)})
+		}
+		// A burst: 8 reports in 16 minutes.
+		for i := range 8 {
+			src.Ticket(ticket.Ticket{ID: fmt.Sprint("b", i), Category: "供水排水", Lat: 20.03 + float64(i%3)*0.001, Lng: 110.33,
+				District: "龙华区", Created: time.Now()})
+			time.Sleep(2 * time.Minute)
+		}
+		src.ScanOnce(ctx, time.Now())
+		synctest.Wait()
+		open := m.Open()
+		if len(open) != 1 {
+			t.Fatalf("%d open alerts after the burst, want 1", len(open))
+		}
+		a := open[0]
+		if a.Source != alerts.SourceCluster || a.Category != "供水排水" || a.District != "龙华区" || a.Cluster == nil || a.Cluster.Count != 8 {
+			t.Errorf("alert %+v cluster %+v", a, a.Cluster)
+		}
+		if len(a.Cluster.Tickets) != 8 || len(a.Cells) == 0 {
+			t.Errorf("tickets %v cells %v", a.Cluster.Tickets, a.Cells)
+		}
+		if !slices.Equal(a.Cameras, []string{"near"}) || a.CameraInfo[0].Name != "近处" {
+			t.Errorf("cameras %v %+v, want the near one only", a.Cameras, a.CameraInfo)
+		}
+		if want := []string{fmt.Sprintf("push %s [near]", a.ID)}; !slices.Equal(wall.list(), want) {
+			t.Errorf("wall calls %v, want %v", wall.list(), want)
+		}
+		// More reports: the same alert is updated.
+		for i := range 3 {
+			src.Ticket(ticket.Ticket{ID: fmt.Sprint("c", i), Category: "供水排水", Lat: 20.03, Lng: 110.33, Created: time.Now()})
+		}
+		src.ScanOnce(ctx, time.Now())
+		if open := m.Open(); len(open) != 1 || open[0].ID != a.ID || open[0].Cluster.Count != 11 {
+			t.Fatalf("after more reports: %+v", open)
+		}
+		// Quiet: the windows empty and after Quiet the alert resolves.
+		for range 8 {
+			time.Sleep(10 * time.Minute)
+			src.ScanOnce(ctx, time.Now())
+		}
+		synctest.Wait()
+		if n := len(m.Open()); n != 0 {
+			t.Fatalf("%d open after the cluster subsided", n)
+		}
+		if got, _ := m.Get(a.ID); got.ResolvedBy != "system" {
+			t.Errorf("resolved by %q", got.ResolvedBy)
+		}
+		if calls := wall.list(); calls[len(calls)-1] != "revert "+a.ID {
+			t.Errorf("wall calls %v: want a revert last", calls)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
