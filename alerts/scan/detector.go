@@ -428,6 +428,9 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 		if a.score != c.score {
 			return a.score > c.score
 		}
+		if (a.cat >= 0) != (c.cat >= 0) {
+			return a.cat >= 0 // a category says more than all of them
+		}
 		if a.c != c.c {
 			return a.c > c.c
 		}
