@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/eval"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/geo/ticket"
 )
@@ -189,4 +190,44 @@ func TestClusterSourceRaisesUpdatesAndClears(t *testing.T) {
 		cancel()
 		wg.Wait()
 	})
+}
+
+// TestDemoBurstsRaiseAlerts runs a day of the demo city with many bursts
+// through the cluster source, on three weeks of the same city's history:
+// its bursts (8-15 reports within 400 m over 20-40 minutes) raise alerts.
+func TestDemoBurstsRaiseAlerts(t *testing.T) {
+	ctx := context.Background()
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	end := time.Date(2026, 11, 2, 0, 0, 0, 0, loc)
+	hist, err := eval.Background(ctx, 2700, 21*24*time.Hour, end, 11, 0, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, err := eval.Background(ctx, 2700, 24*time.Hour, end.Add(24*time.Hour), 12, 12, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := alerts.New(ctx, alerts.Options{Router: router()})
+	src, err := alerts.NewClusterSource(m, alerts.ClusterOptions{Detector: scan.Options{Threshold: 17.6},
+		Baseline: scan.BaselineOptions{Location: loc}, MinHistory: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range hist {
+		_ = src.Baseline().Observe(e.Cell, e.Category, e.Time)
+	}
+	k := 0
+	for now := end.Add(time.Minute); !now.After(end.Add(24 * time.Hour)); now = now.Add(time.Minute) {
+		for k < len(day) && !day[k].Time.After(now) {
+			e := day[k]
+			src.Ticket(ticket.Ticket{ID: e.ID, Category: e.Category, Lat: e.Lat, Lng: e.Lng, Created: e.Time})
+			k++
+		}
+		src.ScanOnce(ctx, now)
+	}
+	raised := m.List(alerts.Filter{Source: alerts.SourceCluster})
+	t.Logf("%d cluster alerts in a demo day with about 12 bursts", len(raised))
+	if len(raised) < 8 || len(raised) > 20 {
+		t.Errorf("%d cluster alerts for about 12 bursts", len(raised))
+	}
 }
