@@ -231,3 +231,43 @@ func TestDemoBurstsRaiseAlerts(t *testing.T) {
 		t.Errorf("%d cluster alerts for about 12 bursts", len(raised))
 	}
 }
+
+// TestSLAReplayedHistory: dispatches whose deadline passed before they
+// arrive (history replayed at start) are checked after a grace, by when
+// their responses have arrived too; only the unanswered one fires.
+func TestSLAReplayedHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newManager(t, nil, &recorder{}, nil)
+		store := ticket.NewStore(ticket.StoreOptions{Retention: 48 * time.Hour, MaxTickets: 1000})
+		sla := alerts.NewSLA(m, alerts.SLAOptions{Lookup: store.Get})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sla.Run(ctx); close(done) }()
+		past := time.Now().Add(-90 * time.Minute)
+		for _, id := range []string{"H1", "H2"} {
+			_, _ = store.Add(ticket.Ticket{ID: id, Channel: ticket.ChannelPhone, Category: "x", Lat: 20, Lng: 110, Created: past})
+			e := ticket.Event{Ticket: id, Type: ticket.EventDispatched, Time: past}
+			_, _, _ = store.AddEvent(e)
+			sla.Event(ctx, e)
+		}
+		synctest.Wait()
+		// H1's late response arrives a moment later in the replay.
+		time.Sleep(time.Second)
+		r := ticket.Event{Ticket: "H1", Type: ticket.EventResponded, Time: past.Add(50 * time.Minute)}
+		_, _, _ = store.AddEvent(r)
+		sla.Event(ctx, r)
+		if n := len(m.Open()); n != 0 {
+			t.Fatalf("%d alerts before the grace passed", n)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if open := m.Open(); len(open) != 1 || open[0].Fingerprint != "sla/H2" {
+			t.Fatalf("open after the grace: %+v", open)
+		}
+		if n := len(m.List(alerts.Filter{})); n != 1 {
+			t.Errorf("%d alerts ever raised, want 1 (no churn)", n)
+		}
+		cancel()
+		<-done
+	})
+}
