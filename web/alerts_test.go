@@ -232,9 +232,9 @@ func TestAlertAPI(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, method, path, token, body string
-		status                           int
-		code                             string
-		mention                          []string
+		status                          int
+		code                            string
+		mention                         []string
 	}{
 		{"bad state", "GET", "/api/v1/alerts?state=burning", "wall", "", 400, "bad_request", []string{"state"}},
 		{"bad time", "GET", "/api/v1/alerts?from=yesterday", "wall", "", 400, "bad_request", []string{"from"}},
