@@ -12,7 +12,7 @@ import (
 // demo city, injection, calibration of all three methods, scoring and the
 // report.
 func TestRunSmall(t *testing.T) {
-	cfg := Config{PerDay: 400, TrainWeeks: 1, CalibrateWeeks: 1, TestWeeks: 0.5, Step: 5 * time.Minute, Seed: 3,
+	cfg := Config{PerDay: 400, TrainWeeks: 1, CalibrateWeeks: 1, TestWeeks: 0.5, Step: 5 * time.Minute, Seed: 3, NoMatched: true,
 		Scenarios: []Scenario{{Name: "big", MinSize: 12, MaxSize: 15, MaxCells: 2, MinSpan: 10 * time.Minute, MaxSpan: 20 * time.Minute, PerDay: 4}}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {

@@ -401,18 +401,35 @@ func (b *Baseline) CategoryShare(cell h3.Cell, category string, t time.Time) flo
 }
 
 func (b *Baseline) shareLocked(area *areaHist, category string, hod int) float64 {
+	q, qh, ci := b.cityShareLocked(category, hod)
+	return b.areaShareLocked(area, ci, q, qh)
+}
+
+// cityShareLocked is the category's share in the city overall (q) and at
+// hour of the day hod (qh), and its index (-1 if never seen).
+func (b *Baseline) cityShareLocked(category string, hod int) (q, qh float64, ci int) {
 	if b.total == 0 {
-		return 1
+		return 1, 1, -1
 	}
 	ncat := float64(len(b.catNames) + 1)
 	ci, ok := b.catIndex[category]
 	var tot, hour float64
 	if ok {
 		tot, hour = b.catTotal[ci], b.catHour[ci][hod]
+	} else {
+		ci = -1
 	}
-	q := (tot + 0.5) / (b.total + 0.5*ncat)
-	qh := (hour + 5*q) / (b.hourOfDay[hod] + 5)
-	if area == nil || !ok {
+	q = (tot + 0.5) / (b.total + 0.5*ncat)
+	qh = (hour + 5*q) / (b.hourOfDay[hod] + 5)
+	return q, qh, ci
+}
+
+// areaShareLocked adjusts the city's share by the district's own mix.
+func (b *Baseline) areaShareLocked(area *areaHist, ci int, q, qh float64) float64 {
+	if b.total == 0 {
+		return 1
+	}
+	if area == nil || ci < 0 {
 		return qh
 	}
 	var ac float64

@@ -128,7 +128,9 @@ type Detector struct {
 	queue   []int32
 	list    []int32
 	shares  []float32 // by district index × category: the category's share, 0 until computed
-	other   map[int32]float64
+	catQ    []float64 // by category: the city's share over all hours
+	catQH   []float64 // by category: the city's share at this hour of the day
+	catB    []int32   // by category: the baseline's index, -1 if it has none
 }
 
 const maxNbrs = 6
@@ -172,8 +174,7 @@ func NewDetector(o Options, base *Baseline) (*Detector, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Detector{opt: o, base: base, res: base.Res(), cells: map[h3.Cell]*cellState{}, catIdx: map[string]int32{},
-		other: map[int32]float64{}}, nil
+	return &Detector{opt: o, base: base, res: base.Res(), cells: map[h3.Cell]*cellState{}, catIdx: map[string]int32{}}, nil
 }
 
 // Options returns the detector's options, defaults filled in.
@@ -313,7 +314,12 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 		d.shares = d.shares[:n]
 		clear(d.shares)
 	}
-	clear(d.other)
+	// The city-wide part of each category's share, once per scan.
+	d.catQ, d.catQH, d.catB = d.catQ[:0], d.catQH[:0], d.catB[:0]
+	for _, name := range d.catName {
+		q, qh, bi := b.cityShareLocked(name, hod)
+		d.catQ, d.catQH, d.catB = append(d.catQ, q), append(d.catQH, qh), append(d.catB, int32(bi))
+	}
 	ns := len(d.slots)
 	for wi := range wins {
 		d.n[wi] = grow(d.n[wi], ns)
@@ -409,11 +415,26 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 			if int(total) < d.opt.MinCount {
 				continue
 			}
-			list := d.list[:0]
 			for _, mc := range m {
 				d.cnt[mc.slot] = mc.n
-				d.sh[mc.slot] = d.share(mc.slot, int32(c), hod)
-				list = append(list, mc.slot)
+			}
+			// A cell below the minimum count with no neighbour holding the
+			// category can be in no cluster: leave it out.
+			list := d.list[:0]
+			for _, mc := range m {
+				keep := mc.n >= int32(d.opt.MinCount)
+				if !keep {
+					for _, n := range d.nb[int(mc.slot)*maxNbrs:][:maxNbrs] {
+						if n >= 0 && d.cnt[n] > 0 {
+							keep = true
+							break
+						}
+					}
+				}
+				if keep {
+					d.sh[mc.slot] = d.share(mc.slot, int32(c), hod)
+					list = append(list, mc.slot)
+				}
 			}
 			d.list = list
 			d.scanKey(int32(c), wi, d.cnt, list, weeks)
@@ -469,15 +490,10 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 }
 
 // share is a category's share of a cell's tickets, cached per district.
-func (d *Detector) share(s, cat int32, hod int) float64 {
+func (d *Detector) share(s, cat int32, _ int) float64 {
 	ai := d.areaOf[s]
 	if ai < 0 {
-		v, ok := d.other[cat]
-		if !ok {
-			v = d.base.shareLocked(nil, d.catName[cat], hod)
-			d.other[cat] = v
-		}
-		return v
+		return d.catQH[cat]
 	}
 	i := int(ai)*len(d.catName) + int(cat)
 	if i < len(d.shares) {
@@ -485,8 +501,7 @@ func (d *Detector) share(s, cat int32, hod int) float64 {
 			return float64(v)
 		}
 	}
-	area := d.slots[s].area
-	v := d.base.shareLocked(area, d.catName[cat], hod)
+	v := d.base.areaShareLocked(d.slots[s].area, int(d.catB[cat]), d.catQ[cat], d.catQH[cat])
 	if i >= len(d.shares) {
 		return v
 	}
