@@ -122,6 +122,7 @@ type Detector struct {
 	members [maxWindows][][]memberCount
 	cnt     []int32   // by slot: tickets of the category being scanned
 	sh      []float64 // by slot: that category's share
+	ones    []float64 // by slot: 1
 	areaOf  []int32   // by slot: district index, -1 for none
 	mark    []uint32  // by slot: visit stamp of the group search
 	stamp   uint32
@@ -149,6 +150,7 @@ type cellState struct {
 type event struct {
 	Event
 	cat int32
+	at  int64 // Time in Unix nanoseconds, for the scan's comparisons
 }
 
 type memberCount struct{ slot, n int32 }
@@ -222,7 +224,7 @@ func (d *Detector) Add(e Event) error {
 	for i > 0 && cs.events[i-1].Time.After(e.Time) {
 		i--
 	}
-	cs.events = slices.Insert(cs.events, i, event{e, ci})
+	cs.events = slices.Insert(cs.events, i, event{e, ci, e.Time.UnixNano()})
 	return nil
 }
 
@@ -302,10 +304,10 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 	wins := d.opt.Windows
 	longest := wins[len(wins)-1]
 	weeks := b.weeksLocked()
-	var froms [maxWindows]time.Time
+	var froms [maxWindows]int64
 	for wi, w := range wins {
 		d.segs[wi] = segments(d.segs[wi][:0], now.Add(-w), now, b.opt.Location)
-		froms[wi] = now.Add(-w)
+		froms[wi] = now.Add(-w).UnixNano()
 	}
 	hod := now.In(b.opt.Location).Hour()
 	if n := len(b.areas) * len(d.catName); cap(d.shares) < n {
@@ -334,6 +336,11 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 	}
 	d.cnt = grow(d.cnt, ns)
 	d.sh = growF(d.sh, ns)
+	if len(d.ones) < ns {
+		for len(d.ones) < ns {
+			d.ones = append(d.ones, 1)
+		}
+	}
 	d.areaOf = grow(d.areaOf, ns)
 	if len(d.mark) < ns {
 		d.mark = append(d.mark, make([]uint32, ns-len(d.mark))...)
@@ -341,7 +348,7 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 
 	// One pass over the cells: drop what left the longest window, count
 	// each window by category, and take the expectations.
-	cutoff := now.Add(-longest)
+	cutoff, nowNs := now.Add(-longest).UnixNano(), now.UnixNano()
 	for s, cs := range d.slots {
 		for wi := range wins {
 			d.n[wi][s], d.b[wi][s] = 0, 0
@@ -350,7 +357,7 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 			continue
 		}
 		cut := 0
-		for cut < len(cs.events) && !cs.events[cut].Time.After(cutoff) {
+		for cut < len(cs.events) && cs.events[cut].at <= cutoff {
 			cut++
 		}
 		if cut > 0 {
@@ -370,11 +377,11 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 		}
 		for k := len(cs.events) - 1; k >= 0; k-- {
 			e := &cs.events[k]
-			if e.Time.After(now) {
+			if e.at > nowNs {
 				continue
 			}
 			for wi := range wins {
-				if !e.Time.After(froms[wi]) {
+				if e.at <= froms[wi] {
 					continue
 				}
 				d.n[wi][s]++
@@ -517,21 +524,21 @@ func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks f
 	b := d.base
 	bw := d.b[wi]
 	th, minc := d.opt.Threshold, int32(d.opt.MinCount)
-	shareOf := func(s int32) float64 {
-		if cat < 0 {
-			return 1
-		}
-		return d.sh[s]
+	// The category's share by slot; all ones for all categories.
+	sh := d.sh
+	if cat < 0 {
+		sh = d.ones
 	}
 	consider := func(shape string, cells []h3.Cell, c int32, exp float64) {
 		if sc := Score(int(c), exp); sc >= th {
 			d.cands = append(d.cands, candidate{cat: cat, win: wi, shape: shape, cells: cells, c: int(c), b: exp, score: sc})
 		}
 	}
+
 	for _, s := range list {
 		c := cnt[s]
 		if c >= minc {
-			if exp := bw[s] * shareOf(s); Score(int(c), exp) >= th {
+			if exp := bw[s] * sh[s]; Score(int(c), exp) >= th {
 				consider("cell", []h3.Cell{d.slots[s].cell}, c, exp)
 			}
 		}
@@ -556,7 +563,7 @@ func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks f
 				inactive++
 			}
 		}
-		if Score(int(sum), exp*shareOf(s)) < th {
+		if Score(int(sum), exp*sh[s]) < th {
 			continue
 		}
 		cs := d.slots[s]
@@ -568,7 +575,7 @@ func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks f
 				}
 			}
 		}
-		exp *= shareOf(s)
+		exp *= sh[s]
 		if Score(int(sum), exp) >= th {
 			consider("disk", disk(cs.cell, cs.nbrs), sum, exp)
 		}
@@ -580,14 +587,14 @@ func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks f
 		d.stamp = 1
 	}
 	for _, s := range list {
-		if d.mark[s] == d.stamp || !(float64(cnt[s]) > bw[s]*shareOf(s)) {
+		if d.mark[s] == d.stamp || !(float64(cnt[s]) > bw[s]*sh[s]) {
 			continue
 		}
 		q := append(d.queue[:0], s)
 		d.mark[s] = d.stamp
 		for i := 0; i < len(q); i++ {
 			for _, n := range d.nb[int(q[i])*maxNbrs:][:maxNbrs] {
-				if n >= 0 && cnt[n] > 0 && d.mark[n] != d.stamp && float64(cnt[n]) > bw[n]*shareOf(n) {
+				if n >= 0 && cnt[n] > 0 && d.mark[n] != d.stamp && float64(cnt[n]) > bw[n]*sh[n] {
 					d.mark[n] = d.stamp
 					q = append(q, n)
 				}
@@ -601,7 +608,7 @@ func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks f
 		var exp float64
 		for _, n := range q {
 			c += cnt[n]
-			exp += bw[n] * shareOf(n)
+			exp += bw[n] * sh[n]
 		}
 		if c < minc || Score(int(c), exp) < th {
 			continue
