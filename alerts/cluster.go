@@ -64,7 +64,19 @@ type ClusterSource struct {
 	districts map[string]ticketPlace
 	cal       scan.Calibration
 	calibrate bool
+	pending   []pendingTicket // recent tickets not yet in the history
 }
+
+// pendingTicket waits until it has left the scan's windows before it is
+// learnt, so that a cluster never raises its own expectation.
+type pendingTicket struct {
+	cell h3.Cell
+	cat  string
+	at   time.Time
+}
+
+// maxPending bounds the tickets waiting to be learnt.
+const maxPending = 1 << 20
 
 type ticketPlace struct {
 	district string
@@ -145,20 +157,42 @@ func (c *ClusterSource) Learn(t ticket.Ticket) {
 	_ = c.base.Observe(cell, t.Category, t.Created)
 }
 
-// Ticket counts a new ticket: into the history, and into the windows the
-// scan looks at.
+// Ticket counts a new ticket into the windows the scan looks at; it joins
+// the history once it has left them.
 func (c *ClusterSource) Ticket(t ticket.Ticket) {
 	cell, err := h3.LatLngToCell(h3.LatLng{Lat: t.Lat, Lng: t.Lng}, c.base.Res())
 	if err != nil {
 		return
 	}
-	_ = c.base.Observe(cell, t.Category, t.Created)
 	_ = c.det.Add(scan.Event{ID: t.ID, Cell: cell, Category: t.Category, Time: t.Created, Lat: t.Lat, Lng: t.Lng})
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if t.District != "" {
-		c.mu.Lock()
 		c.districts[t.ID] = ticketPlace{t.District, t.Created}
-		c.mu.Unlock()
 	}
+	if len(c.pending) >= maxPending {
+		p := c.pending[0]
+		_ = c.base.Observe(p.cell, p.cat, p.at)
+		c.pending = c.pending[1:]
+	}
+	c.pending = append(c.pending, pendingTicket{cell, t.Category, t.Created})
+}
+
+// learn moves the tickets that have left the longest window into the
+// history; c.mu is held.
+func (c *ClusterSource) learnLocked(now time.Time) {
+	wins := c.det.Options().Windows
+	cutoff := now.Add(-wins[len(wins)-1])
+	keep := c.pending[:0]
+	for _, p := range c.pending {
+		if p.at.Before(cutoff) {
+			_ = c.base.Observe(p.cell, p.cat, p.at)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	clear(c.pending[len(keep):])
+	c.pending = keep
 }
 
 // Run resumes the open cluster alerts, calibrates, then scans every
@@ -230,6 +264,9 @@ func (c *ClusterSource) Recalibrate(ctx context.Context) {
 
 // ScanOnce scans at now and fires, updates or clears alerts.
 func (c *ClusterSource) ScanOnce(ctx context.Context, now time.Time) {
+	c.mu.Lock()
+	c.learnLocked(now)
+	c.mu.Unlock()
 	from, to := c.base.Span()
 	if c.opt.MinHistory > 0 && to.Sub(from) < c.opt.MinHistory {
 		return // still learning what normal looks like

@@ -16,7 +16,12 @@ type SLAOptions struct {
 	// MaxAge skips deadlines that passed longer ago than this when their
 	// dispatch arrives (history replayed at start; default 2h).
 	MaxAge     time.Duration
-	MaxPending int                                  // deadlines held (default 200000); the oldest go first
+	MaxPending int // deadlines held (default 200000); the oldest go first
+	// Grace delays the check of a deadline already past when its dispatch
+	// arrives (default 30s): history replayed at start brings the response
+	// right after the dispatch, and a ticket answered late but answered is
+	// not overdue now.
+	Grace      time.Duration
 	Lookup     func(id string) (ticket.State, bool) // the ticket store
 	CategoryEn func(string) string
 	Now        func() time.Time
@@ -44,6 +49,9 @@ func NewSLA(m *Manager, o SLAOptions) *SLA {
 	if o.MaxPending <= 0 {
 		o.MaxPending = 200_000
 	}
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -61,8 +69,12 @@ func (s *SLA) Event(ctx context.Context, e ticket.Event) {
 	switch e.Type {
 	case ticket.EventDispatched:
 		at := e.Time.Add(s.opt.Limit)
-		if s.opt.Now().Sub(at) > s.opt.MaxAge {
+		now := s.opt.Now()
+		if now.Sub(at) > s.opt.MaxAge {
 			return
+		}
+		if !at.After(now) {
+			at = now.Add(s.opt.Grace)
 		}
 		s.mu.Lock()
 		heap.Push(&s.due, deadline{id: e.Ticket, at: at})

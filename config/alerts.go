@@ -73,9 +73,15 @@ func (c *Config) validateAlerts() []error {
 		bad("alerts.webhook_backoff", a.WebhookBackoff, "must be between 10ms and 1h")
 	}
 	checkURL := func(key, raw string) {
+		// Robot URLs carry their key in the query: the error shows the
+		// scheme and host only.
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key, quote(RedactURL(raw)), "must be an http(s) URL")
+			shown := "<unparsable>"
+			if err == nil {
+				shown = u.Scheme + "://" + u.Host + "/…"
+			}
+			bad(key, quote(shown), "must be an http(s) URL")
 		}
 	}
 	for i, w := range a.Webhooks {

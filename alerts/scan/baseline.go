@@ -31,8 +31,11 @@ type BaselineOptions struct {
 	// a city's rhythm follows its local clock.
 	Location *time.Location
 	// CellPrior is the weight, in weeks, of the district's rate in a
-	// cell's weekly rate (default 1): a cell with a few weeks of history
-	// follows its own count, a cell with none takes its district's.
+	// cell's weekly rate. Zero (the default) estimates it from the data
+	// (empirical Bayes): the spread of the cells' rates around their
+	// districts' gives the gamma prior's shape, and the weight is shape
+	// over the district's rate, so a cell in a busy district with uneven
+	// cells follows its own history sooner.
 	CellPrior float64
 	// HourPrior is the weight, in weeks, of the cell's rate times the
 	// city's weekly profile in the cell's rate at one hour of the week
@@ -53,8 +56,8 @@ func (o BaselineOptions) withDefaults() BaselineOptions {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
-	if o.CellPrior <= 0 {
-		o.CellPrior = 1
+	if o.CellPrior < 0 {
+		o.CellPrior = 0
 	}
 	if o.HourPrior <= 0 {
 		o.HourPrior = 4
@@ -69,12 +72,15 @@ func (o BaselineOptions) withDefaults() BaselineOptions {
 // history, by empirical Bayes with Poisson-gamma conjugate priors at two
 // levels:
 //
-//	r_i   = (n_i + κ·r̄_g) / (W + κ)          weekly rate of cell i, shrunk to its district g
+//	r_i   = (n_i + κ_g·r̄_g) / (W + κ_g)      weekly rate of cell i, shrunk to its district g
 //	λ_ih  = (y_ih + τ·r_i·P(h)) / (W + τ)     rate at hour-of-week h, shrunk to r_i times the city's profile
 //
 // where W is the weeks of history, n_i and y_ih the cell's counts, r̄_g
 // the district's weekly rate per cell (all its child cells, seen or not)
-// and P(h) the city's share of a week's tickets falling in hour h. A
+// and P(h) the city's share of a week's tickets falling in hour h. The
+// prior weight κ_g = 1/(cv²·r̄_g) comes from cv², the squared coefficient of
+// variation of true cell rates around their district's, estimated by the
+// method of moments (observed spread less the Poisson part). A
 // category's expectation is λ_ih times its share at that hour of the day in
 // the city, adjusted by the district's own mix (shrunk to the city's).
 //
@@ -93,6 +99,10 @@ type Baseline struct {
 	catNames  []string
 	catTotal  []float64
 	catHour   [][24]float64
+	cv2       float64 // of cell rates around their district's; 0 until estimated
+	cv2At     float64 // total when estimated
+	areaCells float64 // cells of the detection resolution in a district cell
+	gen       uint64  // changes when the histories are replaced
 }
 
 type cellHist struct {
@@ -104,15 +114,18 @@ type cellHist struct {
 type areaHist struct {
 	n    float64
 	cats []float64
+	idx  int32 // order of creation, for per-scan caches
 }
 
 // NewBaseline returns an empty baseline.
 func NewBaseline(o BaselineOptions) *Baseline {
+	o = o.withDefaults()
 	return &Baseline{
-		opt:      o.withDefaults(),
-		cells:    map[h3.Cell]*cellHist{},
-		areas:    map[h3.Cell]*areaHist{},
-		catIndex: map[string]int{},
+		opt:       o,
+		areaCells: math.Pow(7, float64(o.Res-o.AreaRes)),
+		cells:     map[h3.Cell]*cellHist{},
+		areas:     map[h3.Cell]*areaHist{},
+		catIndex:  map[string]int{},
 	}
 }
 
@@ -166,7 +179,57 @@ func (b *Baseline) Observe(cell h3.Cell, category string, t time.Time) error {
 		c.area.cats = append(c.area.cats, 0)
 	}
 	c.area.cats[ci]++
+	if b.total < 1000 || b.total >= 1.02*b.cv2At {
+		b.estimateLocked()
+	}
 	return nil
+}
+
+// estimateLocked estimates cv², the spread of the cells' true weekly rates
+// around their district's mean, pooled over districts.
+func (b *Baseline) estimateLocked() {
+	b.cv2At = b.total
+	w := b.weeksLocked()
+	areaCells := b.areaCells
+	type acc struct {
+		ss   float64
+		seen float64
+	}
+	per := map[*areaHist]*acc{}
+	for _, c := range b.cells {
+		mu := c.area.n / (w * areaCells)
+		x := c.n / w
+		a := per[c.area]
+		if a == nil {
+			a = &acc{}
+			per[c.area] = a
+		}
+		a.ss += (x - mu) * (x - mu)
+		a.seen++
+	}
+	var num, den float64
+	for area, a := range per {
+		mu := area.n / (w * areaCells)
+		ss := a.ss + (areaCells-a.seen)*mu*mu
+		num += ss/areaCells - mu/w
+		den += mu * mu
+	}
+	if den <= 0 {
+		return
+	}
+	b.cv2 = min(max(num/den, 0.05), 100)
+}
+
+// cellPriorLocked is κ_g, in weeks, for a district whose cells average
+// perCell tickets a week.
+func (b *Baseline) cellPriorLocked(perCell float64) float64 {
+	if b.opt.CellPrior > 0 {
+		return b.opt.CellPrior
+	}
+	if b.cv2 <= 0 || perCell <= 0 {
+		return 1
+	}
+	return min(max(1/(b.cv2*perCell), 0.05), 52)
 }
 
 func (b *Baseline) catLocked(name string) int {
@@ -189,7 +252,7 @@ func (b *Baseline) cellLocked(cell h3.Cell) *cellHist {
 	area, _ := cell.Parent(b.opt.AreaRes)
 	a := b.areas[area]
 	if a == nil {
-		a = &areaHist{}
+		a = &areaHist{idx: int32(len(b.areas))}
 		b.areas[area] = a
 	}
 	c = &cellHist{area: a}
@@ -249,14 +312,14 @@ func (b *Baseline) Categories() []string {
 func (b *Baseline) cellRateLocked(c *cellHist, area *areaHist, w float64) float64 {
 	perCell := b.cityPerCellLocked(w)
 	if area != nil {
-		areaCells := math.Pow(7, float64(b.opt.Res-b.opt.AreaRes))
+		areaCells := b.areaCells
 		perCell = area.n / (w * areaCells)
 	}
 	n := 0.0
 	if c != nil {
 		n = c.n
 	}
-	k := b.opt.CellPrior
+	k := b.cellPriorLocked(perCell)
 	return (n + k*perCell) / (w + k)
 }
 
@@ -266,7 +329,7 @@ func (b *Baseline) cityPerCellLocked(w float64) float64 {
 	if len(b.areas) == 0 {
 		return 0
 	}
-	areaCells := math.Pow(7, float64(b.opt.Res-b.opt.AreaRes))
+	areaCells := b.areaCells
 	return b.total / (w * areaCells * float64(len(b.areas)))
 }
 
@@ -338,18 +401,35 @@ func (b *Baseline) CategoryShare(cell h3.Cell, category string, t time.Time) flo
 }
 
 func (b *Baseline) shareLocked(area *areaHist, category string, hod int) float64 {
+	q, qh, ci := b.cityShareLocked(category, hod)
+	return b.areaShareLocked(area, ci, q, qh)
+}
+
+// cityShareLocked is the category's share in the city overall (q) and at
+// hour of the day hod (qh), and its index (-1 if never seen).
+func (b *Baseline) cityShareLocked(category string, hod int) (q, qh float64, ci int) {
 	if b.total == 0 {
-		return 1
+		return 1, 1, -1
 	}
 	ncat := float64(len(b.catNames) + 1)
 	ci, ok := b.catIndex[category]
 	var tot, hour float64
 	if ok {
 		tot, hour = b.catTotal[ci], b.catHour[ci][hod]
+	} else {
+		ci = -1
 	}
-	q := (tot + 0.5) / (b.total + 0.5*ncat)
-	qh := (hour + 5*q) / (b.hourOfDay[hod] + 5)
-	if area == nil || !ok {
+	q = (tot + 0.5) / (b.total + 0.5*ncat)
+	qh = (hour + 5*q) / (b.hourOfDay[hod] + 5)
+	return q, qh, ci
+}
+
+// areaShareLocked adjusts the city's share by the district's own mix.
+func (b *Baseline) areaShareLocked(area *areaHist, ci int, q, qh float64) float64 {
+	if b.total == 0 {
+		return 1
+	}
+	if area == nil || ci < 0 {
 		return qh
 	}
 	var ac float64
@@ -449,9 +529,12 @@ func (b *Baseline) UnmarshalJSON(data []byte) error {
 			a.cats = append([]float64(nil), cats...)
 		}
 	}
+	nb.estimateLocked()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.from, b.to, b.total, b.hours, b.hourOfDay = nb.from, nb.to, nb.total, nb.hours, nb.hourOfDay
 	b.cells, b.areas, b.catIndex, b.catNames, b.catTotal, b.catHour = nb.cells, nb.areas, nb.catIndex, nb.catNames, nb.catTotal, nb.catHour
+	b.cv2, b.cv2At = nb.cv2, nb.cv2At
+	b.gen++
 	return nil
 }

@@ -151,7 +151,10 @@ func (s *Simulator) Hour(start time.Time) []Event {
 		for i, cell := range s.cells {
 			h, a := b.lookupFastLocked(cell)
 			mean := b.cellRateLocked(h, a, w)
-			k := b.opt.CellPrior
+			k := b.cellPriorLocked(0)
+			if a != nil {
+				k = b.cellPriorLocked(a.n / (w * b.areaCells))
+			}
 			s.rates[i] = gamma(s.rng, mean*(w+k)) / (w + k)
 		}
 	}

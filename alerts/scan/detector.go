@@ -3,7 +3,6 @@ package scan
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -96,6 +95,11 @@ type CategoryCount struct {
 
 // Detector counts recent tickets per cell and scans for clusters. It is
 // safe for concurrent use.
+//
+// Each active cell (one with a ticket in the longest window) holds a slot;
+// per-scan counts, expectations and neighbour links live in flat arrays
+// indexed by slot, so a scan of tens of thousands of cells walks arrays
+// instead of maps and pointers.
 type Detector struct {
 	opt  Options
 	base *Baseline
@@ -103,28 +107,53 @@ type Detector struct {
 
 	mu      sync.Mutex
 	cells   map[h3.Cell]*cellState
-	catIdx  map[string]int
+	slots   []*cellState // by slot; nil when free
+	nb      []int32      // by slot×6: slots of the active neighbours, -1 for none
+	free    []int32
+	catIdx  map[string]int32
 	catName []string
-	latest  time.Time
 
 	// scratch, reused by each scan
-	cands []candidate
-	segs  [maxWindows][]hourSeg
+	cands   []candidate
+	segs    [maxWindows][]hourSeg
+	n       [maxWindows][]int32   // by slot: tickets in the window, all categories
+	b       [maxWindows][]float64 // by slot: expected in the window, all categories
+	active  [maxWindows][]int32   // slots with a ticket in the window
+	members [maxWindows][][]memberCount
+	cnt     []int32   // by slot: tickets of the category being scanned
+	sh      []float64 // by slot: that category's share
+	ones    []float64 // by slot: 1
+	areaOf  []int32   // by slot: district index, -1 for none
+	mark    []uint32  // by slot: visit stamp of the group search
+	stamp   uint32
+	queue   []int32
+	list    []int32
+	shares  []float32 // by district index × category: the category's share, 0 until computed
+	catQ    []float64 // by category: the city's share over all hours
+	catQH   []float64 // by category: the city's share at this hour of the day
+	catB    []int32   // by category: the baseline's index, -1 if it has none
 }
+
+const maxNbrs = 6
 
 type cellState struct {
 	cell   h3.Cell
-	events []Event // by time
+	slot   int32
+	events []event // by time
 	nbrs   []h3.Cell
 	hist   *cellHist
 	area   *areaHist
-
-	n    [maxWindows]int
-	cats [maxWindows][]catCount
-	b    [maxWindows]float64
+	gen    uint64 // of the baseline when hist and area were looked up
+	looked bool
 }
 
-type catCount struct{ cat, n int }
+type event struct {
+	Event
+	cat int32
+	at  int64 // Time in Unix nanoseconds, for the scan's comparisons
+}
+
+type memberCount struct{ slot, n int32 }
 
 type hourSeg struct {
 	how  int
@@ -132,7 +161,7 @@ type hourSeg struct {
 }
 
 type candidate struct {
-	cat   int // -1: all
+	cat   int32 // -1: all
 	win   int
 	shape string
 	cells []h3.Cell
@@ -147,11 +176,15 @@ func NewDetector(o Options, base *Baseline) (*Detector, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	return &Detector{opt: o, base: base, res: base.Res(), cells: map[h3.Cell]*cellState{}, catIdx: map[string]int{}}, nil
+	return &Detector{opt: o, base: base, res: base.Res(), cells: map[h3.Cell]*cellState{}, catIdx: map[string]int32{}}, nil
 }
 
 // Options returns the detector's options, defaults filled in.
-func (d *Detector) Options() Options { return d.opt }
+func (d *Detector) Options() Options {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.opt
+}
 
 // SetThreshold changes the score needed, e.g. after a calibration.
 func (d *Detector) SetThreshold(th float64) {
@@ -177,24 +210,67 @@ func (d *Detector) Add(e Event) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.catIdx[e.Category]; !ok && !d.opt.NoCategories {
-		d.catIdx[e.Category] = len(d.catName)
+	ci, ok := d.catIdx[e.Category]
+	if !ok {
+		ci = int32(len(d.catName))
+		d.catIdx[e.Category] = ci
 		d.catName = append(d.catName, e.Category)
 	}
 	cs := d.cells[e.Cell]
 	if cs == nil {
-		cs = &cellState{cell: e.Cell}
-		d.cells[e.Cell] = cs
+		cs = d.activate(e.Cell)
 	}
 	i := len(cs.events)
 	for i > 0 && cs.events[i-1].Time.After(e.Time) {
 		i--
 	}
-	cs.events = slices.Insert(cs.events, i, e)
-	if e.Time.After(d.latest) {
-		d.latest = e.Time
-	}
+	cs.events = slices.Insert(cs.events, i, event{e, ci, e.Time.UnixNano()})
 	return nil
+}
+
+// activate gives a cell a slot and links it with its active neighbours.
+func (d *Detector) activate(cell h3.Cell) *cellState {
+	cs := &cellState{cell: cell, nbrs: neighbours(cell)}
+	if n := len(d.free); n > 0 {
+		cs.slot = d.free[n-1]
+		d.free = d.free[:n-1]
+		d.slots[cs.slot] = cs
+	} else {
+		cs.slot = int32(len(d.slots))
+		d.slots = append(d.slots, cs)
+		d.nb = append(d.nb, -1, -1, -1, -1, -1, -1)
+	}
+	links := d.nb[int(cs.slot)*maxNbrs:][:maxNbrs]
+	for k := range links {
+		links[k] = -1
+	}
+	for k, nb := range cs.nbrs {
+		if ns := d.cells[nb]; ns != nil && k < maxNbrs {
+			links[k] = ns.slot
+			if j := slices.Index(ns.nbrs, cell); j >= 0 && j < maxNbrs {
+				d.nb[int(ns.slot)*maxNbrs+j] = cs.slot
+			}
+		}
+	}
+	d.cells[cell] = cs
+	return cs
+}
+
+func (d *Detector) deactivate(cs *cellState) {
+	links := d.nb[int(cs.slot)*maxNbrs:][:maxNbrs]
+	for k, s := range links {
+		if s >= 0 {
+			if ns := d.slots[s]; ns != nil {
+				if j := slices.Index(ns.nbrs, cs.cell); j >= 0 && j < maxNbrs {
+					d.nb[int(s)*maxNbrs+j] = -1
+				}
+			}
+		}
+		links[k] = -1
+	}
+	d.slots[cs.slot] = nil
+	d.free = append(d.free, cs.slot)
+	delete(d.cells, cs.cell)
 }
 
 // Active is the number of cells holding a ticket within the longest window.
@@ -228,113 +304,151 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 	wins := d.opt.Windows
 	longest := wins[len(wins)-1]
 	weeks := b.weeksLocked()
+	var froms [maxWindows]int64
 	for wi, w := range wins {
 		d.segs[wi] = segments(d.segs[wi][:0], now.Add(-w), now, b.opt.Location)
+		froms[wi] = now.Add(-w).UnixNano()
 	}
 	hod := now.In(b.opt.Location).Hour()
+	if n := len(b.areas) * len(d.catName); cap(d.shares) < n {
+		d.shares = make([]float32, n, n+n/4)
+	} else {
+		d.shares = d.shares[:n]
+		clear(d.shares)
+	}
+	// The city-wide part of each category's share, once per scan.
+	d.catQ, d.catQH, d.catB = d.catQ[:0], d.catQH[:0], d.catB[:0]
+	for _, name := range d.catName {
+		q, qh, bi := b.cityShareLocked(name, hod)
+		d.catQ, d.catQH, d.catB = append(d.catQ, q), append(d.catQH, qh), append(d.catB, int32(bi))
+	}
+	ns := len(d.slots)
+	for wi := range wins {
+		d.n[wi] = grow(d.n[wi], ns)
+		d.b[wi] = growF(d.b[wi], ns)
+		d.active[wi] = d.active[wi][:0]
+		for len(d.members[wi]) < len(d.catName) {
+			d.members[wi] = append(d.members[wi], nil)
+		}
+		for c := range d.members[wi] {
+			d.members[wi][c] = d.members[wi][c][:0]
+		}
+	}
+	d.cnt = grow(d.cnt, ns)
+	d.sh = growF(d.sh, ns)
+	if len(d.ones) < ns {
+		for len(d.ones) < ns {
+			d.ones = append(d.ones, 1)
+		}
+	}
+	d.areaOf = grow(d.areaOf, ns)
+	if len(d.mark) < ns {
+		d.mark = append(d.mark, make([]uint32, ns-len(d.mark))...)
+	}
 
-	// Per cell: counts per window and category, and expectations.
-	for id, cs := range d.cells {
+	// One pass over the cells: drop what left the longest window, count
+	// each window by category, and take the expectations.
+	cutoff, nowNs := now.Add(-longest).UnixNano(), now.UnixNano()
+	for s, cs := range d.slots {
+		for wi := range wins {
+			d.n[wi][s], d.b[wi][s] = 0, 0
+		}
+		if cs == nil {
+			continue
+		}
 		cut := 0
-		for cut < len(cs.events) && !cs.events[cut].Time.After(now.Add(-longest)) {
+		for cut < len(cs.events) && cs.events[cut].at <= cutoff {
 			cut++
 		}
 		if cut > 0 {
 			cs.events = append(cs.events[:0], cs.events[cut:]...)
 		}
 		if len(cs.events) == 0 {
-			delete(d.cells, id)
+			d.deactivate(cs)
 			continue
 		}
-		cs.hist, cs.area = b.lookupFastLocked(id)
-		for wi, w := range wins {
-			from := now.Add(-w)
-			cs.n[wi] = 0
-			cs.cats[wi] = cs.cats[wi][:0]
-			for k := len(cs.events) - 1; k >= 0; k-- {
-				e := &cs.events[k]
-				if !e.Time.After(from) {
-					break
-				}
-				if e.Time.After(now) {
+		if !cs.looked || cs.gen != b.gen || cs.hist == nil {
+			cs.hist, cs.area = b.lookupFastLocked(cs.cell)
+			cs.gen, cs.looked = b.gen, true
+		}
+		d.areaOf[s] = -1
+		if cs.area != nil {
+			d.areaOf[s] = cs.area.idx
+		}
+		for k := len(cs.events) - 1; k >= 0; k-- {
+			e := &cs.events[k]
+			if e.at > nowNs {
+				continue
+			}
+			for wi := range wins {
+				if e.at <= froms[wi] {
 					continue
 				}
-				cs.n[wi]++
-				if !d.opt.NoCategories {
-					cs.cats[wi] = addCat(cs.cats[wi], d.catIdx[e.Category])
+				d.n[wi][s]++
+				if d.opt.NoCategories {
+					continue
+				}
+				m := d.members[wi][e.cat]
+				if l := len(m); l > 0 && m[l-1].slot == int32(s) {
+					m[l-1].n++
+				} else {
+					d.members[wi][e.cat] = append(m, memberCount{int32(s), 1})
 				}
 			}
-			cs.b[wi] = b.segRateLocked(cs.hist, cs.area, d.segs[wi], weeks)
+		}
+		var rates [maxWindows]float64
+		b.segRatesLocked(cs.hist, cs.area, d.segs[:len(wins)], weeks, rates[:len(wins)])
+		for wi := range wins {
+			d.b[wi][s] = rates[wi]
+			if d.n[wi][s] > 0 {
+				d.active[wi] = append(d.active[wi], int32(s))
+			}
 		}
 	}
 
 	d.cands = d.cands[:0]
-	th, minc := d.opt.Threshold, d.opt.MinCount
-	consider := func(cat, wi int, shape string, cells []h3.Cell, c int, exp float64) {
-		if c < minc {
-			return
-		}
-		if s := Score(c, exp); s >= th {
-			d.cands = append(d.cands, candidate{cat: cat, win: wi, shape: shape, cells: cells, c: c, b: exp, score: s})
-		}
-	}
-	shareOf := func(area *areaHist, cat int) float64 {
-		return b.shareLocked(area, d.catName[cat], hod)
-	}
-
 	for wi := range wins {
-		for id, cs := range d.cells {
-			n := cs.n[wi]
-			if n == 0 {
+		// All categories together.
+		d.scanKey(-1, wi, d.n[wi], d.active[wi], weeks)
+		if d.opt.NoCategories {
+			continue
+		}
+		// Each category over its own cells.
+		for c, m := range d.members[wi] {
+			total := int32(0)
+			for _, mc := range m {
+				total += mc.n
+			}
+			if int(total) < d.opt.MinCount {
 				continue
 			}
-			// The cell alone.
-			if n >= minc {
-				consider(-1, wi, "cell", []h3.Cell{id}, n, cs.b[wi])
-				for _, cc := range cs.cats[wi] {
-					if cc.n >= minc {
-						consider(cc.cat, wi, "cell", []h3.Cell{id}, cc.n, cs.b[wi]*shareOf(cs.area, cc.cat))
+			for _, mc := range m {
+				d.cnt[mc.slot] = mc.n
+			}
+			// A cell below the minimum count with no neighbour holding the
+			// category can be in no cluster: leave it out.
+			list := d.list[:0]
+			for _, mc := range m {
+				keep := mc.n >= int32(d.opt.MinCount)
+				if !keep {
+					for _, n := range d.nb[int(mc.slot)*maxNbrs:][:maxNbrs] {
+						if n >= 0 && d.cnt[n] > 0 {
+							keep = true
+							break
+						}
 					}
 				}
-			}
-			// Its k=1 disk.
-			if cs.nbrs == nil {
-				cs.nbrs = neighbours(id)
-			}
-			c := n
-			for _, nb := range cs.nbrs {
-				if ns := d.cells[nb]; ns != nil {
-					c += ns.n[wi]
+				if keep {
+					d.sh[mc.slot] = d.share(mc.slot, int32(c), hod)
+					list = append(list, mc.slot)
 				}
 			}
-			if c < minc {
-				continue
-			}
-			exp := cs.b[wi]
-			for _, nb := range cs.nbrs {
-				if ns := d.cells[nb]; ns != nil {
-					exp += ns.b[wi]
-				} else {
-					h, a := b.lookupFastLocked(nb)
-					exp += b.segRateLocked(h, a, d.segs[wi], weeks)
-				}
-			}
-			if Score(c, exp) >= th {
-				consider(-1, wi, "disk", disk(id, cs.nbrs), c, exp)
-			}
-			for _, cc := range cs.cats[wi] {
-				cc2 := cc.n
-				for _, nb := range cs.nbrs {
-					if ns := d.cells[nb]; ns != nil {
-						cc2 += catN(ns.cats[wi], cc.cat)
-					}
-				}
-				if cc2 >= minc {
-					consider(cc.cat, wi, "disk", disk(id, cs.nbrs), cc2, exp*shareOf(cs.area, cc.cat))
-				}
+			d.list = list
+			d.scanKey(int32(c), wi, d.cnt, list, weeks)
+			for _, mc := range m {
+				d.cnt[mc.slot] = 0
 			}
 		}
-		d.groups(wi, hod, consider)
 	}
 
 	sort.Slice(d.cands, func(i, j int) bool {
@@ -342,22 +456,37 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 		if a.score != c.score {
 			return a.score > c.score
 		}
+		if (a.cat >= 0) != (c.cat >= 0) {
+			return a.cat >= 0 // a category says more than all of them
+		}
 		if a.c != c.c {
 			return a.c > c.c
 		}
 		return a.cells[0] < c.cells[0]
 	})
+	// Greedy: best first, skipping any that shares a cell with one
+	// chosen of the same category (or where either is all categories).
 	var chosen []candidate
+	taken := map[h3.Cell][]int32{}
 	for _, cand := range d.cands {
 		clash := false
-		for _, ch := range chosen {
-			if (ch.cat == cand.cat || ch.cat < 0 || cand.cat < 0) && overlaps(ch.cells, cand.cells) {
-				clash = true
+		for _, c := range cand.cells {
+			for _, cat := range taken[c] {
+				if cat == cand.cat || cat < 0 || cand.cat < 0 {
+					clash = true
+					break
+				}
+			}
+			if clash {
 				break
 			}
 		}
-		if !clash {
-			chosen = append(chosen, cand)
+		if clash {
+			continue
+		}
+		chosen = append(chosen, cand)
+		for _, c := range cand.cells {
+			taken[c] = append(taken[c], cand.cat)
 		}
 	}
 	out := make([]Cluster, 0, len(chosen))
@@ -367,90 +496,144 @@ func (d *Detector) Scan(now time.Time) []Cluster {
 	return out
 }
 
-// groups scores connected groups of hot cells: cells whose count (of a
-// category, or of all) is above what they expect.
-func (d *Detector) groups(wi, hod int, consider func(cat, wi int, shape string, cells []h3.Cell, c int, exp float64)) {
+// share is a category's share of a cell's tickets, cached per district.
+func (d *Detector) share(s, cat int32, _ int) float64 {
+	ai := d.areaOf[s]
+	if ai < 0 {
+		return d.catQH[cat]
+	}
+	i := int(ai)*len(d.catName) + int(cat)
+	if i < len(d.shares) {
+		if v := d.shares[i]; v > 0 {
+			return float64(v)
+		}
+	}
+	v := d.base.areaShareLocked(d.slots[s].area, int(d.catB[cat]), d.catQ[cat], d.catQH[cat])
+	if i >= len(d.shares) {
+		return v
+	}
+	d.shares[i] = float32(v)
+	return v
+}
+
+// scanKey scores, for one category (-1: all) and window, every cell in
+// list alone, its k=1 disk, and the connected groups of hot cells (more
+// tickets than expected). cnt holds the counts by slot; for a category,
+// d.sh holds its share by slot.
+func (d *Detector) scanKey(cat int32, wi int, cnt []int32, list []int32, weeks float64) {
 	b := d.base
-	keys := []int{-1}
-	if !d.opt.NoCategories {
-		for i := range d.catName {
-			keys = append(keys, i)
+	bw := d.b[wi]
+	th, minc := d.opt.Threshold, int32(d.opt.MinCount)
+	// The category's share by slot; all ones for all categories.
+	sh := d.sh
+	if cat < 0 {
+		sh = d.ones
+	}
+	consider := func(shape string, cells []h3.Cell, c int32, exp float64) {
+		if sc := Score(int(c), exp); sc >= th {
+			d.cands = append(d.cands, candidate{cat: cat, win: wi, shape: shape, cells: cells, c: int(c), b: exp, score: sc})
 		}
 	}
-	countOf := func(cs *cellState, cat int) (int, float64) {
-		if cat < 0 {
-			return cs.n[wi], cs.b[wi]
+
+	for _, s := range list {
+		c := cnt[s]
+		if c >= minc {
+			if exp := bw[s] * sh[s]; Score(int(c), exp) >= th {
+				consider("cell", []h3.Cell{d.slots[s].cell}, c, exp)
+			}
 		}
-		n := catN(cs.cats[wi], cat)
-		if n == 0 {
-			return 0, 0
+		links := d.nb[int(s)*maxNbrs:][:maxNbrs]
+		sum := c
+		for _, n := range links {
+			if n >= 0 {
+				sum += cnt[n]
+			}
 		}
-		return n, cs.b[wi] * b.shareLocked(cs.area, d.catName[cat], hod)
-	}
-	// The cells holding each category, so a category's pass visits only
-	// its own cells.
-	members := map[int][]h3.Cell{}
-	all := make([]h3.Cell, 0, len(d.cells))
-	for id, cs := range d.cells {
-		if cs.n[wi] == 0 {
+		if sum < minc {
 			continue
 		}
-		all = append(all, id)
-		for _, cc := range cs.cats[wi] {
-			members[cc.cat] = append(members[cc.cat], id)
+		// The active cells' expectation first: the rest only adds to it
+		// and so only lowers the score.
+		exp := bw[s]
+		inactive := 0
+		for _, n := range links {
+			if n >= 0 {
+				exp += bw[n]
+			} else {
+				inactive++
+			}
+		}
+		if Score(int(sum), exp*sh[s]) < th {
+			continue
+		}
+		cs := d.slots[s]
+		if inactive > 0 {
+			for k, nb := range cs.nbrs {
+				if k >= maxNbrs || links[k] < 0 {
+					h, a := b.lookupFastLocked(nb)
+					exp += b.segRateLocked(h, a, d.segs[wi], weeks)
+				}
+			}
+		}
+		exp *= sh[s]
+		if Score(int(sum), exp) >= th {
+			consider("disk", disk(cs.cell, cs.nbrs), sum, exp)
 		}
 	}
-	seen := map[h3.Cell]bool{}
-	for _, cat := range keys {
-		clear(seen)
-		list := all
-		if cat >= 0 {
-			list = members[cat]
-		}
-		for _, id := range list {
-			cs := d.cells[id]
-			if seen[id] {
-				continue
-			}
-			n, exp := countOf(cs, cat)
-			if n == 0 || float64(n) <= exp {
-				continue
-			}
-			// Breadth-first over hot neighbours.
-			group := []h3.Cell{id}
-			seen[id] = true
-			c, e := n, exp
-			big := false
-			for q := 0; q < len(group); q++ {
-				g := d.cells[group[q]]
-				if g.nbrs == nil {
-					g.nbrs = neighbours(g.cell)
-				}
-				for _, nb := range g.nbrs {
-					ns := d.cells[nb]
-					if ns == nil || seen[nb] {
-						continue
-					}
-					nn, ne := countOf(ns, cat)
-					if nn == 0 || float64(nn) <= ne {
-						continue
-					}
-					seen[nb] = true
-					group = append(group, nb)
-					c += nn
-					e += ne
-				}
-				if len(group) > d.opt.MaxGroup {
-					big = true
-				}
-			}
-			if big || len(group) < 2 {
-				continue
-			}
-			slices.Sort(group)
-			consider(cat, wi, "group", group, c, e)
-		}
+	// Connected groups of hot cells, by breadth-first search.
+	d.stamp++
+	if d.stamp == 0 {
+		clear(d.mark)
+		d.stamp = 1
 	}
+	for _, s := range list {
+		if d.mark[s] == d.stamp || !(float64(cnt[s]) > bw[s]*sh[s]) {
+			continue
+		}
+		q := append(d.queue[:0], s)
+		d.mark[s] = d.stamp
+		for i := 0; i < len(q); i++ {
+			for _, n := range d.nb[int(q[i])*maxNbrs:][:maxNbrs] {
+				if n >= 0 && cnt[n] > 0 && d.mark[n] != d.stamp && float64(cnt[n]) > bw[n]*sh[n] {
+					d.mark[n] = d.stamp
+					q = append(q, n)
+				}
+			}
+		}
+		d.queue = q
+		if len(q) < 2 || len(q) > d.opt.MaxGroup {
+			continue
+		}
+		var c int32
+		var exp float64
+		for _, n := range q {
+			c += cnt[n]
+			exp += bw[n] * sh[n]
+		}
+		if c < minc || Score(int(c), exp) < th {
+			continue
+		}
+		cells := make([]h3.Cell, len(q))
+		for i, n := range q {
+			cells[i] = d.slots[n].cell
+		}
+		slices.Sort(cells)
+		consider("group", cells, c, exp)
+	}
+}
+
+func grow(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n, n+n/4)
+	}
+	return s[:n]
+}
+
+func growF(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n, n+n/4)
+	}
+	return s[:n]
 }
 
 // cluster describes a chosen candidate.
@@ -476,7 +659,7 @@ func (d *Detector) cluster(ch candidate, now time.Time) Cluster {
 			}
 			byCat[e.Category]++
 			if cl.Category == "" || e.Category == cl.Category {
-				evs = append(evs, e)
+				evs = append(evs, e.Event)
 			}
 		}
 	}
@@ -503,25 +686,6 @@ func (d *Detector) cluster(ch candidate, now time.Time) Cluster {
 	return cl
 }
 
-func addCat(cs []catCount, cat int) []catCount {
-	for i := range cs {
-		if cs[i].cat == cat {
-			cs[i].n++
-			return cs
-		}
-	}
-	return append(cs, catCount{cat, 1})
-}
-
-func catN(cs []catCount, cat int) int {
-	for _, c := range cs {
-		if c.cat == cat {
-			return c.n
-		}
-	}
-	return 0
-}
-
 func neighbours(c h3.Cell) []h3.Cell {
 	ring, err := c.GridDisk(1)
 	if err != nil {
@@ -540,15 +704,6 @@ func disk(c h3.Cell, nbrs []h3.Cell) []h3.Cell {
 	out := make([]h3.Cell, 0, len(nbrs)+1)
 	out = append(out, c)
 	return append(out, nbrs...)
-}
-
-func overlaps(a, b []h3.Cell) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // segments cuts [from, to) at the hours of the week in loc.
@@ -577,7 +732,7 @@ func (b *Baseline) segRateLocked(c *cellHist, area *areaHist, segs []hourSeg, we
 	if b.total == 0 {
 		return 0
 	}
-	areaCells := math.Pow(7, float64(b.opt.Res-b.opt.AreaRes))
+	areaCells := b.areaCells
 	var perCell float64
 	if area != nil {
 		perCell = area.n / (weeks * areaCells)
@@ -588,7 +743,7 @@ func (b *Baseline) segRateLocked(c *cellHist, area *areaHist, segs []hourSeg, we
 	if c != nil {
 		n = c.n
 	}
-	kc, kt := b.opt.CellPrior, b.opt.HourPrior
+	kc, kt := b.cellPriorLocked(perCell), b.opt.HourPrior
 	r := (n + kc*perCell) / (weeks + kc)
 	var sum float64
 	for _, s := range segs {
@@ -600,4 +755,36 @@ func (b *Baseline) segRateLocked(c *cellHist, area *areaHist, segs []hourSeg, we
 		sum += s.frac * (y + kt*m) / (weeks + kt)
 	}
 	return sum
+}
+
+// segRatesLocked is segRateLocked for several windows at once.
+func (b *Baseline) segRatesLocked(c *cellHist, area *areaHist, segs [][]hourSeg, weeks float64, out []float64) {
+	if b.total == 0 {
+		clear(out)
+		return
+	}
+	var perCell float64
+	if area != nil {
+		perCell = area.n / (weeks * b.areaCells)
+	} else if len(b.areas) > 0 {
+		perCell = b.total / (weeks * b.areaCells * float64(len(b.areas)))
+	}
+	n := 0.0
+	if c != nil {
+		n = c.n
+	}
+	kc, kt := b.cellPriorLocked(perCell), b.opt.HourPrior
+	r := (n + kc*perCell) / (weeks + kc)
+	inv := 1 / (weeks + kt)
+	for wi, ss := range segs {
+		var sum float64
+		for _, s := range ss {
+			y := 0.0
+			if c != nil {
+				y = float64(c.hours[s.how])
+			}
+			sum += s.frac * (y + kt*r*b.profileLocked(s.how)) * inv
+		}
+		out[wi] = sum
+	}
 }

@@ -121,3 +121,12 @@ func nearOf(cells []h3.Cell) []h3.Cell {
 	}
 	return out
 }
+
+func overlaps(a, b []h3.Cell) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}

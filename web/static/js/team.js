@@ -122,7 +122,7 @@ function card(a) {
   }
   c.append(meta);
   const cams = cameraNames(a, lang);
-  if (cams.length) c.append(el('div', 'cams', `📹 ${t('cameras')}: ${cams.join(' · ')}`));
+  if (cams.length) c.append(el('div', 'cams', `${t('cameras')}: ${cams.join(' · ')}`));
   if (mayHandle) {
     const actions = el('div', 'card-actions');
     if (a.state === 'firing') {

@@ -55,7 +55,7 @@ export function mount(root, ctx) {
         l2.append(el('span', 'aw-firing', t('state.firing') + (a.level > 0 ? ' · ' + t('escalated') : '')));
       }
       const cams = cameraNames(a, lang);
-      if (cams.length) l2.append(' · 📹 ' + cams.join('、'));
+      if (cams.length) l2.append(` · ${t('cameras')}: ${cams.join('、')}`);
       r.append(l1, l2);
       return r;
     }));
