@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -72,8 +73,14 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 
 // tab opens a new tab of w×h on url and records its console errors.
 func (b *browser) tab(rawURL string, w, h int64) context.Context {
+	tctx, _ := b.tabClosable(rawURL, w, h)
+	return tctx
+}
+
+// tabClosable is tab with the function that closes it.
+func (b *browser) tabClosable(rawURL string, w, h int64) (context.Context, context.CancelFunc) {
 	b.t.Helper()
-	tctx, _ := chromedp.NewContext(b.ctx)
+	tctx, cancel := chromedp.NewContext(b.ctx)
 	if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, h)); err != nil {
 		b.t.Fatalf("new tab: %v", err)
 	}
@@ -93,7 +100,7 @@ func (b *browser) tab(rawURL string, w, h int64) context.Context {
 	if err := chromedp.Do(tctx, chromedp.Navigate(rawURL)); err != nil {
 		b.t.Fatalf("open %s: %v", rawURL, err)
 	}
-	return tctx
+	return tctx, cancel
 }
 
 // absentModule is the browser's note of a widget or layer module this
@@ -130,7 +137,7 @@ func poll[T any](t *testing.T, tab context.Context, what, js string, within time
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %s; last %+v", what, within, v)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -332,18 +339,17 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	if st2.Monitor != "2" || st3.Monitor != "3" || st2.tile("v1").ID == "" || st3.tile("v5").ID == "" {
 		t.Fatalf("monitors: %s has %+v; %s has %+v", st2.Monitor, st2.Tiles, st3.Monitor, st3.Tiles)
 	}
-	console := b.tab(s.url+"/console?token="+url.QueryEscape(s.tokens[config.RolePatrol]), 2560, 1440)
+	console, closeConsole := b.tabClosable(s.url+"/console?token="+url.QueryEscape(s.tokens[config.RolePatrol]), 2560, 1440)
 	poll(t, console, "the console", `document.querySelectorAll('#mini .mini-tile').length`, 20*time.Second, func(n int) bool { return n == 16 })
 
-	version := func(st stageStatus) int {
-		var n int
-		fmt.Sscan(st.Version, &n)
-		return n
-	}
-	v0 := version(st2)
 	var spreads, paints []float64
 	switchTo := func(i int, set string, viaConsole bool) {
 		t.Helper()
+		// The version before the switch: the displays are up to date with it.
+		cur := poll(t, d2, "display 2 version", `document.body.dataset.version || ''`, 5*time.Second, func(string) bool { return true })
+		var want int
+		fmt.Sscan(cur, &want)
+		want++
 		if viaConsole {
 			if err := chromedp.Do(console,
 				chromedp.SetValue(chromedp.ID("set-select"), set),
@@ -356,44 +362,17 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 				t.Fatalf("switch %d: %d %s", i, code, body)
 			}
 		}
-		want := v0 + i + 1
-		painted := func(st stageStatus) bool { return version(st) >= want && appliedAt(st.Applied, want).Painted > 0 }
-		a := poll(t, d2, "display 2 switch", stageProbe, 10*time.Second, painted)
-		c := poll(t, d3, "display 3 switch", stageProbe, 10*time.Second, painted)
-		ta, tc := appliedAt(a.Applied, want), appliedAt(c.Applied, want)
-		if ta.At == 0 || tc.At == 0 {
-			t.Fatalf("switch %d: version %d not recorded (%v, %v)", i, want, a.Applied, c.Applied)
-		}
+		// A light probe: the displays keep running while the test waits.
+		probe := fmt.Sprintf(`(window.citywall.applied || []).find((a) => a.version === %d) || {version: 0, at: 0, painted: 0}`, want)
+		seen := func(a applied) bool { return a.Version == want && a.Painted > 0 }
+		ta := poll(t, d2, fmt.Sprintf("display 2, switch %d to version %d", i, want), probe, 10*time.Second, seen)
+		tc := poll(t, d3, fmt.Sprintf("display 3, switch %d to version %d", i, want), probe, 10*time.Second, seen)
 		spreads = append(spreads, math.Abs(ta.At-tc.At))
 		paints = append(paints, math.Abs(ta.Painted-tc.Painted))
 	}
 	switchTo(0, "kitchens", true)
 	st2 = poll(t, d2, "kitchens on display 2", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v1").Camera == "kitchen-guomao-1" })
 	st3 = poll(t, d3, "kitchens on display 3", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v5").Camera == "" })
-	sets := []string{"roads", "reservoirs", "school-gates", "waterlogging", "kitchens"}
-	for i := 1; i <= 20; i++ {
-		switchTo(i, sets[i%len(sets)], false)
-	}
-	stats := func(v []float64) (p50, p95, worst float64) {
-		s := slices.Clone(v)
-		slices.Sort(s)
-		return s[len(s)/2], s[len(s)*95/100], s[len(s)-1]
-	}
-	a50, a95, amax := stats(spreads)
-	p50, p95, pmax := stats(paints)
-	report := fmt.Sprintf("display switch spread over %d switches (2 displays, monitors 2 and 3 of wall main, one browser):\n"+
-		"  applied: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n  painted: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n"+
-		"applied (ms): %.1f\npainted (ms): %.1f\n", len(spreads), a50, a95, amax, p50, p95, pmax, spreads, paints)
-	t.Log(report)
-	artifact(t, "wall-switch-spread.txt", []byte(report))
-	// The target is 100 ms between displays. What the wall controls is when
-	// each display applies the switch; the frame after it depends on the
-	// renderer, here one software-rendered browser for all tabs on a shared
-	// machine, so it is reported and not held to the target.
-	if a95 > 100 {
-		t.Errorf("displays applied a switch %.1f ms apart (p95), over the 100 ms target", a95)
-	}
-
 	// Find a camera by area on the console's map, preview it, push it.
 	n := poll(t, console, "area search", `(window.citywallConsole.setArea({lat0: 20.02, lat1: 20.04, lng0: 110.32, lng1: 110.33}),
 		[...document.querySelectorAll('#cam-list .cam-row')].map((e) => e.dataset.camera))`, 5*time.Second,
@@ -421,6 +400,38 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	if err == nil {
 		artifact(t, "console-2560x1440.png", shot)
 	}
+	// The console is on its own machine in a control room; here it would
+	// share the renderer with the displays being timed.
+	closeConsole()
+
+	sets := []string{"roads", "reservoirs", "school-gates", "waterlogging", "kitchens"}
+	switches := 20
+	if n, err := strconv.Atoi(os.Getenv("CITYWALL_WALL_SWITCHES")); err == nil && n > 0 {
+		switches = n
+	}
+	for i := 1; i <= switches; i++ {
+		switchTo(i, sets[i%len(sets)], false)
+	}
+	stats := func(v []float64) (p50, p95, worst float64) {
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[len(s)/2], s[len(s)*95/100], s[len(s)-1]
+	}
+	a50, a95, amax := stats(spreads)
+	p50, p95, pmax := stats(paints)
+	report := fmt.Sprintf("display switch spread over %d switches (2 displays, monitors 2 and 3 of wall main, one browser):\n"+
+		"  applied: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n  painted: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n"+
+		"applied (ms): %.1f\npainted (ms): %.1f\n", len(spreads), a50, a95, amax, p50, p95, pmax, spreads, paints)
+	t.Log(report)
+	artifact(t, "wall-switch-spread.txt", []byte(report))
+	// The target is 100 ms between displays. What the wall controls is when
+	// each display applies the switch; the frame after it depends on the
+	// renderer, here one software-rendered browser for all tabs on a shared
+	// machine, so it is reported and not held to the target.
+	if a95 > 100 {
+		t.Errorf("displays applied a switch %.1f ms apart (p95), over the 100 ms target", a95)
+	}
+
 	b.checkConsole()
 }
 
