@@ -312,6 +312,25 @@ func TestWallRendersEveryKind(t *testing.T) {
 		artifact(t, "wall-main-camera-offline.png", shot)
 	}
 	b.checkConsole()
+
+	// The server goes away: the reconnecting banner comes up and each tile
+	// says its connection is lost.
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	lost := poll(t, tab, "the reconnecting banner", `({banner: !document.getElementById('banner').hidden,
+		text: document.getElementById('banner-text').textContent,
+		badges: [...document.querySelectorAll('.tile .tile-state-offline')].length})`, 10*time.Second,
+		func(v struct {
+			Banner bool   `json:"banner"`
+			Text   string `json:"text"`
+			Badges int    `json:"badges"`
+		}) bool {
+			return v.Banner && v.Badges >= 3
+		})
+	if !strings.Contains(lost.Text, "重新连接") {
+		t.Errorf("banner reads %q", lost.Text)
+	}
 }
 
 func regexpClock(s string) bool {
@@ -411,6 +430,20 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	}
 	for i := 1; i <= switches; i++ {
 		switchTo(i, sets[i%len(sets)], false)
+	}
+
+	// A layout switch rebuilds the tiles: in the video layout each monitor
+	// holds one tile, and monitor 2 shows slot v2.
+	if code, body := s.wallDo("POST", "/api/v1/walls/main/layout", "commander", `{"layout":"video"}`); code != 200 {
+		t.Fatalf("layout: %d %s", code, body)
+	}
+	for _, d := range []struct {
+		tab  context.Context
+		tile string
+	}{{d2, "v2"}, {d3, "v3"}} {
+		poll(t, d.tab, "the video layout", stageProbe, 10*time.Second, func(st stageStatus) bool {
+			return len(st.Tiles) == 1 && st.Tiles[0].ID == d.tile && st.Tiles[0].Mounted
+		})
 	}
 	stats := func(v []float64) (p50, p95, worst float64) {
 		s := slices.Clone(v)
