@@ -17,7 +17,6 @@ func DefaultSpec() Spec {
 	return Spec{
 		OverrideFor: DefaultOverride,
 		AuditKeep:   10000,
-		Default:     "overview",
 		Walls: []Wall{
 			{
 				ID: "main", Name: "指挥大屏", NameEn: "Command wall", Rows: 2, Cols: 4, Monitor: [2]int{1920, 1080},

@@ -676,12 +676,18 @@ func (m *Manager) HasWall(id string) bool {
 	return m.spec.wall(id) != nil
 }
 
-// DefaultWall is the wall /wall shows.
+// DefaultWall is the wall /wall shows: the configured default, else the
+// first wall of a single monitor (one screen shows it best), else the first.
 func (m *Manager) DefaultWall() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.spec.Default != "" {
 		return m.spec.Default
+	}
+	for _, w := range m.spec.Walls {
+		if w.Rows*w.Cols == 1 {
+			return w.ID
+		}
 	}
 	if len(m.spec.Walls) > 0 {
 		return m.spec.Walls[0].ID

@@ -102,6 +102,7 @@ func TestWallAPI(t *testing.T) {
 		{"audit limit", "GET", "/api/v1/audit?limit=0", "wall", "", 400, "bad_request", []string{"limit"}},
 		{"audit of an unknown wall", "GET", "/api/v1/audit?wall=zz", "wall", "", 404, "not_found", []string{`"zz"`}},
 		{"page of an unknown wall", "GET", "/wall/zz", "wall", "", 404, "not_found", []string{`"zz"`}},
+		{"console for a wall display", "GET", "/console", "wall", "", 403, "forbidden", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -75,7 +75,7 @@ export function mount(root, ctx) {
   const camSub = showCameras ? hub.subscribe('cameras', (u, topic) => { camState = topic.state; invalidate(); }, { kind: 'state' }) : null;
   const drawCameras = (W) => {
     const dpr = map.dpr || 1;
-    const r = Math.max(4, W / 420);
+    const r = Math.max(6, W / 220); // a marker reads from the back of the room
     const seen = new Set();
     const draw = (c) => {
       const lat = Number(c.lat);
