@@ -49,6 +49,8 @@ type Options struct {
 	Store     Store          // a MemoryStore when nil
 	Publisher Publisher      // nil: nothing is published
 	Log       *slog.Logger
+	OnChange  func(Entry) // called for every audited change (metrics)
+	OnError   func(error) // called when the state or the audit trail cannot be written
 }
 
 // Manager owns every wall's state. Its methods are safe for concurrent use.
@@ -62,6 +64,8 @@ type Manager struct {
 	list  []Camera
 	keep  int
 	wake  chan struct{}
+	onChg func(Entry)
+	onErr func(error)
 
 	mu        sync.Mutex
 	spec      Spec // base with the API's edits
@@ -89,6 +93,13 @@ func New(o Options) (*Manager, error) {
 		base: o.Spec, loc: o.Location, store: o.Store, pub: o.Publisher, log: o.Log,
 		cams: map[string]Camera{}, keep: o.Spec.AuditKeep, wake: make(chan struct{}, 1),
 		walls: map[string]*wallState{}, published: map[string]map[string][]byte{},
+		onChg: o.OnChange, onErr: o.OnError,
+	}
+	if m.onChg == nil {
+		m.onChg = func(Entry) {}
+	}
+	if m.onErr == nil {
+		m.onErr = func(error) {}
 	}
 	if m.keep <= 0 {
 		m.keep = 10000
@@ -626,7 +637,9 @@ func (m *Manager) record(e Entry) {
 	}
 	if err := m.store.Append(e); err != nil {
 		m.log.Error("wall audit trail not written", "err", err, "action", e.Action, "who", e.Who)
+		m.onErr(err)
 	}
+	m.onChg(e)
 	m.log.Info("wall change", "wall", e.Wall, "who", e.Who, "role", e.Role, "action", e.Action, "detail", e.Detail)
 }
 
@@ -636,6 +649,7 @@ func (m *Manager) save(now time.Time) {
 	s := &Snapshot{Saved: now, Walls: m.walls, Alerts: m.alerts, Edits: m.edits}
 	if err := m.store.Save(s); err != nil {
 		m.log.Error("wall state not saved", "err", err)
+		m.onErr(err)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/stream"
@@ -51,9 +53,20 @@ func (a *App) newWalls() (*wall.Manager, error) {
 	} else {
 		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
 	}
+	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywall_wall_changes_total",
+		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
+	}, []string{"action"})
+	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywall_wall_store_errors_total",
+		Help: "Failed writes of the wall state or the audit trail.",
+	})
+	a.reg.MustRegister(changes, storeErrors)
 	m, err := wall.New(wall.Options{
 		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
-		Log: a.log.With("component", "wall"),
+		Log:      a.log.With("component", "wall"),
+		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
+		OnError:  func(error) { storeErrors.Inc() },
 	})
 	if err != nil {
 		var errs []error

@@ -215,6 +215,9 @@ func TestWallAPI(t *testing.T) {
 	c.waitFor("the alert camera", func(m wsMsg) bool {
 		return m.Type == "delta" && m.Topic == "wall/main" && strings.Contains(string(m.Data), `"alert":"al-7"`)
 	})
+	if n, found := metric(t, s.reg, "citywall_wall_changes_total", map[string]string{"action": "set"}); !found || n != 2 {
+		t.Errorf("citywall_wall_changes_total{action=set} = %v (found %v), want 2", n, found)
+	}
 }
 
 // TestWallStateSurvivesRestart: a server started again on the same state
