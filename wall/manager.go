@@ -114,11 +114,12 @@ func New(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m.spec = o.Spec.clone()
-	snap, err := o.Store.Load()
-	if err != nil {
-		return nil, err
-	}
-	if snap != nil {
+	// A wall must come up: state that cannot be read is logged and the
+	// walls start from their configuration.
+	if snap, err := o.Store.Load(); err != nil {
+		m.log.Error("wall state unreadable; starting from the configuration", "err", err)
+		m.onErr(err)
+	} else if snap != nil {
 		m.restore(snap)
 	}
 	if entries, err := o.Store.Entries(); err != nil {

@@ -281,10 +281,11 @@ async function main() {
     if (area && !(c.lat >= area.lat0 && c.lat <= area.lat1 && c.lng >= area.lng0 && c.lng <= area.lng1)) return false;
     return true;
   };
+  const MAX_ROWS = 200; // a city may pool thousands of cameras: narrow the search to see more
   const renderCams = () => {
     const found = cameras.filter(matches);
     $('cam-count').textContent = S('found', { n: found.length });
-    $('cam-list').replaceChildren(...found.map((c) => {
+    $('cam-list').replaceChildren(...found.slice(0, MAX_ROWS).map((c) => {
       const li = el('li', 'cam-row');
       li.dataset.camera = c.id;
       const live = camState.get(c.id);

@@ -67,6 +67,8 @@ export function mount(root, ctx) {
     if (showCameras) drawCameras(W);
   };
   const invalidate = () => { if (!raf) raf = requestAnimationFrame(redraw); };
+  // Layers that do not call invalidate still move: redraw now and then.
+  const every = setInterval(() => { if (layers.length) invalidate(); }, 2000);
   map.addEventListener('stats', (e) => { meta.stats = e.detail; renderMeta(); invalidate(); });
 
   // Camera markers.
@@ -140,6 +142,7 @@ export function mount(root, ctx) {
     destroy() {
       dead = true;
       cancelAnimationFrame(raf);
+      clearInterval(every);
       heat.close();
       tickets.close();
       if (camSub) camSub.close();
