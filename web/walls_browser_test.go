@@ -307,10 +307,26 @@ func TestWallRendersEveryKind(t *testing.T) {
 	if st.tile("v2").CamState == "offline" {
 		t.Error("another tile went offline too")
 	}
+	// Alert camera linkage: the alert's camera takes the first slot marked
+	// alert, labelled, and goes when the alert is reverted.
+	if err := s.app.WallPusher().PushAlert(t.Context(), "al-1", []string{"underpass-nanhai"}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, tab, "the alert camera", stageProbe, 10*time.Second, func(st stageStatus) bool {
+		v7 := st.tile("v7")
+		return v7.Camera == "underpass-nanhai" && strings.Contains(v7.Text, "预警联动") && strings.Contains(v7.Text, "南海大道下穿隧道")
+	})
 	shot, err = chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err == nil {
-		artifact(t, "wall-main-camera-offline.png", shot)
+		artifact(t, "wall-main-camera-offline-and-alert.png", shot)
 	}
+	if err := s.app.WallPusher().Revert(t.Context(), "al-1"); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, tab, "the alert camera gone", stageProbe, 10*time.Second, func(st stageStatus) bool {
+		v7 := st.tile("v7")
+		return v7.Camera == "" && !strings.Contains(v7.Text, "预警联动")
+	})
 	b.checkConsole()
 
 	// The server goes away: the reconnecting banner comes up and each tile
@@ -411,7 +427,8 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, d2, "the pushed camera on display 2", stageProbe, 5*time.Second, func(st stageStatus) bool {
-		return st.tile("v2").Camera == "road-binhai" && strings.Contains(st.tile("v2").Text, "滨海大道国贸路口")
+		v2 := st.tile("v2")
+		return v2.Camera == "road-binhai" && strings.Contains(v2.Text, "滨海大道国贸路口") && strings.Contains(v2.Text, "手动推送 · patrol-1")
 	})
 	poll(t, console, "the miniature", `document.querySelector('#mini [data-tile="v2"]').dataset.camera`, 5*time.Second,
 		func(s string) bool { return s == "road-binhai" })
