@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
@@ -30,14 +31,14 @@ type browser struct {
 	wg   sync.WaitGroup
 }
 
-func newBrowser(t *testing.T, timeout time.Duration) *browser {
+func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -56,7 +57,8 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(3840, 2160),
-	)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
 	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720)); err != nil {
 		t.Fatalf("start chromium: %v", err)
@@ -492,4 +494,69 @@ func appliedAt(list []applied, version int) applied {
 		}
 	}
 	return applied{}
+}
+
+// TestWallLayoutSwitchesLeakNothing switches the command wall between its
+// two layouts 60 times with two displays open (monitor 0: the map, mounted
+// anew each time; monitor 6: clock, hot topics and ticker against a video
+// slot) and checks that every widget gave back what it took: hub topics,
+// DOM nodes and, after a garbage collection, the JavaScript heap.
+func TestWallLayoutSwitchesLeakNothing(t *testing.T) {
+	s := demoWallServer(t)
+	b := newBrowser(t, 150*time.Second, chromedp.Flag("js-flags", "--expose-gc"))
+	tok := url.QueryEscape(s.tokens[config.RoleWall])
+	type mem struct {
+		Topics  int     `json:"topics"`
+		Nodes   int     `json:"nodes"`
+		Heap    float64 `json:"heap"`
+		Version string  `json:"version"`
+		Tiles   int     `json:"tiles"`
+	}
+	const measure = `(() => { if (window.gc) window.gc(); return {
+	  topics: window.citywall.hub.topics.size, nodes: document.getElementsByTagName('*').length,
+	  heap: performance.memory ? performance.memory.usedJSHeapSize : 0,
+	  version: document.body.dataset.version || '', tiles: document.querySelectorAll('.tile').length}; })()`
+	displays := []context.Context{
+		b.tab(s.url+"/wall/main?monitor=0&token="+tok, 1280, 720),
+		b.tab(s.url+"/wall/main?monitor=6&token="+tok, 1280, 720),
+	}
+	for _, d := range displays {
+		poll(t, d, "display", measure, 30*time.Second, func(m mem) bool { return m.Version != "" && m.Tiles > 0 })
+	}
+	layouts := []string{"video", "command"}
+	var base [2]mem
+	for i := range 60 {
+		code, body := s.wallDo("POST", "/api/v1/walls/main/layout", "commander", `{"layout":"`+layouts[i%2]+`"}`)
+		if code != 200 {
+			t.Fatalf("switch %d: %d %s", i, code, body)
+		}
+		var v wallView
+		_ = json.Unmarshal(body, &v)
+		want := fmt.Sprint(v.Control.Version)
+		for k, d := range displays {
+			m := poll(t, d, "the switch", measure, 10*time.Second, func(m mem) bool { return m.Version == want })
+			if i == 1 {
+				base[k] = m
+			}
+		}
+		// Let the map fetch its outlines and draw, as a wall would between
+		// switches.
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	for k, d := range displays {
+		m := poll(t, d, "settled", measure, 10*time.Second, func(mem) bool { return true })
+		t.Logf("display %d after 60 layout switches: %d topics (%d after the first cycle), %d DOM nodes (%d), heap %.1f MB (%.1f MB)",
+			k, m.Topics, base[k].Topics, m.Nodes, base[k].Nodes, m.Heap/1e6, base[k].Heap/1e6)
+		if m.Topics != base[k].Topics {
+			t.Errorf("display %d holds %d hub topics after the switches, %d before", k, m.Topics, base[k].Topics)
+		}
+		if m.Nodes > base[k].Nodes+50 {
+			t.Errorf("display %d has %d DOM nodes after the switches, %d before", k, m.Nodes, base[k].Nodes)
+		}
+		if m.Heap > base[k].Heap+4e6 {
+			t.Errorf("display %d heap grew from %.1f MB to %.1f MB over 58 layout switches", k, base[k].Heap/1e6, m.Heap/1e6)
+		}
+	}
+	b.checkConsole()
 }
