@@ -57,6 +57,8 @@ type Entry struct {
 // MemoryStore keeps everything in memory: state does not survive the
 // process. For tests and for a wall without a state file.
 type MemoryStore struct {
+	Keep int // audit entries kept; 10000 when 0
+
 	mu      sync.Mutex
 	snap    []byte
 	entries []Entry
@@ -89,8 +91,15 @@ func (m *MemoryStore) Save(s *Snapshot) error {
 
 // Append implements Store.
 func (m *MemoryStore) Append(e Entry) error {
+	keep := m.Keep
+	if keep <= 0 {
+		keep = 10000
+	}
 	m.mu.Lock()
 	m.entries = append(m.entries, e)
+	if len(m.entries) > keep+keep/4 {
+		m.entries = append([]Entry(nil), m.entries[len(m.entries)-keep:]...)
+	}
 	m.mu.Unlock()
 	return nil
 }

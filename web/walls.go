@@ -47,7 +47,7 @@ func (a *App) newWalls() (*wall.Manager, error) {
 			spec = wall.DemoSpec(spec, cams)
 		}
 	}
-	var store wall.Store = &wall.MemoryStore{}
+	var store wall.Store = &wall.MemoryStore{Keep: spec.AuditKeep}
 	if spec.StateFile != "" {
 		store = &wall.FileStore{Path: spec.StateFile, Keep: spec.AuditKeep}
 	} else {

@@ -410,6 +410,20 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	switchTo(0, "kitchens", true)
 	st2 = poll(t, d2, "kitchens on display 2", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v1").Camera == "kitchen-guomao-1" })
 	st3 = poll(t, d3, "kitchens on display 3", stageProbe, 5*time.Second, func(st stageStatus) bool { return st.tile("v5").Camera == "" })
+	// Search by name and by tag (in the page's language).
+	byText := func(q string) []string {
+		return poll(t, console, "search "+q, `(() => { const i = document.getElementById('cam-search'); i.value = `+strconv.Quote(q)+`;
+			i.dispatchEvent(new Event('input')); return [...document.querySelectorAll('#cam-list .cam-row')].map((e) => e.dataset.camera); })()`,
+			5*time.Second, func([]string) bool { return true })
+	}
+	if got := byText("校门"); len(got) != 5 || !slices.Contains(got, "kitchen-xiuying-1") {
+		t.Errorf("search 校门 (the school-gate tag): %v", got)
+	}
+	if got := byText("滨海"); len(got) != 1 || got[0] != "road-binhai" {
+		t.Errorf("search 滨海 (a name): %v", got)
+	}
+	byText("")
+
 	// Find a camera by area on the console's map, preview it, push it.
 	n := poll(t, console, "area search", `(window.citywallConsole.setArea({lat0: 20.02, lat1: 20.04, lng0: 110.32, lng1: 110.33}),
 		[...document.querySelectorAll('#cam-list .cam-row')].map((e) => e.dataset.camera))`, 5*time.Second,

@@ -21,6 +21,8 @@ const STR = {
     'cam.unsupported': '格式不支持', 'cam.unknown': '状态未知', emptySlot: '空闲', pickCamera: '选择一路摄像机预览',
     'kind.map': '地图', 'kind.kpi': '指标', 'kind.hot': '热点', 'kind.alerts': '预警', 'kind.flood': '水情',
     'kind.traffic': '交通', 'kind.clock': '时钟', 'kind.ticker': '工单', 'kind.video': '视频', found: '{n} 路',
+    'tag.school-gate': '校门', 'tag.kitchen': '后厨', 'tag.reservoir': '水库', 'tag.road': '道路',
+    'tag.waterlogging': '易涝点', 'tag.square': '广场',
   },
   en: {
     title: 'Wall console', wall: 'Wall', open: 'Open the wall ↗', now: 'The wall now', controls: 'Switch', audit: 'Audit trail',
@@ -33,6 +35,8 @@ const STR = {
     'cam.unsupported': 'unsupported', 'cam.unknown': 'no state', emptySlot: 'empty', pickCamera: 'Pick a camera to preview',
     'kind.map': 'Map', 'kind.kpi': 'KPIs', 'kind.hot': 'Hot', 'kind.alerts': 'Alerts', 'kind.flood': 'Flood',
     'kind.traffic': 'Traffic', 'kind.clock': 'Clock', 'kind.ticker': 'Tickets', 'kind.video': 'Video', found: '{n} cameras',
+    'tag.school-gate': 'school gate', 'tag.kitchen': 'kitchen', 'tag.reservoir': 'reservoir', 'tag.road': 'road',
+    'tag.waterlogging': 'waterlogging', 'tag.square': 'square',
   },
 };
 
@@ -47,6 +51,11 @@ const S = (key, vars) => {
 document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
 for (const e of document.querySelectorAll('[data-s]')) e.textContent = S(e.dataset.s);
 $('cam-search').placeholder = S('search');
+// tagLabel names a camera tag in the page's language; unknown tags as they are.
+const tagLabel = (tag) => {
+  const v = S('tag.' + tag);
+  return v === 'tag.' + tag ? tag : v;
+};
 const name = (x) => (x ? (lang === 'en' ? x.name_en || x.name || x.id : x.name || x.name_en || x.id) : '');
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -265,18 +274,20 @@ async function main() {
   let tag = '';
   let area = null; // {lat0, lat1, lng0, lng1}
   $('tags').replaceChildren(...tags.map((x) => {
-    const b = el('button', 'tag', x);
+    const b = el('button', 'tag', tagLabel(x));
     b.type = 'button';
+    b.dataset.tag = x;
     b.onclick = () => {
       tag = tag === x ? '' : x;
-      for (const o of $('tags').children) o.classList.toggle('active', o.textContent === tag);
+      for (const o of $('tags').children) o.classList.toggle('active', o.dataset.tag === tag);
       renderCams();
     };
     return b;
   }));
   const matches = (c) => {
     const q = $('cam-search').value.trim().toLowerCase();
-    if (q && ![c.id, c.name, c.name_en, ...(c.tags || [])].some((x) => x && String(x).toLowerCase().includes(q))) return false;
+    const words = [c.id, c.name, c.name_en, ...(c.tags || []), ...(c.tags || []).map(tagLabel)];
+    if (q && !words.some((x) => x && String(x).toLowerCase().includes(q))) return false;
     if (tag && !(c.tags || []).includes(tag)) return false;
     if (area && !(c.lat >= area.lat0 && c.lat <= area.lat1 && c.lng >= area.lng0 && c.lng <= area.lng1)) return false;
     return true;
@@ -290,7 +301,7 @@ async function main() {
       li.dataset.camera = c.id;
       const live = camState.get(c.id);
       const st = live && live.state ? live.state : 'unknown';
-      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).join(' · ')),
+      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).map(tagLabel).join(' · ')),
         el('span', 'cam-st cam-st-' + st, S('cam.' + st)));
       li.classList.toggle('active', c.id === previewCam);
       li.onclick = () => preview(c.id);
