@@ -248,8 +248,13 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body over 262144 bytes")
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body over %d bytes", mbe.Limit))
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "body unreadable: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

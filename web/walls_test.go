@@ -112,6 +112,8 @@ func TestWallAPI(t *testing.T) {
 	}
 	code, _, b := s.do("POST", "/api/v1/walls/main/set", s.tokens[config.RolePatrol], "text/plain", strings.NewReader(`{"set":"roads"}`))
 	checkError(t, "text body", code, b, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	code, b = s.wallDo("PUT", "/api/v1/camera-sets/big", "patrol", `{"name":"`+strings.Repeat("x", 300<<10)+`","cameras":["road-binhai"]}`)
+	checkError(t, "huge body", code, b, http.StatusRequestEntityTooLarge, "body_too_large", "262144")
 
 	// The changes.
 	var v wallView
