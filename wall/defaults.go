@@ -17,7 +17,6 @@ func DefaultSpec() Spec {
 	return Spec{
 		OverrideFor: DefaultOverride,
 		AuditKeep:   10000,
-		Default:     "overview",
 		Walls: []Wall{
 			{
 				ID: "main", Name: "指挥大屏", NameEn: "Command wall", Rows: 2, Cols: 4, Monitor: [2]int{1920, 1080},
@@ -28,7 +27,7 @@ func DefaultSpec() Spec {
 						// half, video the top right, panels the bottom right.
 						ID: "command", Name: "指挥总览", NameEn: "Command overview", Grid: [2]int{32, 16},
 						Tiles: []Tile{
-							tile("map", KindMap, 0, 0, 16, 16, map[string]any{"layers": layers, "res": 8, "window": "1h"}),
+							tile("map", KindMap, 0, 0, 16, 16, map[string]any{"layers": layers, "res": 8, "window": "1h", "zoom": 12.4, "center": []any{20.02, 110.33}}),
 							tile("v1", KindVideo, 16, 0, 4, 4, nil),
 							tile("v2", KindVideo, 20, 0, 4, 4, nil),
 							tile("v3", KindVideo, 16, 4, 4, 4, nil),

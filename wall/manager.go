@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +48,8 @@ type Options struct {
 	Store     Store          // a MemoryStore when nil
 	Publisher Publisher      // nil: nothing is published
 	Log       *slog.Logger
+	OnChange  func(Entry) // called for every audited change (metrics)
+	OnError   func(error) // called when the state or the audit trail cannot be written
 }
 
 // Manager owns every wall's state. Its methods are safe for concurrent use.
@@ -62,6 +63,8 @@ type Manager struct {
 	list  []Camera
 	keep  int
 	wake  chan struct{}
+	onChg func(Entry)
+	onErr func(error)
 
 	mu        sync.Mutex
 	spec      Spec // base with the API's edits
@@ -89,6 +92,13 @@ func New(o Options) (*Manager, error) {
 		base: o.Spec, loc: o.Location, store: o.Store, pub: o.Publisher, log: o.Log,
 		cams: map[string]Camera{}, keep: o.Spec.AuditKeep, wake: make(chan struct{}, 1),
 		walls: map[string]*wallState{}, published: map[string]map[string][]byte{},
+		onChg: o.OnChange, onErr: o.OnError,
+	}
+	if m.onChg == nil {
+		m.onChg = func(Entry) {}
+	}
+	if m.onErr == nil {
+		m.onErr = func(error) {}
 	}
 	if m.keep <= 0 {
 		m.keep = 10000
@@ -103,11 +113,12 @@ func New(o Options) (*Manager, error) {
 		return nil, err
 	}
 	m.spec = o.Spec.clone()
-	snap, err := o.Store.Load()
-	if err != nil {
-		return nil, err
-	}
-	if snap != nil {
+	// A wall must come up: state that cannot be read is logged and the
+	// walls start from their configuration.
+	if snap, err := o.Store.Load(); err != nil {
+		m.log.Error("wall state unreadable; starting from the configuration", "err", err)
+		m.onErr(err)
+	} else if snap != nil {
 		m.restore(snap)
 	}
 	if entries, err := o.Store.Entries(); err != nil {
@@ -344,240 +355,6 @@ func (m *Manager) advance(st *wallState, now time.Time) {
 	st.Set = t.Steps[ts.Step].Set
 }
 
-// change applies one manual action to a wall, records it and publishes the
-// result.
-func (m *Manager) change(ctx context.Context, wallID string, a Actor, action, detail string, f func(w *Wall, st *wallState, now time.Time) error) (View, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	w := m.spec.wall(wallID)
-	if w == nil {
-		return View{}, fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
-	}
-	now := time.Now()
-	st := m.walls[wallID].clone()
-	if err := f(w, st, now); err != nil {
-		return View{}, err
-	}
-	m.settle(w, st, now)
-	st.Version++
-	st.Changed = now
-	m.walls[wallID] = st
-	m.record(Entry{Time: now, Wall: wallID, Who: a.Name, Role: a.Role, Action: action, Detail: detail})
-	m.save(now)
-	m.publish(ctx, w)
-	m.kick()
-	return m.view(w, st), nil
-}
-
-func (m *Manager) override(a Actor, st *wallState, now time.Time, d time.Duration) {
-	if d <= 0 {
-		d = m.spec.OverrideFor
-	}
-	if d <= 0 {
-		d = DefaultOverride
-	}
-	st.Override = &Override{By: a.Name, Role: a.Role, Until: now.Add(d)}
-	st.Source, st.RunStart = SourceManual, time.Time{}
-}
-
-// MaxOverride bounds a manual switch's duration.
-const MaxOverride = 7 * 24 * time.Hour
-
-func checkFor(d time.Duration) error {
-	if d < 0 || d > MaxOverride {
-		return &Error{Key: "for", Value: d, Reason: "must be between 0 (the default) and 168h"}
-	}
-	return nil
-}
-
-// ShowSet fills the wall's video slots with a camera set, holding off the
-// schedule for d (0: the configured override time).
-func (m *Manager) ShowSet(ctx context.Context, a Actor, wallID, setID string, d time.Duration) (View, error) {
-	return m.change(ctx, wallID, a, "set", setID, func(w *Wall, st *wallState, now time.Time) error {
-		if err := checkFor(d); err != nil {
-			return err
-		}
-		if m.spec.set(setID) == nil {
-			return &Error{Key: "set", Value: q(setID), Reason: "unknown set"}
-		}
-		m.override(a, st, now, d)
-		st.Set, st.Tour, st.Pushes = setID, nil, nil
-		return nil
-	})
-}
-
-// ShowLayout switches the wall's layout. Pushed cameras stay on the tiles
-// the new layout still has.
-func (m *Manager) ShowLayout(ctx context.Context, a Actor, wallID, layoutID string, d time.Duration) (View, error) {
-	return m.change(ctx, wallID, a, "layout", layoutID, func(w *Wall, st *wallState, now time.Time) error {
-		if err := checkFor(d); err != nil {
-			return err
-		}
-		l := w.layout(layoutID)
-		if l == nil {
-			return &Error{Key: "layout", Value: q(layoutID), Reason: fmt.Sprintf("wall %q has no such layout", wallID)}
-		}
-		m.override(a, st, now, d)
-		st.Layout = layoutID
-		for tile := range st.Pushes {
-			if !slices.ContainsFunc(l.Tiles, func(t Tile) bool { return t.ID == tile && t.Kind == KindVideo }) {
-				delete(st.Pushes, tile)
-			}
-		}
-		return nil
-	})
-}
-
-// PushCamera puts one camera into one video slot of the current layout.
-func (m *Manager) PushCamera(ctx context.Context, a Actor, wallID, slot, camera string, d time.Duration) (View, error) {
-	return m.change(ctx, wallID, a, "push", slot+"="+camera, func(w *Wall, st *wallState, now time.Time) error {
-		if err := checkFor(d); err != nil {
-			return err
-		}
-		if !m.known(camera) {
-			return &Error{Key: "camera", Value: q(camera), Reason: "unknown camera"}
-		}
-		l := w.layout(st.Layout)
-		if l == nil || !slices.ContainsFunc(l.Tiles, func(t Tile) bool { return t.ID == slot && t.Kind == KindVideo }) {
-			return &Error{Key: "slot", Value: q(slot), Reason: fmt.Sprintf("layout %q has no video slot of that id", st.Layout)}
-		}
-		m.override(a, st, now, d)
-		if st.Pushes == nil {
-			st.Pushes = map[string]Push{}
-		}
-		st.Pushes[slot] = Push{Camera: camera, By: a.Name, At: now}
-		return nil
-	})
-}
-
-// Tour actions.
-const (
-	TourStart  = "start"
-	TourPause  = "pause"
-	TourResume = "resume"
-	TourSkip   = "skip"
-)
-
-// TourAction starts (tourID), pauses, resumes or skips the wall's tour.
-func (m *Manager) TourAction(ctx context.Context, a Actor, wallID, action, tourID string, d time.Duration) (View, error) {
-	detail := action
-	if tourID != "" {
-		detail += " " + tourID
-	}
-	return m.change(ctx, wallID, a, "tour", detail, func(w *Wall, st *wallState, now time.Time) error {
-		if err := checkFor(d); err != nil {
-			return err
-		}
-		if action != TourStart && tourID != "" {
-			return &Error{Key: "tour", Value: q(tourID), Reason: "only start names a tour"}
-		}
-		switch action {
-		case TourStart:
-			if m.spec.tour(tourID) == nil {
-				return &Error{Key: "tour", Value: q(tourID), Reason: "unknown tour"}
-			}
-			st.Tour, st.Pushes = &TourState{ID: tourID, Since: now}, nil
-		case TourPause, TourResume, TourSkip:
-			if st.Tour == nil {
-				return &Error{Key: "action", Value: q(action), Reason: "no tour is running on this wall"}
-			}
-			t := m.spec.tour(st.Tour.ID)
-			m.advance(st, now)
-			ts := st.Tour
-			switch action {
-			case TourPause:
-				if !ts.Paused {
-					ts.Paused, ts.Left = true, max(0, ts.Since.Add(t.dwell(ts.Step)).Sub(now))
-				}
-			case TourResume:
-				if ts.Paused {
-					ts.Paused, ts.Since, ts.Left = false, now.Add(ts.Left-t.dwell(ts.Step)), 0
-				}
-			case TourSkip:
-				ts.Step = (ts.Step + 1) % len(t.Steps)
-				ts.Since = now
-				if ts.Paused {
-					ts.Left = t.dwell(ts.Step)
-				}
-			}
-		default:
-			return &Error{Key: "action", Value: q(action), Reason: "want start, pause, resume or skip"}
-		}
-		m.override(a, st, now, d)
-		return nil
-	})
-}
-
-// Release drops the wall's manual override and pushed cameras: the
-// schedule or the wall's default takes over at once.
-func (m *Manager) Release(ctx context.Context, a Actor, wallID string) (View, error) {
-	return m.change(ctx, wallID, a, "release", "", func(w *Wall, st *wallState, now time.Time) error {
-		st.Override, st.Pushes, st.Source = nil, nil, ""
-		return nil
-	})
-}
-
-// PushAlert puts an alert's cameras on the slots marked alert of every
-// wall, newest alert first. Unknown cameras are left out; an alert with
-// none known is an error.
-func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []string) error {
-	if alertID == "" {
-		return &Error{Key: "alert", Value: q(alertID), Reason: "an alert needs an id"}
-	}
-	var cams []string
-	for _, c := range cameras {
-		if m.known(c) && !slices.Contains(cams, c) {
-			cams = append(cams, c)
-		}
-	}
-	if len(cams) == 0 {
-		return &Error{Key: "cameras", Value: cameras, Reason: "no known camera"}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool { return a.ID == alertID })
-	m.alerts = append(m.alerts, AlertPush{ID: alertID, Cameras: cams, At: time.Now()})
-	if len(m.alerts) > maxItems {
-		m.alerts = m.alerts[len(m.alerts)-maxItems:]
-	}
-	m.alertsChanged(ctx, "alert.push", alertID+": "+strings.Join(cams, ","))
-	return nil
-}
-
-// Revert takes an alert's cameras off the walls: the slots show again what
-// they showed before. Reverting an alert that is not on the wall is not an
-// error.
-func (m *Manager) Revert(ctx context.Context, alertID string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := len(m.alerts)
-	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool { return a.ID == alertID })
-	if len(m.alerts) == n {
-		return nil
-	}
-	m.alertsChanged(ctx, "alert.revert", alertID)
-	return nil
-}
-
-// alertsChanged republishes the walls whose slots changed; m.mu held.
-func (m *Manager) alertsChanged(ctx context.Context, action, detail string) {
-	now := time.Now()
-	for i := range m.spec.Walls {
-		w := &m.spec.Walls[i]
-		st := m.walls[w.ID]
-		if !m.dirty(w, st) {
-			continue
-		}
-		st = st.clone()
-		st.Version++
-		st.Changed = now
-		m.walls[w.ID] = st
-		m.publish(ctx, w)
-	}
-	m.record(Entry{Time: now, Who: actorAlerts.Name, Role: actorAlerts.Role, Action: action, Detail: detail})
-	m.save(now)
-}
-
 // dirty reports whether a wall's slots differ from what was published.
 func (m *Manager) dirty(w *Wall, st *wallState) bool {
 	b, _ := json.Marshal(m.view(w, st).Slots)
@@ -626,7 +403,9 @@ func (m *Manager) record(e Entry) {
 	}
 	if err := m.store.Append(e); err != nil {
 		m.log.Error("wall audit trail not written", "err", err, "action", e.Action, "who", e.Who)
+		m.onErr(err)
 	}
+	m.onChg(e)
 	m.log.Info("wall change", "wall", e.Wall, "who", e.Who, "role", e.Role, "action", e.Action, "detail", e.Detail)
 }
 
@@ -636,6 +415,7 @@ func (m *Manager) save(now time.Time) {
 	s := &Snapshot{Saved: now, Walls: m.walls, Alerts: m.alerts, Edits: m.edits}
 	if err := m.store.Save(s); err != nil {
 		m.log.Error("wall state not saved", "err", err)
+		m.onErr(err)
 	}
 }
 
@@ -676,12 +456,18 @@ func (m *Manager) HasWall(id string) bool {
 	return m.spec.wall(id) != nil
 }
 
-// DefaultWall is the wall /wall shows.
+// DefaultWall is the wall /wall shows: the configured default, else the
+// first wall of a single monitor (one screen shows it best), else the first.
 func (m *Manager) DefaultWall() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.spec.Default != "" {
 		return m.spec.Default
+	}
+	for _, w := range m.spec.Walls {
+		if w.Rows*w.Cols == 1 {
+			return w.ID
+		}
 	}
 	if len(m.spec.Walls) > 0 {
 		return m.spec.Walls[0].ID
@@ -718,207 +504,4 @@ func (m *Manager) Audit(q AuditQuery) []Entry {
 		out = append(out, e)
 	}
 	return out
-}
-
-// edit changes the spec through f, validates the result and takes it.
-func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f func(sp *Spec, ed *Edits)) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	sp, ed := m.spec.clone(), m.edits.clone()
-	f(&sp, &ed)
-	if err := Validate(&sp, m.known); err != nil {
-		return err
-	}
-	m.spec, m.edits = sp, ed
-	now := time.Now()
-	for i := range m.spec.Walls {
-		w := &m.spec.Walls[i]
-		st := m.walls[w.ID].clone()
-		m.fixRefs(w, st)
-		m.settle(w, st, now)
-		st.Version++
-		st.Changed = now
-		m.walls[w.ID] = st
-		m.publish(ctx, w)
-	}
-	m.record(Entry{Time: now, Who: a.Name, Role: a.Role, Action: action, Detail: detail})
-	m.save(now)
-	m.kick()
-	return nil
-}
-
-// PutLayout adds or replaces a layout of a wall.
-func (m *Manager) PutLayout(ctx context.Context, a Actor, wallID string, l Layout) error {
-	if !m.HasWall(wallID) {
-		return fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
-	}
-	return m.edit(ctx, a, "layout.put", wallID+"/"+l.ID, func(sp *Spec, ed *Edits) {
-		w := sp.wall(wallID)
-		if i := slices.IndexFunc(w.Layouts, func(x Layout) bool { return x.ID == l.ID }); i >= 0 {
-			w.Layouts[i] = l
-		} else {
-			w.Layouts = append(w.Layouts, l)
-		}
-		ed.Layouts = setEdit(ed.Layouts, wallID+"/"+l.ID, &l)
-	})
-}
-
-// DeleteLayout removes a layout of a wall.
-func (m *Manager) DeleteLayout(ctx context.Context, a Actor, wallID, id string) error {
-	if !m.HasWall(wallID) {
-		return fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
-	}
-	return m.edit(ctx, a, "layout.delete", wallID+"/"+id, func(sp *Spec, ed *Edits) {
-		w := sp.wall(wallID)
-		w.Layouts = slices.DeleteFunc(w.Layouts, func(x Layout) bool { return x.ID == id })
-		ed.Layouts = setEdit[Layout](ed.Layouts, wallID+"/"+id, nil)
-	})
-}
-
-// PutSet adds or replaces a camera set.
-func (m *Manager) PutSet(ctx context.Context, a Actor, s Set) error {
-	return m.edit(ctx, a, "set.put", s.ID, func(sp *Spec, ed *Edits) {
-		sp.Sets = putByID(sp.Sets, s, func(x Set) string { return x.ID })
-		ed.Sets = setEdit(ed.Sets, s.ID, &s)
-	})
-}
-
-// DeleteSet removes a camera set; sets still used by a tour, schedule or
-// wall cannot go.
-func (m *Manager) DeleteSet(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "set.delete", id, func(sp *Spec, ed *Edits) {
-		sp.Sets = slices.DeleteFunc(sp.Sets, func(x Set) bool { return x.ID == id })
-		ed.Sets = setEdit[Set](ed.Sets, id, nil)
-	})
-}
-
-// PutTour adds or replaces a tour.
-func (m *Manager) PutTour(ctx context.Context, a Actor, t Tour) error {
-	return m.edit(ctx, a, "tour.put", t.ID, func(sp *Spec, ed *Edits) {
-		sp.Tours = putByID(sp.Tours, t, func(x Tour) string { return x.ID })
-		ed.Tours = setEdit(ed.Tours, t.ID, &t)
-	})
-}
-
-// DeleteTour removes a tour.
-func (m *Manager) DeleteTour(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "tour.delete", id, func(sp *Spec, ed *Edits) {
-		sp.Tours = slices.DeleteFunc(sp.Tours, func(x Tour) bool { return x.ID == id })
-		ed.Tours = setEdit[Tour](ed.Tours, id, nil)
-	})
-}
-
-// PutSchedule adds or replaces a schedule.
-func (m *Manager) PutSchedule(ctx context.Context, a Actor, s Schedule) error {
-	return m.edit(ctx, a, "schedule.put", s.ID, func(sp *Spec, ed *Edits) {
-		sp.Schedules = putByID(sp.Schedules, s, func(x Schedule) string { return x.ID })
-		ed.Schedules = setEdit(ed.Schedules, s.ID, &s)
-	})
-}
-
-// DeleteSchedule removes a schedule.
-func (m *Manager) DeleteSchedule(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "schedule.delete", id, func(sp *Spec, ed *Edits) {
-		sp.Schedules = slices.DeleteFunc(sp.Schedules, func(x Schedule) bool { return x.ID == id })
-		ed.Schedules = setEdit[Schedule](ed.Schedules, id, nil)
-	})
-}
-
-func putByID[T any](list []T, v T, id func(T) string) []T {
-	if i := slices.IndexFunc(list, func(x T) bool { return id(x) == id(v) }); i >= 0 {
-		list[i] = v
-		return list
-	}
-	return append(list, v)
-}
-
-func setEdit[T any](m map[string]*T, id string, v *T) map[string]*T {
-	if m == nil {
-		m = map[string]*T{}
-	}
-	m[id] = v
-	return m
-}
-
-func (e Edits) empty() bool {
-	return len(e.Layouts) == 0 && len(e.Sets) == 0 && len(e.Tours) == 0 && len(e.Schedules) == 0
-}
-
-func (e Edits) clone() Edits {
-	return Edits{Layouts: maps(e.Layouts), Sets: maps(e.Sets), Tours: maps(e.Tours), Schedules: maps(e.Schedules)}
-}
-
-func maps[T any](m map[string]*T) map[string]*T {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]*T, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// apply lays the edits over a spec, in a fixed order.
-func (e Edits) apply(sp *Spec) {
-	for _, k := range sortedKeys(e.Sets) {
-		if v := e.Sets[k]; v != nil {
-			sp.Sets = putByID(sp.Sets, *v, func(x Set) string { return x.ID })
-		} else {
-			sp.Sets = slices.DeleteFunc(sp.Sets, func(x Set) bool { return x.ID == k })
-		}
-	}
-	for _, k := range sortedKeys(e.Tours) {
-		if v := e.Tours[k]; v != nil {
-			sp.Tours = putByID(sp.Tours, *v, func(x Tour) string { return x.ID })
-		} else {
-			sp.Tours = slices.DeleteFunc(sp.Tours, func(x Tour) bool { return x.ID == k })
-		}
-	}
-	for _, k := range sortedKeys(e.Schedules) {
-		if v := e.Schedules[k]; v != nil {
-			sp.Schedules = putByID(sp.Schedules, *v, func(x Schedule) string { return x.ID })
-		} else {
-			sp.Schedules = slices.DeleteFunc(sp.Schedules, func(x Schedule) bool { return x.ID == k })
-		}
-	}
-	for _, k := range sortedKeys(e.Layouts) {
-		wallID, id, _ := strings.Cut(k, "/")
-		w := sp.wall(wallID)
-		if w == nil {
-			continue
-		}
-		if v := e.Layouts[k]; v != nil {
-			w.Layouts = putByID(w.Layouts, *v, func(x Layout) string { return x.ID })
-		} else {
-			w.Layouts = slices.DeleteFunc(w.Layouts, func(x Layout) bool { return x.ID == id })
-		}
-	}
-}
-
-func sortedKeys[T any](m map[string]*T) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// clone copies a spec deeply enough that edits of the copy leave the
-// original alone (tile options are replaced whole, never changed in place).
-func (s Spec) clone() Spec {
-	c := s
-	c.Walls = make([]Wall, len(s.Walls))
-	for i, w := range s.Walls {
-		w.Layouts = slices.Clone(w.Layouts)
-		for j := range w.Layouts {
-			w.Layouts[j].Tiles = slices.Clone(w.Layouts[j].Tiles)
-		}
-		c.Walls[i] = w
-	}
-	c.Sets = slices.Clone(s.Sets)
-	c.Tours = slices.Clone(s.Tours)
-	c.Schedules = slices.Clone(s.Schedules)
-	return c
 }

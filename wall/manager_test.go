@@ -508,6 +508,20 @@ func TestFileStoreAtomic(t *testing.T) {
 	if _, err := fs.Load(); err == nil || !strings.Contains(err.Error(), "walls.json") {
 		t.Fatalf("a corrupt state file is an error naming it: %v", err)
 	}
+	if _, err := os.Stat(fs.Path + ".unreadable"); err != nil {
+		t.Fatalf("the corrupt file is not kept aside: %v", err)
+	}
+	if err := os.WriteFile(fs.Path, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var failed int
+	m, err := New(Options{Spec: testSpec(), Cameras: testCams, Store: fs, OnError: func(error) { failed++ }})
+	if err != nil || failed != 1 {
+		t.Fatalf("a wall with an unreadable state file must still start: %v (%d errors reported)", err, failed)
+	}
+	if v, _ := m.View("w"); v.Layout.ID != "l" {
+		t.Fatalf("after an unreadable state file: layout %q", v.Layout.ID)
+	}
 
 	for i := range 12 {
 		if err := fs.Append(Entry{Who: "p", Action: "set", Detail: string(rune('a' + i))}); err != nil {

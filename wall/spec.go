@@ -11,7 +11,7 @@ type Spec struct {
 	StateFile   string        `yaml:"state_file" json:"-"`    // where the state is kept across restarts; "" keeps it in memory only
 	OverrideFor time.Duration `yaml:"override_for" json:"-"`  // how long a manual switch holds off the schedule
 	AuditKeep   int           `yaml:"audit_keep" json:"-"`    // audit entries kept
-	Default     string        `yaml:"default" json:"default"` // the wall /wall shows
+	Default     string        `yaml:"default" json:"default"` // the wall /wall shows; "": the first single-monitor wall, else the first
 	Walls       []Wall        `yaml:"walls" json:"walls"`
 	Sets        []Set         `yaml:"sets" json:"sets"`
 	Tours       []Tour        `yaml:"tours" json:"tours"`

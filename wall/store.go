@@ -16,7 +16,8 @@ import (
 // Store keeps the walls' state and the audit trail across restarts. The
 // file store is the default; a shared store (Redis) can stand in for it.
 type Store interface {
-	// Load returns the saved state, or nil when nothing was saved yet.
+	// Load returns the saved state, or nil when nothing was saved yet. An
+	// error leaves the walls to start from their configuration.
 	Load() (*Snapshot, error)
 	// Save replaces the saved state; it is durable when it returns.
 	Save(*Snapshot) error
@@ -56,6 +57,8 @@ type Entry struct {
 // MemoryStore keeps everything in memory: state does not survive the
 // process. For tests and for a wall without a state file.
 type MemoryStore struct {
+	Keep int // audit entries kept; 10000 when 0
+
 	mu      sync.Mutex
 	snap    []byte
 	entries []Entry
@@ -88,8 +91,15 @@ func (m *MemoryStore) Save(s *Snapshot) error {
 
 // Append implements Store.
 func (m *MemoryStore) Append(e Entry) error {
+	keep := m.Keep
+	if keep <= 0 {
+		keep = 10000
+	}
 	m.mu.Lock()
 	m.entries = append(m.entries, e)
+	if len(m.entries) > keep+keep/4 {
+		m.entries = append([]Entry(nil), m.entries[len(m.entries)-keep:]...)
+	}
 	m.mu.Unlock()
 	return nil
 }
@@ -134,6 +144,11 @@ func (f *FileStore) Load() (*Snapshot, error) {
 	}
 	var s Snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
+		// Keep the unreadable file for a look; the next save starts afresh.
+		aside := f.Path + ".unreadable"
+		if rerr := os.Rename(f.Path, aside); rerr == nil {
+			return nil, fmt.Errorf("wall state %s (kept as %s): %w", f.Path, aside, err)
+		}
 		return nil, fmt.Errorf("wall state %s: %w", f.Path, err)
 	}
 	return &s, nil

@@ -73,6 +73,9 @@ func Validate(s *Spec, known func(id string) bool) error {
 		bad("walls", len(s.Walls)+len(s.Sets)+len(s.Tours)+len(s.Schedules), "at most %d walls, sets, tours and schedules each", maxItems)
 		return errors.Join(errs...)
 	}
+	if len(s.Walls) == 0 {
+		bad("walls", "[]", "at least one wall: /wall shows it")
+	}
 	if s.Default != "" && s.wall(s.Default) == nil {
 		bad("default", q(s.Default), "unknown wall")
 	}

@@ -48,6 +48,7 @@ func TestValidate(t *testing.T) {
 		{"bad monitor", func(s *Spec) { s.Walls[0].Monitor = [2]int{10, 10} }, "walls[0].monitor", "10x10", "monitor pixels"},
 		{"bad id", func(s *Spec) { s.Sets[0].ID = "School Gates" }, "sets[0].id", `"School Gates"`, "a-z"},
 		{"short dwell", func(s *Spec) { s.Tours[0].Dwell = time.Second }, "tours[0].dwell", "1s", "at least 10s"},
+		{"no wall", func(s *Spec) { s.Walls = nil; s.Schedules = nil }, "walls", "[]", "at least one wall"},
 		{"empty set", func(s *Spec) { s.Sets[2].Cameras = nil }, "sets[2].cameras", "0", "1..256"},
 	}
 	for _, c := range cases {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/stream"
@@ -44,15 +46,26 @@ func (a *App) newWalls() (*wall.Manager, error) {
 			spec = wall.DemoSpec(spec, cams)
 		}
 	}
-	var store wall.Store = &wall.MemoryStore{}
+	var store wall.Store = &wall.MemoryStore{Keep: spec.AuditKeep}
 	if spec.StateFile != "" {
 		store = &wall.FileStore{Path: spec.StateFile, Keep: spec.AuditKeep}
 	} else {
 		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
 	}
+	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywall_wall_changes_total",
+		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
+	}, []string{"action"})
+	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywall_wall_store_errors_total",
+		Help: "Failed writes of the wall state or the audit trail.",
+	})
+	a.reg.MustRegister(changes, storeErrors)
 	m, err := wall.New(wall.Options{
 		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
-		Log: a.log.With("component", "wall"),
+		Log:      a.log.With("component", "wall"),
+		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
+		OnError:  func(error) { storeErrors.Inc() },
 	})
 	if err != nil {
 		var errs []error
@@ -234,8 +247,13 @@ func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 256<<10))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body over 262144 bytes")
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body over %d bytes", mbe.Limit))
+		return false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "body unreadable: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

@@ -102,6 +102,7 @@ func TestWallAPI(t *testing.T) {
 		{"audit limit", "GET", "/api/v1/audit?limit=0", "wall", "", 400, "bad_request", []string{"limit"}},
 		{"audit of an unknown wall", "GET", "/api/v1/audit?wall=zz", "wall", "", 404, "not_found", []string{`"zz"`}},
 		{"page of an unknown wall", "GET", "/wall/zz", "wall", "", 404, "not_found", []string{`"zz"`}},
+		{"console for a wall display", "GET", "/console", "wall", "", 403, "forbidden", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -111,6 +112,8 @@ func TestWallAPI(t *testing.T) {
 	}
 	code, _, b := s.do("POST", "/api/v1/walls/main/set", s.tokens[config.RolePatrol], "text/plain", strings.NewReader(`{"set":"roads"}`))
 	checkError(t, "text body", code, b, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	code, b = s.wallDo("PUT", "/api/v1/camera-sets/big", "patrol", `{"name":"`+strings.Repeat("x", 300<<10)+`","cameras":["road-binhai"]}`)
+	checkError(t, "huge body", code, b, http.StatusRequestEntityTooLarge, "body_too_large", "262144")
 
 	// The changes.
 	var v wallView
@@ -214,6 +217,9 @@ func TestWallAPI(t *testing.T) {
 	c.waitFor("the alert camera", func(m wsMsg) bool {
 		return m.Type == "delta" && m.Topic == "wall/main" && strings.Contains(string(m.Data), `"alert":"al-7"`)
 	})
+	if n, found := metric(t, s.reg, "citywall_wall_changes_total", map[string]string{"action": "set"}); !found || n != 2 {
+		t.Errorf("citywall_wall_changes_total{action=set} = %v (found %v), want 2", n, found)
+	}
 }
 
 // TestWallStateSurvivesRestart: a server started again on the same state

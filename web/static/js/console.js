@@ -21,6 +21,10 @@ const STR = {
     'cam.unsupported': '格式不支持', 'cam.unknown': '状态未知', emptySlot: '空闲', pickCamera: '选择一路摄像机预览',
     'kind.map': '地图', 'kind.kpi': '指标', 'kind.hot': '热点', 'kind.alerts': '预警', 'kind.flood': '水情',
     'kind.traffic': '交通', 'kind.clock': '时钟', 'kind.ticker': '工单', 'kind.video': '视频', found: '{n} 路',
+    'tag.school-gate': '校门', 'tag.kitchen': '后厨', 'tag.reservoir': '水库', 'tag.road': '道路',
+    'tag.waterlogging': '易涝点', 'tag.square': '广场',
+    edit: '配置', schedule: '计划', new: '新建', fromSearch: '以检索结果新建视频组', save: '保存', delete: '删除',
+    saved: '已保存', deleted: '已删除', badJSON: 'JSON 格式错误',
   },
   en: {
     title: 'Wall console', wall: 'Wall', open: 'Open the wall ↗', now: 'The wall now', controls: 'Switch', audit: 'Audit trail',
@@ -33,6 +37,10 @@ const STR = {
     'cam.unsupported': 'unsupported', 'cam.unknown': 'no state', emptySlot: 'empty', pickCamera: 'Pick a camera to preview',
     'kind.map': 'Map', 'kind.kpi': 'KPIs', 'kind.hot': 'Hot', 'kind.alerts': 'Alerts', 'kind.flood': 'Flood',
     'kind.traffic': 'Traffic', 'kind.clock': 'Clock', 'kind.ticker': 'Tickets', 'kind.video': 'Video', found: '{n} cameras',
+    'tag.school-gate': 'school gate', 'tag.kitchen': 'kitchen', 'tag.reservoir': 'reservoir', 'tag.road': 'road',
+    'tag.waterlogging': 'waterlogging', 'tag.square': 'square',
+    edit: 'Configuration', schedule: 'Schedule', new: 'New', fromSearch: 'New set from the search', save: 'Save', delete: 'Delete',
+    saved: 'saved', deleted: 'deleted', badJSON: 'not valid JSON',
   },
 };
 
@@ -47,6 +55,11 @@ const S = (key, vars) => {
 document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
 for (const e of document.querySelectorAll('[data-s]')) e.textContent = S(e.dataset.s);
 $('cam-search').placeholder = S('search');
+// tagLabel names a camera tag in the page's language; unknown tags as they are.
+const tagLabel = (tag) => {
+  const v = S('tag.' + tag);
+  return v === 'tag.' + tag ? tag : v;
+};
 const name = (x) => (x ? (lang === 'en' ? x.name_en || x.name || x.id : x.name || x.name_en || x.id) : '');
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -241,6 +254,7 @@ async function main() {
     wallId = $('wall-select').value;
     history.replaceState(null, '', '?wall=' + wallId + (lang === 'en' ? '&lang=en' : ''));
     openWall();
+    if ($('edit-kind').value === 'layout') fillItems();
   };
 
   // ---- audit ----------------------------------------------------------------
@@ -265,31 +279,34 @@ async function main() {
   let tag = '';
   let area = null; // {lat0, lat1, lng0, lng1}
   $('tags').replaceChildren(...tags.map((x) => {
-    const b = el('button', 'tag', x);
+    const b = el('button', 'tag', tagLabel(x));
     b.type = 'button';
+    b.dataset.tag = x;
     b.onclick = () => {
       tag = tag === x ? '' : x;
-      for (const o of $('tags').children) o.classList.toggle('active', o.textContent === tag);
+      for (const o of $('tags').children) o.classList.toggle('active', o.dataset.tag === tag);
       renderCams();
     };
     return b;
   }));
   const matches = (c) => {
     const q = $('cam-search').value.trim().toLowerCase();
-    if (q && ![c.id, c.name, c.name_en, ...(c.tags || [])].some((x) => x && String(x).toLowerCase().includes(q))) return false;
+    const words = [c.id, c.name, c.name_en, ...(c.tags || []), ...(c.tags || []).map(tagLabel)];
+    if (q && !words.some((x) => x && String(x).toLowerCase().includes(q))) return false;
     if (tag && !(c.tags || []).includes(tag)) return false;
     if (area && !(c.lat >= area.lat0 && c.lat <= area.lat1 && c.lng >= area.lng0 && c.lng <= area.lng1)) return false;
     return true;
   };
+  const MAX_ROWS = 200; // a city may pool thousands of cameras: narrow the search to see more
   const renderCams = () => {
     const found = cameras.filter(matches);
     $('cam-count').textContent = S('found', { n: found.length });
-    $('cam-list').replaceChildren(...found.map((c) => {
+    $('cam-list').replaceChildren(...found.slice(0, MAX_ROWS).map((c) => {
       const li = el('li', 'cam-row');
       li.dataset.camera = c.id;
       const live = camState.get(c.id);
       const st = live && live.state ? live.state : 'unknown';
-      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).join(' · ')),
+      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).map(tagLabel).join(' · ')),
         el('span', 'cam-st cam-st-' + st, S('cam.' + st)));
       li.classList.toggle('active', c.id === previewCam);
       li.onclick = () => preview(c.id);
@@ -396,6 +413,86 @@ async function main() {
       body.textContent = String(err.message || err);
     }
   };
+
+  // ---- configuration: sets, tours, schedules and layouts as JSON ------------
+  // The same bodies as the API's PUT; the server validates the whole spec
+  // and its reason names the key and the value when it refuses.
+  const editURL = (kind, id) => ({
+    set: `/api/v1/camera-sets/${id}`, tour: `/api/v1/tours/${id}`, schedule: `/api/v1/schedules/${id}`,
+    layout: `/api/v1/walls/${wallId}/layouts/${id}`,
+  })[kind];
+  const editItems = (kind) => ({
+    set: info.sets, tour: info.tours, schedule: info.schedules, layout: (info.layouts && info.layouts[wallId]) || [],
+  })[kind] || [];
+  const editSay = (text, bad) => {
+    $('edit-msg').textContent = text;
+    $('edit-msg').classList.toggle('msg-bad', !!bad);
+  };
+  const showItem = () => {
+    const item = editItems($('edit-kind').value).find((x) => x.id === $('edit-item').value);
+    $('edit-json').value = item ? JSON.stringify(item, null, 2) : '';
+  };
+  const fillItems = (current) => {
+    options($('edit-item'), editItems($('edit-kind').value), current);
+    showItem();
+  };
+  const refresh = async () => {
+    info = await api('GET', '/api/v1/walls');
+    options($('set-select'), info.sets, $('set-select').value);
+    options($('tour-select'), info.tours, $('tour-select').value);
+    options($('layout-select'), (info.layouts && info.layouts[wallId]) || [], $('layout-select').value);
+  };
+  $('edit-kind').onchange = () => fillItems();
+  $('edit-item').onchange = showItem;
+  $('edit-new').onclick = () => {
+    const kind = $('edit-kind').value;
+    const blank = {
+      set: { id: 'new-set', name: '', cameras: [] },
+      tour: { id: 'new-tour', name: '', dwell: '30m', steps: [] },
+      schedule: { id: 'new-schedule', name: '', wall: wallId, days: ['workdays'], start: '17:00', end: '18:00', set: '' },
+      layout: { id: 'new-layout', name: '', grid: [4, 2], tiles: [] },
+    }[kind];
+    $('edit-json').value = JSON.stringify(blank, null, 2);
+  };
+  $('edit-from-search').onclick = () => {
+    $('edit-kind').value = 'set';
+    fillItems();
+    const ids = cameras.filter(matches).map((c) => c.id);
+    $('edit-json').value = JSON.stringify({ id: 'new-set', name: $('cam-search').value || '', cameras: ids }, null, 2);
+  };
+  $('edit-save').onclick = async () => {
+    let body;
+    try {
+      body = JSON.parse($('edit-json').value);
+    } catch (err) {
+      return editSay(S('badJSON') + ': ' + err.message, true);
+    }
+    const kind = $('edit-kind').value;
+    try {
+      await api('PUT', editURL(kind, encodeURIComponent(body.id || '')), body);
+      await refresh();
+      fillItems(body.id);
+      editSay(S('saved') + ' · ' + body.id);
+      loadAudit();
+    } catch (err) {
+      editSay(S('failed') + ': ' + err.message, true);
+    }
+  };
+  $('edit-delete').onclick = async () => {
+    const kind = $('edit-kind').value;
+    const id = $('edit-item').value;
+    if (!id) return;
+    try {
+      await api('DELETE', editURL(kind, encodeURIComponent(id)));
+      await refresh();
+      fillItems();
+      editSay(S('deleted') + ' · ' + id);
+      loadAudit();
+    } catch (err) {
+      editSay(S('failed') + ': ' + err.message, true);
+    }
+  };
+  fillItems();
 
   hub.subscribe('cameras', (u, topic) => { camState = topic.state; renderCams(); renderMini(); }, { kind: 'state' });
   hub.addEventListener('status', (e) => {

@@ -181,14 +181,20 @@ export class HeatMap extends EventTarget {
   }
 
   _resize() {
+    // A wall display scales its whole canvas with a CSS transform: the
+    // element's layout size is in the wall's pixels, its box on screen in
+    // the display's. Device pixels per layout pixel is both factors, so
+    // lines, labels and the scale bar keep their size on every monitor.
     const r = this.el.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(1, Math.round(r.width * dpr));
-    const h = Math.max(1, Math.round(r.height * dpr));
+    const lw = this.el.offsetWidth || r.width;
+    const lh = this.el.offsetHeight || r.height;
+    const dpr = (window.devicePixelRatio || 1) * (lw > 0 && r.width > 0 ? r.width / lw : 1);
+    const w = Math.max(1, Math.round(lw * dpr));
+    const h = Math.max(1, Math.round(lh * dpr));
     this.dpr = dpr;
-    this.cssW = r.width;
-    this.cssH = r.height;
-    const short = Math.max(1, Math.min(r.width, r.height));
+    this.cssW = lw;
+    this.cssH = lh;
+    const short = Math.max(1, Math.min(lw, lh));
     this.zEff = this.zoom + Math.log2(short / this.opts.refShortSide);
     this.k = 256 * 2 ** this.zEff * dpr; // device px per world unit
     this._remPx = 0; // the root font size follows the viewport

@@ -131,6 +131,19 @@ class Tile {
     this.el.dataset.camera = cam;
     this.el.dataset.source = src;
     this.el.classList.toggle('tile-alert-camera', src === 'alert');
+    // Where the slot's camera comes from, when it is not the set: an alert
+    // or a hand push. It sits over the widget, whatever the widget is.
+    const label = src === 'alert' ? s('cam.alert') : src === 'push' ? s('cam.push') + (slot.by ? ' · ' + slot.by : '') : '';
+    if (label && !this.badge) {
+      this.badge = document.createElement('div');
+      this.badge.className = 'slot-badge';
+      this.el.append(this.badge);
+    }
+    if (this.badge) {
+      this.badge.textContent = label;
+      this.badge.hidden = !label;
+      this.badge.classList.toggle('slot-badge-alert', src === 'alert');
+    }
     if (cam === (this.opts.camera || '') && update) return;
     this.opts.camera = cam;
     if (update && this.widget && typeof this.widget.update === 'function') {

@@ -67,6 +67,8 @@ export function mount(root, ctx) {
     if (showCameras) drawCameras(W);
   };
   const invalidate = () => { if (!raf) raf = requestAnimationFrame(redraw); };
+  // Layers that do not call invalidate still move: redraw now and then.
+  const every = setInterval(() => { if (layers.length) invalidate(); }, 2000);
   map.addEventListener('stats', (e) => { meta.stats = e.detail; renderMeta(); invalidate(); });
 
   // Camera markers.
@@ -75,7 +77,7 @@ export function mount(root, ctx) {
   const camSub = showCameras ? hub.subscribe('cameras', (u, topic) => { camState = topic.state; invalidate(); }, { kind: 'state' }) : null;
   const drawCameras = (W) => {
     const dpr = map.dpr || 1;
-    const r = Math.max(4, W / 420);
+    const r = Math.max(6, W / 220); // a marker reads from the back of the room
     const seen = new Set();
     const draw = (c) => {
       const lat = Number(c.lat);
@@ -140,6 +142,7 @@ export function mount(root, ctx) {
     destroy() {
       dead = true;
       cancelAnimationFrame(raf);
+      clearInterval(every);
       heat.close();
       tickets.close();
       if (camSub) camSub.close();
