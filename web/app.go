@@ -30,8 +30,8 @@ type Options struct {
 	Registry *prometheus.Registry // nil: a fresh one
 	Build    string               // build id shown to pages; they reload when it changes
 	Now      func() time.Time     // nil: time.Now
-	// WallPusher, when set, shows a new cluster alert's cameras on the
-	// wall's alert slots (alerts.wall_push).
+	// WallPusher shows a new cluster alert's cameras on the walls' alert
+	// slots (alerts.wall_push); nil: the App's own walls.
 	WallPusher alerts.WallPusher
 }
 
@@ -147,9 +147,14 @@ func New(cfg config.Config, o Options) (*App, error) {
 	a.pub = newPublisher(a)
 	a.ingest = &ingester{app: a}
 	if cfg.Alerts.Enabled {
-		if a.alerting, err = newAlerting(a, o.WallPusher); err != nil {
+		pusher := o.WallPusher
+		if pusher == nil {
+			pusher = a.walls // cluster alerts put their cameras in the walls' alert slots
+		}
+		if a.alerting, err = newAlerting(a, pusher); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
+		a.linkAlerting()
 	}
 	a.handler = a.routes()
 	return a, nil

@@ -39,7 +39,12 @@ func (a *App) newWalls() (*wall.Manager, error) {
 	}
 	spec := a.cfg.Walls
 	if a.cfg.Demo.Enabled {
+		// The demo's cameras, unless the relay has already made them
+		// configured ones.
 		for _, c := range demo.Cameras() {
+			if len(a.cfg.Cameras) > 0 {
+				break
+			}
 			cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
 		}
 		if len(spec.Sets) == 0 && len(spec.Tours) == 0 && len(spec.Schedules) == 0 {
