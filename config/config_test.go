@@ -128,8 +128,8 @@ func TestCameras(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"rtsp://admin:s3cr3t@10.0.0.1:554/h264": "rtsp://admin:xxxxx@10.0.0.1:554/h264",
-		"rtsp://admin@10.0.0.1/h264":            "rtsp://admin@10.0.0.1/h264",
+		"rtsp://admin:s3cr3t@10.0.0.1:554/h264": "rtsp://xxxxx@10.0.0.1:554/h264",
+		"rtsp://admin@10.0.0.1/h264":            "rtsp://xxxxx@10.0.0.1/h264",
 		"rtsp://10.0.0.1/h264":                  "rtsp://10.0.0.1/h264",
 		"rtsp://a:b%zz@host/x":                  "<redacted>@host/x",
 	} {

@@ -277,7 +277,7 @@ func validID(s string) bool {
 	return true
 }
 
-// RedactURL hides the password of a URL (and the whole user part of one
+// RedactURL hides the user part of a URL, name and password (and of one
 // that does not parse), so a camera URL can appear in an error or a log.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -288,9 +288,8 @@ func RedactURL(raw string) string {
 		return raw
 	}
 	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
+		// The user name is half a credential: it goes too.
+		u.User = url.User("xxxxx")
 	}
 	return u.String()
 }

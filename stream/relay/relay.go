@@ -282,8 +282,8 @@ func (c *camera) update() {
 func (r *Relay) IDs() []string { return append([]string(nil), r.order...) }
 
 // redactor hides a camera URL's credentials: the URL itself becomes its
-// redacted form, and the password (raw or escaped) anywhere else becomes
-// xxxxx.
+// redacted form, and user:password or the password (raw or escaped)
+// anywhere else becomes xxxxx.
 func redactor(raw, shown, user, pass string) *strings.Replacer {
 	type pair struct{ from, to string }
 	var ps []pair
@@ -302,19 +302,19 @@ func redactor(raw, shown, user, pass string) *strings.Replacer {
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			ui := rest[:at]
 			if c := strings.Index(ui, ":"); c >= 0 {
-				add(ui, ui[:c]+":xxxxx")
+				add(ui, "xxxxx")
 				add(ui[c+1:], "xxxxx")
 			}
 		}
 	}
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
-			add(u.User.Username()+":"+p, u.User.Username()+":xxxxx")
+			add(u.User.Username()+":"+p, "xxxxx")
 			add(p, "xxxxx")
 		}
 	}
 	if pass != "" {
-		add(user+":"+pass, user+":xxxxx")
+		add(user+":"+pass, "xxxxx")
 		add(pass, "xxxxx")
 	}
 	// Longest first, so a secret inside another is not left half-shown.
