@@ -324,14 +324,16 @@ func (a *App) handleVideo(w http.ResponseWriter, r *http.Request) {
 // pongs; pings go out with WriteControl, which may run beside a write.
 func (a *App) serveViewer(ctx context.Context, conn *websocket.Conn, v *relay.Viewer, who, camera string) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer conn.Close()
-	defer v.Close()
 	hc := a.cfg.Hub
 	log := a.log.With("component", "video", "camera", camera, "name", who)
-
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		// Stop the pinger and unblock the reader before waiting for them.
+		cancel()
+		v.Close()
+		_ = conn.Close()
+		wg.Wait()
+	}()
 	conn.SetReadLimit(4096)
 	_ = conn.SetReadDeadline(time.Now().Add(hc.PongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(hc.PongWait)) })

@@ -387,6 +387,9 @@ func TestCredentialsNeverShown(t *testing.T) {
 	}
 	st, _ := bad.r.CameraStatus("cam-1")
 	t.Logf("wrong password: %s", st.Reason)
+	if !strings.Contains(st.Reason, "password") {
+		t.Errorf("the reason does not point at the credentials: %s", st.Reason)
+	}
 	if !strings.Contains(bad.logs.String(), "xxxxx") && !strings.Contains(bad.logs.String(), "rtsp://127.0.0.1") {
 		t.Log("logs:", bad.logs.String())
 	}

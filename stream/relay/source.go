@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/url"
 	"strings"
@@ -267,6 +268,11 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 		ReadWriteTimeout: rw,
 	})
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			// vdk reports a camera that hangs up during the handshake
+			// (as many do after refusing credentials) as a bare EOF.
+			return false, fmt.Errorf("dial %s: the camera closed the connection during setup (wrong user or password, or no such path?)", s.shown)
+		}
 		return false, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
 	}
 	defer s.hangUp(c, rw)

@@ -291,6 +291,7 @@ export class Player extends EventTarget {
       const start = b.start(b.length - 1);
       if (!this.started) {
         this._mark('appended');
+        this.attempt = 0; // media flows: the next failure retries quickly again
         // First data of a stream: show its keyframe at once (decoding
         // one frame), then jump to the live edge once it is on screen.
         this.started = true;
