@@ -19,10 +19,8 @@ import (
 	"github.com/citywall/citywall/wall"
 )
 
-// topicCameras is the cameras' live state (filled by the video relay).
-
-// codeInvalid answers a request whose content breaks a rule of the walls.
-const codeInvalid = "invalid"
+// codeWallInvalid answers a request whose content breaks a rule of the walls.
+const codeWallInvalid = "invalid"
 
 // rolesWallControl may drive the walls: switch sets, layouts and tours,
 // push cameras, change layouts, sets, tours and schedules.
@@ -101,7 +99,7 @@ func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
 			p, _ := a.auth.authenticate(r)
 			role := ""
 			for _, x := range p.Roles {
-				if x == config.RoleAdmin || containsRole(rolesWallControl, x) {
+				if x == config.RoleAdmin || wallHasRole(rolesWallControl, x) {
 					role = string(x)
 					break
 				}
@@ -137,7 +135,7 @@ func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
 	mux.Handle("DELETE /api/v1/schedules/{id}", ctl(a.handleDeleteSchedule))
 }
 
-func containsRole(roles []config.Role, r config.Role) bool {
+func wallHasRole(roles []config.Role, r config.Role) bool {
 	for _, x := range roles {
 		if x == r {
 			return true
@@ -155,17 +153,17 @@ type wallsInfo struct {
 	Tours     []wall.Tour     `json:"tours"`
 	Schedules []wall.Schedule `json:"schedules"`
 	Cameras   []wall.Camera   `json:"cameras"`
-	Modules   modules         `json:"modules"`
+	Modules   widgetModules   `json:"modules"`
 }
 
-// modules names the widget and map-layer modules built in, so pages load
+// widgetModules names the widget and map-layer modules built in, so pages load
 // only those and show a placeholder for the rest without asking.
-type modules struct {
+type widgetModules struct {
 	Widgets []string `json:"widgets"`
 	Layers  []string `json:"layers"`
 }
 
-func builtModules() modules {
+func wallModules() widgetModules {
 	list := func(dir string) []string {
 		out := []string{}
 		entries, _ := fs.ReadDir(staticFS, "static/js/"+dir)
@@ -176,15 +174,15 @@ func builtModules() modules {
 		}
 		return out
 	}
-	return modules{Widgets: list("widgets"), Layers: list("layers")}
+	return widgetModules{Widgets: list("widgets"), Layers: list("layers")}
 }
 
 func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
 	sp := a.walls.Spec()
 	info := wallsInfo{
 		Default: a.walls.DefaultWall(), Walls: a.walls.Views(), Layouts: map[string]any{},
-		Sets: nonNil(sp.Sets), Tours: nonNil(sp.Tours), Schedules: nonNil(sp.Schedules), Cameras: nonNil(a.walls.Cameras()),
-		Modules: builtModules(),
+		Sets: wallNonNil(sp.Sets), Tours: wallNonNil(sp.Tours), Schedules: wallNonNil(sp.Schedules), Cameras: wallNonNil(a.walls.Cameras()),
+		Modules: wallModules(),
 	}
 	for _, wl := range sp.Walls {
 		info.Layouts[wl.ID] = wl.Layouts
@@ -192,7 +190,7 @@ func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, info)
 }
 
-func nonNil[T any](s []T) []T {
+func wallNonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
@@ -242,10 +240,10 @@ func (a *App) handleAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("wall %q: no such wall", aq.Wall))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(a.walls.Audit(aq))})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": wallNonNil(a.walls.Audit(aq))})
 }
 
-// decodeStrict reads a small JSON body into v; unknown fields are errors.
+// decodeWallBody reads a small JSON body into v; unknown fields are errors.
 func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedType, fmt.Sprintf("content type %q: send application/json", ct))
@@ -266,7 +264,7 @@ func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := dec.Decode(v); err != nil {
 		var we *wall.Error
 		if errors.As(err, &we) {
-			writeError(w, http.StatusUnprocessableEntity, codeInvalid, we.Error())
+			writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, we.Error())
 			return false
 		}
 		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: "+err.Error())
@@ -290,21 +288,21 @@ func (a *App) wallError(w http.ResponseWriter, err error) {
 		for i, e := range errs {
 			parts[i] = e.Error()
 		}
-		writeError(w, http.StatusUnprocessableEntity, codeInvalid, strings.Join(parts, "; "))
+		writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, strings.Join(parts, "; "))
 		return
 	}
 	a.log.Error("wall operation failed", "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "the change could not be made; see the server log")
 }
 
-// forDuration reads the optional "for" of a manual switch.
-func forDuration(w http.ResponseWriter, s string) (time.Duration, bool) {
+// wallHold reads the optional "for" of a manual switch.
+func wallHold(w http.ResponseWriter, s string) (time.Duration, bool) {
 	if s == "" {
 		return 0, true
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d > wall.MaxOverride {
-		writeError(w, http.StatusUnprocessableEntity, codeInvalid, fmt.Sprintf("'for' = %q: want a duration from 1m to 168h, such as \"2h\"", s))
+		writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, fmt.Sprintf("'for' = %q: want a duration from 1m to 168h, such as \"2h\"", s))
 		return 0, false
 	}
 	return d, true
@@ -326,7 +324,7 @@ func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Act
 	if !decodeWallBody(w, r, &body) {
 		return
 	}
-	d, ok := forDuration(w, body.For)
+	d, ok := wallHold(w, body.For)
 	if !ok {
 		return
 	}
@@ -342,7 +340,7 @@ func (a *App) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.
 	if !decodeWallBody(w, r, &body) {
 		return
 	}
-	d, ok := forDuration(w, body.For)
+	d, ok := wallHold(w, body.For)
 	if !ok {
 		return
 	}
@@ -359,7 +357,7 @@ func (a *App) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Ac
 	if !decodeWallBody(w, r, &body) {
 		return
 	}
-	d, ok := forDuration(w, body.For)
+	d, ok := wallHold(w, body.For)
 	if !ok {
 		return
 	}
@@ -376,7 +374,7 @@ func (a *App) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Ac
 	if !decodeWallBody(w, r, &body) {
 		return
 	}
-	d, ok := forDuration(w, body.For)
+	d, ok := wallHold(w, body.For)
 	if !ok {
 		return
 	}
@@ -395,13 +393,13 @@ func (a *App) handleWallRelease(w http.ResponseWriter, r *http.Request, who wall
 	a.wallDone(w, v, err)
 }
 
-// idMatches checks that a body's id, when given, is the path's.
-func idMatches(w http.ResponseWriter, path string, body *string) bool {
+// wallIDMatches checks that a body's id, when given, is the path's.
+func wallIDMatches(w http.ResponseWriter, path string, body *string) bool {
 	if *body == "" {
 		*body = path
 	}
 	if *body != path {
-		writeError(w, http.StatusUnprocessableEntity, codeInvalid, fmt.Sprintf("'id' = %q: the body names another id than the path (%q)", *body, path))
+		writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, fmt.Sprintf("'id' = %q: the body names another id than the path (%q)", *body, path))
 		return false
 	}
 	return true
@@ -417,7 +415,7 @@ func (a *App) specDone(w http.ResponseWriter, err error) {
 
 func (a *App) handlePutLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var l wall.Layout
-	if !decodeWallBody(w, r, &l) || !idMatches(w, r.PathValue("layout"), &l.ID) {
+	if !decodeWallBody(w, r, &l) || !wallIDMatches(w, r.PathValue("layout"), &l.ID) {
 		return
 	}
 	a.specDone(w, a.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
@@ -429,7 +427,7 @@ func (a *App) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wal
 
 func (a *App) handlePutSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var s wall.Set
-	if !decodeWallBody(w, r, &s) || !idMatches(w, r.PathValue("id"), &s.ID) {
+	if !decodeWallBody(w, r, &s) || !wallIDMatches(w, r.PathValue("id"), &s.ID) {
 		return
 	}
 	a.specDone(w, a.walls.PutSet(r.Context(), who, s))
@@ -441,7 +439,7 @@ func (a *App) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.A
 
 func (a *App) handlePutTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var t wall.Tour
-	if !decodeWallBody(w, r, &t) || !idMatches(w, r.PathValue("id"), &t.ID) {
+	if !decodeWallBody(w, r, &t) || !wallIDMatches(w, r.PathValue("id"), &t.ID) {
 		return
 	}
 	a.specDone(w, a.walls.PutTour(r.Context(), who, t))
@@ -453,7 +451,7 @@ func (a *App) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.
 
 func (a *App) handlePutSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var s wall.Schedule
-	if !decodeWallBody(w, r, &s) || !idMatches(w, r.PathValue("id"), &s.ID) {
+	if !decodeWallBody(w, r, &s) || !wallIDMatches(w, r.PathValue("id"), &s.ID) {
 		return
 	}
 	a.specDone(w, a.walls.PutSchedule(r.Context(), who, s))

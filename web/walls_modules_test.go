@@ -40,10 +40,10 @@ const (
 }`
 )
 
-// serveModules answers the page's requests for layers/alerts.js and
+// serveProbeModules answers the page's requests for layers/alerts.js and
 // widgets/kpi.js with the probes, and adds them to the module list the
 // server gives the page.
-func serveModules(t *testing.T, tab context.Context) {
+func serveProbeModules(t *testing.T, tab context.Context) {
 	t.Helper()
 	paused := make(chan *fetch.EventRequestPaused, 16)
 	if err := chromedp.Listen(tab, func(ev any) {
@@ -115,12 +115,12 @@ func TestWidgetAndLayerContract(t *testing.T) {
 		t.Fatalf("layout: %d %s", code, b)
 	}
 
-	br := newBrowser(t, 60*time.Second)
+	br := newWallBrowser(t, 60*time.Second)
 	tctx, _ := chromedp.NewContext(br.ctx)
 	if err := chromedp.Do(tctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
 		t.Fatal(err)
 	}
-	serveModules(t, tctx)
+	serveProbeModules(t, tctx)
 	if err := chromedp.Do(tctx, chromedp.Navigate(s.url+"/wall/overview?token="+url.QueryEscape(s.tokens[config.RoleWall]))); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestWidgetAndLayerContract(t *testing.T) {
 	  const k = document.querySelector('.tile[data-tile="kpi"]');
 	  return {widget: window.__probe || null, layer: l, green, kpi: k ? k.className + ' ' + k.innerText : ''};
 	})()`
-	p := poll(t, tctx, "the probe widget and layer", read, 20*time.Second, func(p probe) bool {
+	p := wallPoll(t, tctx, "the probe widget and layer", read, 20*time.Second, func(p probe) bool {
 		return p.Widget != nil && p.Layer != nil && p.Green
 	})
 	if !strings.Contains(p.KPI, "tile-mounted") || !strings.Contains(p.KPI, "KPI PROBE") {
@@ -164,7 +164,7 @@ func TestWidgetAndLayerContract(t *testing.T) {
 	if code, b := s.wallDo("POST", "/api/v1/walls/overview/release", "commander", ""); code != 200 {
 		t.Fatalf("release: %d %s", code, b)
 	}
-	poll(t, tctx, "destroy", read, 10*time.Second, func(p probe) bool {
+	wallPoll(t, tctx, "destroy", read, 10*time.Second, func(p probe) bool {
 		return p.Widget != nil && p.Widget["destroyed"] == float64(1) && p.Layer != nil && p.Layer["destroyed"] == float64(1) && p.Layer["mounts"] == float64(2) && p.KPI == ""
 	})
 }
