@@ -52,6 +52,7 @@ const STRINGS = {
   },
 };
 
+const UPSTREAM_DOWN = new Set(['offline', 'stalled', 'unsupported']);
 const BAD = new Set(['stalled', 'offline', 'unsupported', 'frozen', 'nosupport', 'error']);
 
 function el(tag, style, text) {
@@ -106,7 +107,10 @@ export function mount(root, ctx) {
   }
 
   function render() {
-    const st = status.state;
+    // The server's word on the camera (the cameras topic) wins over the
+    // player's link: a camera down upstream is down whatever was last shown.
+    let st = status.state;
+    if (cam && UPSTREAM_DOWN.has(cam.state) && st !== 'nosupport') st = cam.state;
     name.textContent = cameraName();
     const streamLabel = opts.stream === 'sub' ? S.sub : '';
     badge.textContent = [S[st] || st, streamLabel].filter(Boolean).join(' · ');
