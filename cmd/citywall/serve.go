@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string) error {
 	var demoTokens map[config.Role]string
 	if *path == "" && len(cfg.Auth.Tokens) == 0 {
 		demoTokens = addDemoTokens(&cfg)
+		addDemoTeams(&cfg)
 	}
 	if *path == "" && cfg.Alerts.StateFile == "" {
 		// The demo keeps its open alerts and timers across restarts too.
@@ -69,7 +70,7 @@ func addDemoTokens(cfg *config.Config) map[config.Role]string {
 		}
 	}
 	changed := false
-	for _, r := range []config.Role{config.RoleAdmin, config.RoleWall, config.RoleIngest} {
+	for _, r := range []config.Role{config.RoleAdmin, config.RoleWall, config.RoleIngest, config.RoleCommander, config.RolePatrol, config.RoleTeam} {
 		if len(out[r]) < 32 {
 			var b [16]byte
 			_, _ = rand.Read(b[:])
@@ -90,13 +91,35 @@ func addDemoTokens(cfg *config.Config) map[config.Role]string {
 func printDemo(w io.Writer, url string, tok map[config.Role]string) {
 	fmt.Fprintf(w, `
   citywall demo city: 海口 Haikou 12345, simulated live
-  wall (admin):  %s/wall?token=%s
-  wall display:  %s/wall?token=%s
-  post tickets:  curl -H 'Authorization: Bearer %s' -d @tickets.json %s/api/v1/tickets
+  wall (admin):     %s/wall?token=%s
+  wall display:     %s/wall/main?monitor=0&token=%s   (monitor 0..7 of the 4 × 2 wall)
+  patrol console:   %s/console?token=%s
+  emergency team:   %s/team?token=%s
+  duty commander:   %s/team?token=%s
+  post tickets:     curl -H 'Authorization: Bearer %s' -d @tickets.json %s/api/v1/tickets
   demo tokens are kept in your config directory (citywall/demo-tokens.json);
   a real centre sets auth.tokens in its config file
 
-`, url, tok[config.RoleAdmin], url, tok[config.RoleWall], tok[config.RoleIngest], url)
+`, url, tok[config.RoleAdmin], url, tok[config.RoleWall], url, tok[config.RolePatrol],
+		url, tok[config.RoleTeam], url, tok[config.RoleCommander], tok[config.RoleIngest], url)
+}
+
+// addDemoTeams gives the demo two emergency teams, one for the west and
+// centre and one for the east and south, and a duty commander that
+// unacknowledged alerts escalate to after 30 minutes.
+func addDemoTeams(cfg *config.Config) {
+	if len(cfg.Alerts.Teams) > 0 {
+		return
+	}
+	cfg.Alerts.Teams = []config.AlertTeam{
+		{ID: "west", Name: "秀英龙华应急分队", NameEn: "Xiuying-Longhua emergency team",
+			Members: []string{"demo-team"}, Districts: []string{"秀英区", "龙华区"}},
+		{ID: "east", Name: "琼山美兰应急分队", NameEn: "Qiongshan-Meilan emergency team",
+			Members: []string{"demo-team"}, Districts: []string{"琼山区", "美兰区"}},
+		{ID: "duty", Name: "值班长", NameEn: "Duty commander",
+			Members: []string{"demo-commander"}},
+	}
+	cfg.Alerts.EscalateTo = []string{"duty"}
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
