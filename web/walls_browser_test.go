@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/geo/demo"
 )
 
 // wallBrowser is one headless Chromium for a test; tabs are its targets.
@@ -209,7 +211,7 @@ const stageProbe = `(() => {
   const tiles = [...document.querySelectorAll('.tile[data-kind]')].map((e) => ({
     id: e.dataset.tile, kind: e.dataset.kind, mounted: e.classList.contains('tile-mounted'),
     placeholder: e.classList.contains('tile-placeholder'), camera: e.dataset.camera || '',
-    camState: e.dataset.camState || '', text: e.innerText.replace(/\s+/g, ' ').slice(0, 120),
+    camState: e.dataset.camState || '', text: e.innerText.replace(/\s+/g, ' ').slice(0, 400),
     standin: !!e.querySelector('.video-standin'),
   }));
   let heat = 0, w = 0;
@@ -250,6 +252,27 @@ func (st stageStatus) tile(id string) wallTileStatus {
 func demoWallServer(t *testing.T) *server {
 	cfg, tokens := demoWalls(t, t.TempDir())
 	cfg.Demo.PerDay = 2700
+	return startWith(t, cfg, tokens)
+}
+
+// demoWallServerQuiet is demoWallServer with the demo's cameras pointing
+// at a port nothing answers on: the tiles show the cameras and their state
+// but decode no video. Tests that drive several displays for minutes use
+// it, so they measure the wall's switching and not two cores decoding a
+// dozen streams; playback has its own tests (video_browser_test.go).
+func demoWallServerQuiet(t *testing.T) *server {
+	cfg, tokens := demoWalls(t, t.TempDir())
+	cfg.Demo.PerDay = 2700
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	for _, c := range demo.Cameras() {
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn,
+			Lat: c.Lat, Lng: c.Lng, Tags: c.Tags, Main: "rtsp://" + dead + "/" + c.ID})
+	}
 	return startWith(t, cfg, tokens)
 }
 
@@ -379,7 +402,7 @@ func wallClockText(s string) bool {
 // console also searches a camera by area, previews it and pushes it into a
 // slot, which shows on the display.
 func TestWallDisplaysSwitchTogether(t *testing.T) {
-	s := demoWallServer(t)
+	s := demoWallServerQuiet(t)
 	b := newWallBrowser(t, 150*time.Second)
 	wallTok := url.QueryEscape(s.tokens[config.RoleWall])
 	d2 := b.tab(s.url+"/wall/main?monitor=2&token="+wallTok, 1920, 1080)
@@ -566,7 +589,7 @@ func wallAppliedAt(list []wallApplied, version int) wallApplied {
 // slot) and checks that every widget gave back what it took: hub topics,
 // DOM nodes and, after a garbage collection, the JavaScript heap.
 func TestWallLayoutSwitchesLeakNothing(t *testing.T) {
-	s := demoWallServer(t)
+	s := demoWallServerQuiet(t)
 	b := newWallBrowser(t, 150*time.Second, chromedp.Flag("js-flags", "--expose-gc"))
 	tok := url.QueryEscape(s.tokens[config.RoleWall])
 	type mem struct {
