@@ -51,6 +51,7 @@ type App struct {
 	bounds    *geo.Boundaries
 	broker    stream.Broker
 	redis     redis.UniversalClient // nil without redis.addrs
+	cluster   *clusterNode          // nil without redis.addrs
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
@@ -122,6 +123,13 @@ func New(cfg config.Config, o Options) (*App, error) {
 	}
 	a.redis = newRedis(cfg.Redis)
 	a.broker = stream.NewMemoryBroker()
+	if a.redis != nil {
+		if a.cluster, err = newClusterNode(a); err != nil {
+			_ = a.redis.Close()
+			return nil, err
+		}
+		a.broker = a.cluster.broker
+	}
 	a.hub = stream.New(stream.Options{
 		QueueBytes:       cfg.Hub.QueueBytes,
 		History:          cfg.Hub.History,
@@ -131,6 +139,8 @@ func New(cfg config.Config, o Options) (*App, error) {
 		ReadLimit:        cfg.Hub.ReadLimit,
 		MaxSubscriptions: cfg.Hub.MaxSubscriptions,
 		Build:            a.build,
+		Epoch:            a.clusterEpoch(),
+		EpochFor:         a.clusterEpochFor,
 		CheckOrigin:      originChecker(cfg.Server.Origins),
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
@@ -254,6 +264,9 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.feeds.start(ctx, &a.wg)
+	if a.cluster != nil {
+		a.cluster.start(ctx, &a.wg)
+	}
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
 
