@@ -297,8 +297,11 @@ func (b *Broker) send(ctx context.Context) {
 			}
 			switch {
 			case strings.HasPrefix(err.Error(), "NOSCRIPT"):
-				_ = publishScript.Load(ctx, c).Err()
-				continue
+				if lerr := publishScript.Load(ctx, c).Err(); lerr == nil {
+					continue
+				} else {
+					err = lerr
+				}
 			case strings.Contains(err.Error(), "CITYWALL_EPOCH"):
 				if !b.epochLost.Swap(true) {
 					b.o.Log.Error("hub publications stopped", "err", ErrEpochLost)
@@ -307,7 +310,9 @@ func (b *Broker) send(ctx context.Context) {
 				batch = batch[:0]
 				continue
 			}
-			b.up.Store(false)
+			if b.up.Swap(false) || wait == 0 {
+				b.o.Log.Warn("hub publications wait for redis", "err", err)
+			}
 			wait = backoff(wait)
 			if !sleep(ctx, wait) {
 				return

@@ -14,7 +14,7 @@ import "github.com/redis/go-redis/v9"
 // make instances skip what they take for old sequences.
 var publishScript = redis.NewScript(`
 if redis.call('GET', KEYS[5]) ~= ARGV[6] then
-  return redis.error_reply('CITYWALL_EPOCH the hub epoch in Redis is not this instance''s')
+  return redis.error_reply('CITYWALL_EPOCH the hub epoch in Redis is not the one of this instance')
 end
 local topic, kind = ARGV[1], ARGV[2]
 local seq = redis.call('HINCRBY', KEYS[2], topic, 1)
