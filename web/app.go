@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/cluster/ingestlog"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
@@ -347,12 +348,18 @@ func (d demoEmitter) Ticket(t ticket.Ticket) {
 		d.a.metrics.rejected(rejectLabel(err))
 		return
 	}
+	if d.a.clusterDemo(ingestlog.KindTickets, t) {
+		return
+	}
 	d.a.ingest.ticket(context.Background(), t)
 }
 
 func (d demoEmitter) Event(e ticket.Event) {
 	if err := e.Normalize(d.a.now()); err != nil {
 		d.a.metrics.eventsRejected(rejectLabel(err))
+		return
+	}
+	if d.a.clusterDemo(ingestlog.KindEvents, e) {
 		return
 	}
 	_, _, _ = d.a.ingest.event(e)

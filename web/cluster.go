@@ -513,3 +513,26 @@ func (n *clusterNode) publishDiff(ctx context.Context, name string, have, want m
 	}
 	_ = n.a.hub.PublishState(ctx, name, set, del, time.Time{})
 }
+
+// TicketsStored is how many tickets the App holds, for load tests.
+func (a *App) TicketsStored() int { return a.store.Len() }
+
+// clusterDemo sends a simulated ticket or event through the ingest stream
+// (without waiting for it), so every instance sees the demo city. False
+// without Redis.
+func (a *App) clusterDemo(kind ingestlog.Kind, v any) bool {
+	n := a.cluster
+	if n == nil {
+		return false
+	}
+	data, err := json.Marshal([]any{v})
+	if err != nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Redis.DialTimeout)
+	defer cancel()
+	if _, err := n.log.Append(ctx, ingestlog.Entry{Kind: kind, Origin: n.id, Nonce: "demo", Data: data}); err != nil {
+		a.log.Debug("demo item not taken", "err", err)
+	}
+	return true
+}
