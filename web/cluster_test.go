@@ -205,8 +205,10 @@ func TestClusterIngestAcrossInstances(t *testing.T) {
 		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "accepted"}); v != total {
 			t.Errorf("instance %d accepted %v tickets, want %d", i, v, total)
 		}
-		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "duplicate"}); v != total/10 {
-			t.Errorf("instance %d counted %v duplicates, want %d", i, v, total/10)
+		// At least the tenth posted twice; batches retried after a 503
+		// come back as duplicates too.
+		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "duplicate"}); v < total/10 {
+			t.Errorf("instance %d counted %v duplicates, want at least %d", i, v, total/10)
 		}
 	}
 	// The hub topic agrees everywhere: epoch, sequence and every cell.
