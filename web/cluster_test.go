@@ -121,6 +121,7 @@ func clusterConfig(t testing.TB, addr string) (config.Config, map[config.Role]st
 	cfg.Redis.DialTimeout = 500 * time.Millisecond
 	cfg.Geo.Resolutions = []int{8}
 	cfg.Geo.Windows = []time.Duration{time.Hour}
+	cfg.Alerts.Enabled = false // detection is the leader's, not this test's
 	return cfg, tokens
 }
 
