@@ -539,15 +539,25 @@ func (b *Broker) holdLock(ctx context.Context) {
 	const ttl = 3 * time.Second
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	pending := false // became producer; OnProducer waits for the topics to be restored
 	for {
 		if b.producer.Load() == nil {
 			held, err := producerScript.Run(ctx, b.o.Client, []string{b.keys.lock}, b.o.Instance, ttl.Milliseconds()).Int()
 			if err == nil {
 				was := b.lockHeld.Swap(held == 1)
-				if held == 1 && !was && b.o.OnProducer != nil {
+				if held == 1 && !was {
 					b.o.Log.Info("this instance produces the derived topics")
-					b.o.OnProducer()
+					pending = true
 				}
+				if held != 1 {
+					pending = false
+				}
+			}
+		}
+		if pending && b.ready.Load() {
+			pending = false
+			if b.o.OnProducer != nil {
+				b.o.OnProducer()
 			}
 		}
 		select {
