@@ -540,8 +540,18 @@ func (b *Broker) holdLock(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	pending := false // became producer; OnProducer waits for the topics to be restored
+	wasChosen := false
 	for {
-		if b.producer.Load() == nil {
+		if f := b.producer.Load(); f != nil {
+			// Chosen from outside (the leader): watch it turn true.
+			b.lockHeld.Store(false)
+			chosen := (*f)()
+			if chosen && !wasChosen {
+				pending = true
+			}
+			pending = pending && chosen
+			wasChosen = chosen
+		} else {
 			held, err := producerScript.Run(ctx, b.o.Client, []string{b.keys.lock}, b.o.Instance, ttl.Milliseconds()).Int()
 			if err == nil {
 				was := b.lockHeld.Swap(held == 1)
