@@ -38,6 +38,12 @@ type Publication struct {
 	// Origin is when the data behind this publication entered citywall
 	// (a ticket's ingest); the hub reports origin → written to a client.
 	Origin time.Time `json:"origin"`
+	// Seq, when non-zero, is the topic's sequence number as a shared
+	// backplane assigned it: every instance numbers the delta alike. A
+	// publication at or below the topic's sequence is already held and is
+	// skipped; one past a gap restarts the topic's history there. Zero
+	// means "the next one" (a single instance).
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Broker carries publications from publishers to hubs. Deliveries for one

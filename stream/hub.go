@@ -28,6 +28,13 @@ type Options struct {
 	ReadLimit        int64         // largest client message [64 KiB]
 	MaxSubscriptions int           // per connection [128]
 	Build            string        // sent in hello; pages reload when it changes
+	// Epoch names the run of topic history; instances that share a
+	// backplane share it, so a client may resume on any of them. Empty: a
+	// fresh random one.
+	Epoch string
+	// EpochFor, when set, gives a topic an epoch of its own (a topic that
+	// only this instance publishes, such as its cameras). Empty: Epoch.
+	EpochFor func(topic string) string
 
 	// CheckOrigin accepts or refuses a browser's Origin; nil accepts the
 	// request's own host only (and requests without Origin).
@@ -106,9 +113,12 @@ func New(o Options, broker Broker, reg prometheus.Registerer, log *slog.Logger) 
 		broker:  broker,
 		metrics: newMetrics(reg),
 		log:     log,
-		epoch:   newEpoch(),
+		epoch:   o.Epoch,
 		topics:  map[string]*topic{},
 		clients: map[*client]struct{}{},
+	}
+	if h.epoch == "" {
+		h.epoch = newEpoch()
 	}
 	h.upgrader = websocket.Upgrader{
 		// Clients send a few small requests: a buffer just past the
@@ -134,6 +144,9 @@ func New(o Options, broker Broker, reg prometheus.Registerer, log *slog.Logger) 
 	broker.Attach(h.deliver)
 	return h
 }
+
+// NewEpoch returns a fresh random epoch name.
+func NewEpoch() string { return newEpoch() }
 
 func newEpoch() string {
 	var b [5]byte
@@ -197,7 +210,13 @@ func (h *Hub) topic(name string, kind Kind) (*topic, error) {
 		}
 		return t, nil
 	}
-	t = newTopic(name, kind, h.epoch, h.opts.History, h.opts.MaxEvents)
+	epoch := h.epoch
+	if h.opts.EpochFor != nil {
+		if e := h.opts.EpochFor(name); e != "" {
+			epoch = e
+		}
+	}
+	t = newTopic(name, kind, epoch, h.opts.History, h.opts.MaxEvents)
 	h.topics[name] = t
 	h.metrics.topics.Set(float64(len(h.topics)))
 	return t, nil

@@ -53,6 +53,16 @@ func (t *topic) applyLive(p Publication) bool {
 	if t.dead.Load() {
 		return false
 	}
+	if p.Seq != 0 {
+		if p.Seq <= t.seq {
+			return true // already held
+		}
+		if p.Seq != t.seq+1 {
+			// A gap: what came before cannot be resumed from here.
+			t.history = newRing(len(t.history.buf))
+		}
+		t.seq = p.Seq - 1
+	}
 	var data []byte
 	switch t.kind {
 	case KindState:

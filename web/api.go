@@ -138,6 +138,10 @@ func (a *App) handlePostTickets(w http.ResponseWriter, r *http.Request) {
 		a.decodeFailure(w, err)
 		return
 	}
+	if a.cluster != nil {
+		a.clusterPostTickets(w, r, items)
+		return
+	}
 	res := PostResult{Items: make([]PostItem, 0, len(items))}
 	for _, it := range items {
 		pi := PostItem{Index: it.Index, ID: it.Ticket.ID}
@@ -191,6 +195,8 @@ func (a *App) handlePostEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := PostResult{Items: make([]PostItem, 0, len(items))}
+	var good []ticket.Event // with Redis: what goes to the ingest stream
+	var at []int
 	for _, it := range items {
 		pi := PostItem{Index: it.Index, ID: id}
 		e, ierr := it.Event, it.Err
@@ -207,6 +213,8 @@ func (a *App) handlePostEvents(w http.ResponseWriter, r *http.Request) {
 		case e.Ticket != id:
 			a.metrics.eventsRejected("ticket")
 			pi.Status, pi.Reason = statusRejected, fmt.Sprintf("ticket: %q does not match the path's %q", e.Ticket, id)
+		case a.cluster != nil:
+			good, at = append(good, e), append(at, len(res.Items))
 		default:
 			_, changed, err := a.ingest.event(e)
 			switch {
@@ -220,6 +228,10 @@ func (a *App) handlePostEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		count(&res, pi)
 		res.Items = append(res.Items, pi)
+	}
+	if a.cluster != nil {
+		a.clusterPostEvents(w, r, res, good, at)
+		return
 	}
 	writeJSON(w, postStatus(res), res)
 }

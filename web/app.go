@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/cluster/ingestlog"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/demo"
@@ -51,6 +52,7 @@ type App struct {
 	bounds    *geo.Boundaries
 	broker    stream.Broker
 	redis     redis.UniversalClient // nil without redis.addrs
+	cluster   *clusterNode          // nil without redis.addrs
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
@@ -122,6 +124,13 @@ func New(cfg config.Config, o Options) (*App, error) {
 	}
 	a.redis = newRedis(cfg.Redis)
 	a.broker = stream.NewMemoryBroker()
+	if a.redis != nil {
+		if a.cluster, err = newClusterNode(a); err != nil {
+			_ = a.redis.Close()
+			return nil, err
+		}
+		a.broker = a.cluster.broker
+	}
 	a.hub = stream.New(stream.Options{
 		QueueBytes:       cfg.Hub.QueueBytes,
 		History:          cfg.Hub.History,
@@ -131,6 +140,8 @@ func New(cfg config.Config, o Options) (*App, error) {
 		ReadLimit:        cfg.Hub.ReadLimit,
 		MaxSubscriptions: cfg.Hub.MaxSubscriptions,
 		Build:            a.build,
+		Epoch:            a.clusterEpoch(),
+		EpochFor:         a.clusterEpochFor,
 		CheckOrigin:      originChecker(cfg.Server.Origins),
 		Resolve:          a.resolveTopic,
 	}, a.broker, a.reg, a.log.With("component", "hub"))
@@ -259,6 +270,9 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.feeds.start(ctx, &a.wg)
+	if a.cluster != nil {
+		a.cluster.start(ctx, &a.wg)
+	}
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
 
@@ -339,12 +353,18 @@ func (d demoEmitter) Ticket(t ticket.Ticket) {
 		d.a.metrics.rejected(rejectLabel(err))
 		return
 	}
+	if d.a.clusterDemo(ingestlog.KindTickets, t) {
+		return
+	}
 	d.a.ingest.ticket(context.Background(), t)
 }
 
 func (d demoEmitter) Event(e ticket.Event) {
 	if err := e.Normalize(d.a.now()); err != nil {
 		d.a.metrics.eventsRejected(rejectLabel(err))
+		return
+	}
+	if d.a.clusterDemo(ingestlog.KindEvents, e) {
 		return
 	}
 	_, _, _ = d.a.ingest.event(e)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/citywall/citywall/cluster/ingestlog"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/kpi"
@@ -247,6 +248,10 @@ func (a *App) handlePostReadings(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.readBody(w, r); !ok {
 		return
 	}
+	if a.cluster != nil {
+		a.clusterPostFeed(w, r, ingestlog.KindReadings)
+		return
+	}
 	items, err := feeds.DecodeReadings(r.Body, a.cfg.Tickets.MaxBatch)
 	if err != nil {
 		a.feeds.readings.WithLabelValues("malformed", "").Inc()
@@ -263,6 +268,10 @@ func (a *App) handlePostReadings(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) handlePostCalls(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.readBody(w, r); !ok {
+		return
+	}
+	if a.cluster != nil {
+		a.clusterPostFeed(w, r, ingestlog.KindCalls)
 		return
 	}
 	items, err := kpi.DecodeCalls(r.Body, a.cfg.Tickets.MaxBatch)

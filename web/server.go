@@ -58,6 +58,10 @@ func (a *App) routes() http.Handler {
 			writeError(w, http.StatusServiceUnavailable, codeUnavailable, "not ready")
 			return
 		}
+		if why := a.clusterNotReady(); why != "" {
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, why)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", a.require(rolesAdmin, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))

@@ -207,7 +207,22 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	posters := fs.Int("posters", 4, "concurrent HTTP clients")
 	batch := fs.Int("batch", 1000, "tickets per post")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	redisAddr := fs.String("redis", "", "host:port of a Redis: run -instances instances joined through it, timing POST → delta on another instance")
+	instances := fs.Int("instances", 0, "instances in this process (with -redis; 1 without Redis gives the baseline of the same measure)")
+	probes := fs.Int("probes", 100, "single tickets timed end to end at idle (with -instances)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *redisAddr != "" || *instances > 0 {
+		rep, err := RunCluster(ctx, ClusterOptions{Redis: *redisAddr, Instances: *instances, Duration: *d,
+			Posters: *posters, Batch: *batch, Probes: *probes})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(out).Encode(rep)
+		}
+		_, err = fmt.Fprint(out, rep.String())
 		return err
 	}
 	rep, err := RunIngest(ctx, IngestOptions{Duration: *d, Posters: *posters, Batch: *batch})
