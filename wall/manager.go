@@ -49,6 +49,9 @@ type Options struct {
 	Store     Store          // a MemoryStore when nil
 	Publisher Publisher      // nil: nothing is published
 	Log       *slog.Logger
+	// Active, when set, says whether this instance runs tours, schedules
+	// and override expiry: only the leader of several instances does.
+	Active func() bool
 }
 
 // Manager owns every wall's state. Its methods are safe for concurrent use.
@@ -56,6 +59,7 @@ type Manager struct {
 	base  Spec // as configured
 	loc   *time.Location
 	store Store
+	act   func() bool
 	pub   Publisher
 	log   *slog.Logger
 	cams  map[string]Camera
@@ -86,7 +90,7 @@ func New(o Options) (*Manager, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		base: o.Spec, loc: o.Location, store: o.Store, pub: o.Publisher, log: o.Log,
+		base: o.Spec, loc: o.Location, store: o.Store, act: o.Active, pub: o.Publisher, log: o.Log,
 		cams: map[string]Camera{}, keep: o.Spec.AuditKeep, wake: make(chan struct{}, 1),
 		walls: map[string]*wallState{}, published: map[string]map[string][]byte{},
 	}
@@ -188,7 +192,9 @@ func (m *Manager) fixRefs(w *Wall, st *wallState) {
 // publishes every wall's state when it starts.
 func (m *Manager) Run(ctx context.Context) {
 	m.mu.Lock()
-	m.tick(ctx, time.Now())
+	if m.act == nil {
+		m.tick(ctx, time.Now())
+	}
 	for i := range m.spec.Walls {
 		m.publish(ctx, &m.spec.Walls[i])
 	}
@@ -208,11 +214,24 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-timer.C:
 		case <-m.wake:
 		}
+		if m.act != nil && !m.act() {
+			continue
+		}
+		unlock, err := m.shared()
+		if err != nil {
+			m.log.Warn("wall timers wait", "err", err)
+			continue
+		}
 		m.mu.Lock()
 		m.tick(ctx, time.Now())
 		m.mu.Unlock()
+		unlock()
 	}
 }
+
+// Wake makes Run look at tours and schedules now: after this instance
+// became the leader, for instance.
+func (m *Manager) Wake() { m.kick() }
 
 func (m *Manager) kick() {
 	select {
@@ -239,7 +258,7 @@ func (m *Manager) tick(ctx context.Context, now time.Time) {
 		changed = true
 	}
 	if changed {
-		m.save(now)
+		m.saveAuto(now)
 	}
 }
 
@@ -347,6 +366,11 @@ func (m *Manager) advance(st *wallState, now time.Time) {
 // change applies one manual action to a wall, records it and publishes the
 // result.
 func (m *Manager) change(ctx context.Context, wallID string, a Actor, action, detail string, f func(w *Wall, st *wallState, now time.Time) error) (View, error) {
+	unlock, err := m.shared()
+	if err != nil {
+		return View{}, err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := m.spec.wall(wallID)
@@ -533,6 +557,11 @@ func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []strin
 	if len(cams) == 0 {
 		return &Error{Key: "cameras", Value: cameras, Reason: "no known camera"}
 	}
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool { return a.ID == alertID })
@@ -548,6 +577,11 @@ func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []strin
 // they showed before. Reverting an alert that is not on the wall is not an
 // error.
 func (m *Manager) Revert(ctx context.Context, alertID string) error {
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := len(m.alerts)
@@ -722,6 +756,11 @@ func (m *Manager) Audit(q AuditQuery) []Entry {
 
 // edit changes the spec through f, validates the result and takes it.
 func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f func(sp *Spec, ed *Edits)) error {
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sp, ed := m.spec.clone(), m.edits.clone()
