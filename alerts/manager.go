@@ -628,6 +628,10 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	m.saveLocked(context.Background())
+	if _, shared := m.opt.Store.(SharedStore); !shared {
+		// A shared store has every change already, and another instance
+		// may have saved since: saving again would undo its changes.
+		m.saveLocked(context.Background())
+	}
 	return nil
 }

@@ -51,6 +51,7 @@ type App struct {
 	bounds    *geo.Boundaries
 	broker    stream.Broker
 	redis     redis.UniversalClient // nil without redis.addrs
+	leader    *leaderNode           // nil without redis.addrs
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
@@ -121,6 +122,7 @@ func New(cfg config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("geo engine: %w", err)
 	}
 	a.redis = newRedis(cfg.Redis)
+	a.leader = leaderNew(a)
 	a.broker = stream.NewMemoryBroker()
 	a.hub = stream.New(stream.Options{
 		QueueBytes:       cfg.Hub.QueueBytes,
@@ -236,8 +238,9 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	a.wg.Go(func() { a.video.run(ctx) })
 	if a.alerting != nil {
-		a.alerting.run(ctx)
+		a.alerting.run(a.leaderCtx(ctx))
 	}
+	a.leaderRun(ctx)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -295,6 +298,9 @@ func (a *App) Close() error {
 			_ = a.listener.Close()
 		}
 		a.wg.Wait()
+		if a.leader != nil {
+			a.leader.close()
+		}
 		if a.alerting != nil {
 			a.alerting.close()
 		}

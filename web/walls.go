@@ -50,9 +50,12 @@ func (a *App) newWalls() (*wall.Manager, error) {
 	} else {
 		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
 	}
+	if a.leader != nil {
+		store = a.leaderWallStore(spec.AuditKeep)
+	}
 	m, err := wall.New(wall.Options{
 		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
-		Log: a.log.With("component", "wall"),
+		Log: a.log.With("component", "wall"), Active: a.leaderActive(),
 	})
 	if err != nil {
 		var errs []error

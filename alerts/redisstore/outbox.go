@@ -164,6 +164,10 @@ func (d *Dispatcher) batch(ctx context.Context) (int, error) {
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
+	known, err := d.known(ctx)
+	if err != nil {
+		return 0, err
+	}
 	sem := make(chan struct{}, max(d.Workers, 1))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -174,6 +178,12 @@ func (d *Dispatcher) batch(ctx context.Context) (int, error) {
 		var n alerts.Notification
 		if err := json.Unmarshal([]byte(raw), &n); err != nil || id == "" {
 			d.log.Error("unreadable notification skipped", "entry", m.ID, "err", err)
+			continue
+		}
+		if !known[n.Alert.ID] {
+			// Queued by an instance whose save was refused (a leader
+			// that had stepped down): the alert never was.
+			d.log.Warn("notification of an alert not in the shared state skipped", "alert", n.Alert.ID, "event", n.Event)
 			continue
 		}
 		for _, s := range d.sinks {
@@ -245,6 +255,29 @@ func DeadLetters(ctx context.Context, rdb redis.UniversalClient, prefix string) 
 		if json.Unmarshal([]byte(r), &dl) == nil {
 			out = append(out, dl)
 		}
+	}
+	return out, nil
+}
+
+// known returns the ids of the alerts in the shared state.
+func (d *Dispatcher) known(ctx context.Context) (map[string]bool, error) {
+	raw, err := d.rdb.Get(ctx, d.k.State).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var snap alerts.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		return nil, fmt.Errorf("alert state: %w", err)
+	}
+	out := make(map[string]bool, len(snap.Open)+len(snap.History))
+	for _, a := range snap.Open {
+		out[a.ID] = true
+	}
+	for _, a := range snap.History {
+		out[a.ID] = true
 	}
 	return out, nil
 }
