@@ -130,6 +130,9 @@ func New(o Options) (*Manager, error) {
 		}
 		m.settle(w, m.walls[w.ID], now)
 	}
+	if _, shared := o.Store.(SharedStore); shared && snap == nil {
+		m.save(now) // the first instance's start is everyone's
+	}
 	return m, nil
 }
 
