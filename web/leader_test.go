@@ -24,7 +24,7 @@ import (
 // reach the escalation deadline without waiting half an hour.
 type leaderClock struct{ off atomic.Int64 }
 
-func (c *leaderClock) now() time.Time        { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *leaderClock) now() time.Time       { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *leaderClock) skip(d time.Duration) { c.off.Add(int64(d)) }
 
 // hookCounter is a webhook receiver counting each notification by
