@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/cluster/redistest"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/web"
@@ -66,7 +67,7 @@ func (h *hookCounter) events() (map[string]int, []string) {
 }
 
 // startInstance starts one App of a group sharing Redis.
-func startInstance(t *testing.T, cfg config.Config, tokens map[config.Role]string, now func() time.Time) *server {
+func startInstance(t testing.TB, cfg config.Config, tokens map[config.Role]string, now func() time.Time) *server {
 	t.Helper()
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
@@ -90,11 +91,13 @@ func startInstance(t *testing.T, cfg config.Config, tokens map[config.Role]strin
 
 // leaderGroup starts n instances on one Redis prefix with a webhook for
 // everything and one for the Longhua team.
-func leaderGroup(t *testing.T, n int, hook string, clock *leaderClock) []*server {
+func leaderGroup(t testing.TB, n int, hook string, clock *leaderClock, ttl time.Duration) []*server {
 	cfg, tokens := testConfig(t)
 	cfg.Redis.Addrs = []string{redistest.Addr(t)}
 	cfg.Redis.Prefix = redistest.Prefix(t)
-	cfg.Redis.LeaseTTL = 2 * time.Second
+	if ttl > 0 {
+		cfg.Redis.LeaseTTL = ttl
+	}
 	cfg.Alerts.Threshold = 6
 	cfg.Alerts.MinHistory = 0
 	cfg.Alerts.ScanInterval = time.Second
@@ -164,7 +167,7 @@ func leaderFailover(t *testing.T, stalled bool) {
 	hook := httptest.NewServer(hooks)
 	defer hook.Close()
 	clock := &leaderClock{}
-	group := leaderGroup(t, 3, hook.URL, clock)
+	group := leaderGroup(t, 3, hook.URL, clock, 2*time.Second)
 
 	var first *server
 	eventually(t, "one leader", func() bool {
@@ -312,4 +315,60 @@ func findAlert(l []alertJSON, id string) (alertJSON, bool) {
 		}
 	}
 	return alertJSON{}, false
+}
+
+// BenchmarkLeaderFailover measures failover with the default lease
+// (redis.lease_ttl 6s): two instances, the leader closed (it releases the
+// lease) or stalled (it stops renewing, as a crashed or cut-off process
+// does), and at once an alert raised on the other instance. takeover-s is
+// until the other instance holds the lease; failover-s until its webhook
+// notification, which only a leader sends, has arrived.
+func BenchmarkLeaderFailover(b *testing.B) {
+	for _, how := range []string{"closed", "stalled"} {
+		b.Run(how, func(b *testing.B) {
+			hooks := &hookCounter{seen: map[string]int{}}
+			hook := httptest.NewServer(hooks)
+			defer hook.Close()
+			var takeover, failover time.Duration
+			for i := range b.N {
+				group := leaderGroup(b, 2, hook.URL, &leaderClock{}, 0)
+				var first, other *server
+				eventually(b, "one leader", func() bool {
+					ls := leaders(group)
+					if len(ls) == 1 {
+						first = ls[0]
+					}
+					return first != nil
+				})
+				other = group[0]
+				if other == first {
+					other = group[1]
+				}
+				killed := time.Now()
+				if how == "stalled" {
+					first.app.Lease().Pause(true)
+				} else {
+					_ = first.stop()
+				}
+				fp := fmt.Sprintf("bench/%d", i)
+				err := other.app.Manager().Fire(context.Background(), alerts.Signal{Source: "camera", Kind: "offline",
+					Fingerprint: fp, Severity: "warning", Title: "摄像机离线", TitleEn: "Camera offline", District: "龙华区"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				eventually(b, "the new leader", other.app.IsLeader)
+				takeover += time.Since(killed)
+				eventually(b, "the notification", func() bool {
+					got, _ := hooks.events()
+					return got["/all firing"] == i+1
+				})
+				failover += time.Since(killed)
+				for _, s := range group {
+					_ = s.stop()
+				}
+			}
+			b.ReportMetric(takeover.Seconds()/float64(b.N), "takeover-s")
+			b.ReportMetric(failover.Seconds()/float64(b.N), "failover-s")
+		})
+	}
 }
