@@ -41,8 +41,8 @@ type Options struct {
 	ID     string        // this instance; random when empty
 	TTL    time.Duration // default 6s
 	Margin time.Duration // stepped down this long before the lease could expire (default TTL/6)
-	// Retry is how often a follower tries to take the lease (default TTL/6):
-	// a dead leader is replaced within TTL + Retry.
+	// Retry is how often a follower tries to take the lease (default TTL/6,
+	// at most 250ms): a dead leader is replaced within TTL + Retry.
 	Retry  time.Duration
 	OnGain func(token uint64) // called in the lease's goroutine; must not block long
 	OnLoss func()
@@ -83,7 +83,7 @@ func New(rdb redis.UniversalClient, o Options) *Lease {
 		o.Margin = o.TTL / 6
 	}
 	if o.Retry <= 0 {
-		o.Retry = o.TTL / 6
+		o.Retry = min(o.TTL/6, 250*time.Millisecond)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
