@@ -2,9 +2,14 @@ package wall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrUnavailable is a change that could not be made because the shared
+// state could not be reached.
+var ErrUnavailable = errors.New("wall state unavailable")
 
 // SharedStore is a Store that several instances write (Redis). The
 // manager takes its lock around every change and reloads first when
@@ -31,12 +36,12 @@ func (m *Manager) shared() (func(), error) {
 	}
 	unlock, stale, err := ss.Lock()
 	if err != nil {
-		return nil, fmt.Errorf("wall state: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if stale {
 		if err := m.Reload(context.Background()); err != nil {
 			unlock()
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	return unlock, nil

@@ -265,6 +265,10 @@ func (a *App) wallError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
 		return
 	}
+	if errors.Is(err, wall.ErrUnavailable) {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		return
+	}
 	if errs := wall.Errors(err); len(errs) > 0 {
 		parts := make([]string, len(errs))
 		for i, e := range errs {
