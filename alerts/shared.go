@@ -59,6 +59,20 @@ func (m *Manager) Sync(ctx context.Context) error {
 	return m.Reload(ctx)
 }
 
+// Resave saves the state as this instance holds it: after the shared
+// store lost it.
+func (m *Manager) Resave(ctx context.Context) error {
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saveLocked(ctx)
+	return nil
+}
+
 // Wake makes Run look at its deadlines now: after this instance became
 // the leader, for instance.
 func (m *Manager) Wake() { m.poke() }

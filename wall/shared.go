@@ -104,6 +104,20 @@ func (m *Manager) Reload(ctx context.Context) error {
 	return nil
 }
 
+// Resave saves the state as this instance holds it: after the shared
+// store lost it.
+func (m *Manager) Resave() error {
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.save(time.Now())
+	return nil
+}
+
 // saveAuto saves an automatic change; m.mu held.
 func (m *Manager) saveAuto(now time.Time) {
 	ss, ok := m.store.(SharedStore)

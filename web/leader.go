@@ -33,6 +33,7 @@ type leaderNode struct {
 	prefix string
 	lease  *lease.Lease
 	alerts *alertredis.Store
+	walls  *wallredis.Store // set by leaderWallStore
 	outbox *alertredis.Outbox
 	disp   *alertredis.Dispatcher // set by leaderAlerting
 
@@ -95,7 +96,8 @@ func (a *App) Lease() *lease.Lease {
 
 // leaderWallStore is the walls' store with Redis.
 func (a *App) leaderWallStore(keep int) wall.Store {
-	return wallredis.New(a.redis, a.leader.prefix, a.leader.lease, keep)
+	a.leader.walls = wallredis.New(a.redis, a.leader.prefix, a.leader.lease, keep)
+	return a.leader.walls
 }
 
 // leaderAlerting puts the shared store and the outbox in place of the
@@ -206,9 +208,35 @@ func (n *leaderNode) follow(ctx context.Context) {
 			a.walls.Wake()
 		case <-t.C:
 			sync()
+			if n.lease.IsLeader() {
+				n.reseed(ctx)
+			}
 		}
+	}
+}
+
+// reseed saves the leader's alerts and walls again when Redis came back
+// without them (restarted without persistence), so instances that start
+// later load them.
+func (n *leaderNode) reseed(ctx context.Context) {
+	a := n.a
+	if a.alerting != nil && n.alerts.Lost(ctx) {
+		a.log.Warn("alert state missing in Redis; saving this leader's")
+		_ = a.alerting.mgr.Resave(ctx)
+	}
+	if n.walls != nil && n.walls.Lost() {
+		a.log.Warn("wall state missing in Redis; saving this leader's")
+		_ = a.walls.Resave()
 	}
 }
 
 // close releases the lease so another instance takes over at once.
 func (n *leaderNode) close() { _ = n.lease.Close() }
+
+// RedisPrefix is the prefix of the App's Redis keys ("" without Redis).
+func (a *App) RedisPrefix() string {
+	if a.leader == nil {
+		return ""
+	}
+	return a.leader.prefix
+}

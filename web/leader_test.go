@@ -92,8 +92,12 @@ func startInstance(t testing.TB, cfg config.Config, tokens map[config.Role]strin
 // leaderGroup starts n instances on one Redis prefix with a webhook for
 // everything and one for the Longhua team.
 func leaderGroup(t testing.TB, n int, hook string, clock *leaderClock, ttl time.Duration) []*server {
+	return leaderGroupOn(t, redistest.Addr(t), n, hook, clock, ttl)
+}
+
+func leaderGroupOn(t testing.TB, addr string, n int, hook string, clock *leaderClock, ttl time.Duration) []*server {
 	cfg, tokens := testConfig(t)
-	cfg.Redis.Addrs = []string{redistest.Addr(t)}
+	cfg.Redis.Addrs = []string{addr}
 	cfg.Redis.Prefix = redistest.Prefix(t)
 	if ttl > 0 {
 		cfg.Redis.LeaseTTL = ttl
@@ -371,4 +375,53 @@ func BenchmarkLeaderFailover(b *testing.B) {
 			b.ReportMetric(failover.Seconds()/float64(b.N), "failover-s")
 		})
 	}
+}
+
+// TestLeaderRedisRestart: Redis restarts empty (no persistence) under two
+// instances; they keep their alerts, a leader is elected again and saves
+// them back, and an acknowledgement afterwards reaches both.
+func TestLeaderRedisRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	hooks := &hookCounter{seen: map[string]int{}}
+	hook := httptest.NewServer(hooks)
+	defer hook.Close()
+	group := leaderGroupOn(t, srv.Addr(), 2, hook.URL, &leaderClock{}, 2*time.Second)
+	eventually(t, "a leader", func() bool { return len(leaders(group)) == 1 })
+	err := group[0].app.Manager().Fire(context.Background(), alerts.Signal{Source: "camera", Kind: "offline",
+		Fingerprint: "camera/x", Title: "摄像机离线", District: "龙华区"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the alert on both", func() bool { return len(group[0].alerts()) == 1 && len(group[1].alerts()) == 1 })
+	id := group[0].alerts()[0].ID
+
+	srv.Stop()
+	time.Sleep(500 * time.Millisecond)
+	// Without Redis: reads go on, a change answers 503.
+	if l := group[1].alerts(); len(l) != 1 {
+		t.Fatalf("reads without Redis: %d alerts", len(l))
+	}
+	status, _, body := group[1].do("POST", "/api/v1/alerts/"+id+"/ack", group[1].tokens[config.RoleCommander], "application/json", strings.NewReader(`{}`))
+	if status != http.StatusServiceUnavailable {
+		t.Fatalf("ack without Redis: %d %s", status, body)
+	}
+	srv.Restart()
+	eventually(t, "a leader again", func() bool { return len(leaders(group)) == 1 })
+	rdb := redistest.Client(t, srv.Addr())
+	eventually(t, "the alerts saved back to Redis", func() bool {
+		return rdb.Exists(context.Background(), "{"+group[0].app.RedisPrefix()+"}:alerts:state").Val() == 1
+	})
+	for _, s := range group {
+		if l := s.alerts(); len(l) != 1 || l[0].ID != id {
+			t.Fatalf("%s after the restart: %+v", s.url, l)
+		}
+	}
+	status, _, body = group[1].do("POST", "/api/v1/alerts/"+id+"/ack", group[1].tokens[config.RoleCommander], "application/json", strings.NewReader(`{}`))
+	if status != http.StatusOK {
+		t.Fatalf("ack after the restart: %d %s", status, body)
+	}
+	eventually(t, "the ack on the other instance", func() bool {
+		l := group[0].alerts()
+		return len(l) == 1 && l[0].State == "acknowledged"
+	})
 }

@@ -138,7 +138,7 @@ func (s *Store) Lock(ctx context.Context) (func(), bool, error) {
 		v, err := lockScript.Run(wctx, s.rdb, []string{s.k.Lock, s.k.Version}, tok, s.LockTTL.Milliseconds()).Int64()
 		if err == nil && v >= 0 {
 			s.mu.Lock()
-			stale := v != s.seen
+			stale := v != s.seen && !(v == 0 && s.seen > 0)
 			s.mu.Unlock()
 			var once sync.Once
 			return func() {
@@ -175,5 +175,17 @@ func (s *Store) Stale(ctx context.Context) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return v != s.seen, nil
+	// Version 0 after this instance saw more: Redis lost its data
+	// (restarted without persistence). What the instances hold is newer;
+	// the leader saves it again (Lost).
+	return v != s.seen && !(v == 0 && s.seen > 0), nil
+}
+
+// Lost says whether Redis has lost the state this instance saw (it came
+// back empty): the leader then saves its own again.
+func (s *Store) Lost(ctx context.Context) bool {
+	n, err := s.rdb.Exists(ctx, s.k.Version).Result()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return err == nil && n == 0 && s.seen > 0
 }

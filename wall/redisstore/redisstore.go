@@ -186,7 +186,7 @@ func (s *Store) Lock() (func(), bool, error) {
 		v, err := lockScript.Run(ctx, s.rdb, []string{s.lock, s.version}, tok, s.LockTTL.Milliseconds()).Int64()
 		if err == nil && v >= 0 {
 			s.mu.Lock()
-			stale := v != s.seen
+			stale := v != s.seen && !(v == 0 && s.seen > 0)
 			s.mu.Unlock()
 			var once sync.Once
 			return func() {
@@ -225,5 +225,18 @@ func (s *Store) Stale() (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return v != s.seen, nil
+	// Version 0 after this instance saw more: Redis came back empty; what
+	// the instances hold is newer (see Lost).
+	return v != s.seen && !(v == 0 && s.seen > 0), nil
+}
+
+// Lost says whether Redis has lost the state this instance saw: the
+// leader then saves its own again.
+func (s *Store) Lost() bool {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	n, err := s.rdb.Exists(ctx, s.version).Result()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return err == nil && n == 0 && s.seen > 0
 }
