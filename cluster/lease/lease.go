@@ -119,6 +119,11 @@ func (l *Lease) Pause(p bool) { l.paused.Store(p) }
 
 var acquireScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    -- A new or emptied Redis: start the counter at the time in ms, so
+    -- tokens still grow past those handed out before it was emptied.
+    redis.call('SET', KEYS[2], ARGV[3])
+  end
   local t = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[1] .. '|' .. t, 'NX', 'PX', ARGV[2])
   return t
@@ -192,7 +197,7 @@ func (l *Lease) Run(ctx context.Context) {
 				l.log.Warn("lease not renewed", "err", err, "steps down in", time.Until(validUntil).Round(time.Millisecond))
 			}
 		} else {
-			t, err := acquireScript.Run(rctx, l.rdb, []string{l.opt.Key, l.TokenKey()}, l.opt.ID, l.opt.TTL.Milliseconds()).Int64()
+			t, err := acquireScript.Run(rctx, l.rdb, []string{l.opt.Key, l.TokenKey()}, l.opt.ID, l.opt.TTL.Milliseconds(), time.Now().UnixMilli()).Int64()
 			if err == nil && t > 0 {
 				validUntil = sent.Add(l.opt.TTL - l.opt.Margin)
 				l.token.Store(uint64(t))
