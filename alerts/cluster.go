@@ -45,6 +45,9 @@ type ClusterOptions struct {
 	Metrics        *Metrics
 	Logger         *slog.Logger
 	Now            func() time.Time
+	// Active, when set, says whether this instance scans: only the leader
+	// of several instances does (see Resume).
+	Active func() bool
 }
 
 // ClusterSource runs the space-time scan over incoming tickets and feeds
@@ -227,7 +230,9 @@ func (c *ClusterSource) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-scanT.C:
-			c.ScanOnce(ctx, c.opt.Now())
+			if c.opt.Active == nil || c.opt.Active() {
+				c.ScanOnce(ctx, c.opt.Now())
+			}
 		case <-calT.C:
 			if c.calibrate {
 				c.Recalibrate(ctx)

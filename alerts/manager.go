@@ -27,6 +27,9 @@ type Options struct {
 	Metrics      *Metrics
 	Logger       *slog.Logger
 	Now          func() time.Time // default time.Now
+	// Active, when set, says whether this instance runs the timers: only
+	// the leader of several instances does (the others wait for Wake).
+	Active func() bool
 }
 
 func (o Options) withDefaults() Options {
@@ -119,7 +122,16 @@ func (m *Manager) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		next := m.tick(ctx)
+		var next time.Time
+		if m.opt.Active == nil || m.opt.Active() {
+			if unlock, err := m.shared(ctx); err != nil {
+				m.log.Warn("alert timers wait", "err", err)
+				next = m.opt.Now().Add(time.Second)
+			} else {
+				next = m.tick(ctx)
+				unlock()
+			}
+		}
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(next.Sub(m.opt.Now()), 0)
@@ -233,6 +245,11 @@ func (m *Manager) Fire(ctx context.Context, s Signal) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -278,6 +295,11 @@ func (m *Manager) Fire(ctx context.Context, s Signal) error {
 // Clear resolves the open alert of fingerprint because its source says the
 // condition ended; nothing happens when none is open.
 func (m *Manager) Clear(ctx context.Context, fingerprint string) error {
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -302,6 +324,11 @@ func (m *Manager) Ack(ctx context.Context, id, by, note string) (Alert, error) {
 	if len(note) > maxText {
 		return Alert{}, fmt.Errorf("%w: note: at most %d bytes", ErrBadSignal, maxText)
 	}
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return Alert{}, err
+	}
+	defer unlock()
 	m.mu.Lock()
 	a := m.byID[id]
 	if a == nil {
@@ -336,6 +363,11 @@ func (m *Manager) Resolve(ctx context.Context, id, by, reason string) (Alert, er
 	if len(reason) > maxText {
 		return Alert{}, fmt.Errorf("%w: reason: at most %d bytes", ErrBadSignal, maxText)
 	}
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return Alert{}, err
+	}
+	defer unlock()
 	m.mu.Lock()
 	a := m.byID[id]
 	if a == nil {
@@ -525,6 +557,11 @@ func (m *Manager) AddSilence(ctx context.Context, s Silence) (Silence, error) {
 	if err := s.Validate(now); err != nil {
 		return Silence{}, err
 	}
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return Silence{}, err
+	}
+	defer unlock()
 	m.mu.Lock()
 	m.seq++
 	s.ID = fmt.Sprintf("S%s-%04d", now.UTC().Format("20060102-150405"), m.seq%10000)
@@ -556,6 +593,11 @@ func (m *Manager) Silences() []Silence {
 
 // ExpireSilence ends a silence now.
 func (m *Manager) ExpireSilence(ctx context.Context, id string) error {
+	unlock, err := m.shared(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	i := slices.IndexFunc(m.silences, func(s Silence) bool { return s.ID == id })
 	if i < 0 {
@@ -586,6 +628,10 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	m.saveLocked(context.Background())
+	if _, shared := m.opt.Store.(SharedStore); !shared {
+		// A shared store has every change already, and another instance
+		// may have saved since: saving again would undo its changes.
+		m.saveLocked(context.Background())
+	}
 	return nil
 }

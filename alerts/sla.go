@@ -25,6 +25,9 @@ type SLAOptions struct {
 	Lookup     func(id string) (ticket.State, bool) // the ticket store
 	CategoryEn func(string) string
 	Now        func() time.Time
+	// Active, when set, says whether this instance fires: only the leader
+	// of several instances does; the others keep their deadlines.
+	Active func() bool
 }
 
 // SLA raises an alert for each ticket dispatched but not responded to
@@ -96,7 +99,10 @@ func (s *SLA) Run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		wait := s.check(ctx)
+		wait := time.Second
+		if s.opt.Active == nil || s.opt.Active() {
+			wait = s.check(ctx)
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():

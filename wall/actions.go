@@ -11,6 +11,11 @@ import (
 // change applies one manual action to a wall, records it and publishes the
 // result.
 func (m *Manager) change(ctx context.Context, wallID string, a Actor, action, detail string, f func(w *Wall, st *wallState, now time.Time) error) (View, error) {
+	unlock, err := m.shared()
+	if err != nil {
+		return View{}, err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := m.spec.wall(wallID)
@@ -197,6 +202,11 @@ func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []strin
 	if len(cams) == 0 {
 		return &Error{Key: "cameras", Value: cameras, Reason: "no known camera"}
 	}
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool { return a.ID == alertID })
@@ -212,6 +222,11 @@ func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []strin
 // they showed before. Reverting an alert that is not on the wall is not an
 // error.
 func (m *Manager) Revert(ctx context.Context, alertID string) error {
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := len(m.alerts)

@@ -11,6 +11,11 @@ import (
 
 // edit changes the spec through f, validates the result and takes it.
 func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f func(sp *Spec, ed *Edits)) error {
+	unlock, err := m.shared()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sp, ed := m.spec.clone(), m.edits.clone()

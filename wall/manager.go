@@ -50,6 +50,9 @@ type Options struct {
 	Log       *slog.Logger
 	OnChange  func(Entry) // called for every audited change (metrics)
 	OnError   func(error) // called when the state or the audit trail cannot be written
+	// Active, when set, says whether this instance runs tours, schedules
+	// and override expiry: only the leader of several instances does.
+	Active func() bool
 }
 
 // Manager owns every wall's state. Its methods are safe for concurrent use.
@@ -57,6 +60,7 @@ type Manager struct {
 	base  Spec // as configured
 	loc   *time.Location
 	store Store
+	act   func() bool
 	pub   Publisher
 	log   *slog.Logger
 	cams  map[string]Camera
@@ -89,7 +93,7 @@ func New(o Options) (*Manager, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		base: o.Spec, loc: o.Location, store: o.Store, pub: o.Publisher, log: o.Log,
+		base: o.Spec, loc: o.Location, store: o.Store, act: o.Active, pub: o.Publisher, log: o.Log,
 		cams: map[string]Camera{}, keep: o.Spec.AuditKeep, wake: make(chan struct{}, 1),
 		walls: map[string]*wallState{}, published: map[string]map[string][]byte{},
 		onChg: o.OnChange, onErr: o.OnError,
@@ -115,9 +119,11 @@ func New(o Options) (*Manager, error) {
 	m.spec = o.Spec.clone()
 	// A wall must come up: state that cannot be read is logged and the
 	// walls start from their configuration.
-	if snap, err := o.Store.Load(); err != nil {
+	snap, err := o.Store.Load()
+	if err != nil {
 		m.log.Error("wall state unreadable; starting from the configuration", "err", err)
 		m.onErr(err)
+		snap = nil
 	} else if snap != nil {
 		m.restore(snap)
 	}
@@ -136,6 +142,9 @@ func New(o Options) (*Manager, error) {
 			m.walls[w.ID] = &wallState{Layout: w.Layout, Changed: now}
 		}
 		m.settle(w, m.walls[w.ID], now)
+	}
+	if _, shared := o.Store.(SharedStore); shared && snap == nil && err == nil {
+		m.save(now) // the first instance's start is everyone's
 	}
 	return m, nil
 }
@@ -199,7 +208,9 @@ func (m *Manager) fixRefs(w *Wall, st *wallState) {
 // publishes every wall's state when it starts.
 func (m *Manager) Run(ctx context.Context) {
 	m.mu.Lock()
-	m.tick(ctx, time.Now())
+	if m.act == nil {
+		m.tick(ctx, time.Now())
+	}
 	for i := range m.spec.Walls {
 		m.publish(ctx, &m.spec.Walls[i])
 	}
@@ -219,11 +230,24 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-timer.C:
 		case <-m.wake:
 		}
+		if m.act != nil && !m.act() {
+			continue
+		}
+		unlock, err := m.shared()
+		if err != nil {
+			m.log.Warn("wall timers wait", "err", err)
+			continue
+		}
 		m.mu.Lock()
 		m.tick(ctx, time.Now())
 		m.mu.Unlock()
+		unlock()
 	}
 }
+
+// Wake makes Run look at tours and schedules now: after this instance
+// became the leader, for instance.
+func (m *Manager) Wake() { m.kick() }
 
 func (m *Manager) kick() {
 	select {
@@ -250,7 +274,7 @@ func (m *Manager) tick(ctx context.Context, now time.Time) {
 		changed = true
 	}
 	if changed {
-		m.save(now)
+		m.saveAuto(now)
 	}
 }
 

@@ -95,10 +95,13 @@ func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
 	} else {
 		a.log.Warn("alerts.state_file is not set: open alerts and their timers do not survive a restart")
 	}
+	if a.leader != nil {
+		a.leaderAlerting(al, &store, &notifiers)
+	}
 	mgr, err := alerts.New(context.Background(), alerts.Options{
 		Store: store, Router: al.router, Notifiers: notifiers, Listeners: []alerts.Listener{al.publish},
 		EscalateAfter: c.EscalateAfter, Renotify: c.Renotify, Metrics: al.metrics,
-		Logger: a.log.With("component", "alerts"), Now: a.now,
+		Logger: a.log.With("component", "alerts"), Now: a.now, Active: a.leaderActive(),
 	})
 	if err != nil {
 		return nil, err
@@ -136,14 +139,14 @@ func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
 		BaselineFile: baselineFile,
 		Cameras:      cams, NearestCameras: c.NearestCameras, CameraMaxK: c.CameraMaxDistance,
 		Districts: districts, CategoryEn: demo.CategoryNameEn, Metrics: al.metrics,
-		Logger: a.log.With("component", "clusters"), Now: a.now,
+		Logger: a.log.With("component", "clusters"), Now: a.now, Active: a.leaderActive(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	if c.SLAResponse > 0 {
 		al.sla = alerts.NewSLA(mgr, alerts.SLAOptions{Limit: c.SLAResponse, Lookup: a.store.Get,
-			CategoryEn: demo.CategoryNameEn, Now: a.now})
+			CategoryEn: demo.CategoryNameEn, Now: a.now, Active: a.leaderActive()})
 	}
 	return al, nil
 }
@@ -484,7 +487,7 @@ func (a *App) lifecycleError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, codeConflict, err.Error())
 	case errors.Is(err, alerts.ErrReasonRequired):
 		writeError(w, http.StatusBadRequest, codeReasonRequired, "reason: say why the alert is resolved")
-	case errors.Is(err, alerts.ErrClosed):
+	case errors.Is(err, alerts.ErrClosed), errors.Is(err, alerts.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
 	default:
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
@@ -597,8 +600,11 @@ func (a *App) handleAlertTeams(al *alerting, w http.ResponseWriter, r *http.Requ
 }
 
 // handleDeadLetters shows the webhook notifications given up on.
-func (a *App) handleDeadLetters(al *alerting, w http.ResponseWriter, _ *http.Request) {
+func (a *App) handleDeadLetters(al *alerting, w http.ResponseWriter, r *http.Request) {
 	list := al.hooks.DeadLetters()
+	if a.leader != nil {
+		list, _ = a.leaderDeadLetters(r.Context())
+	}
 	if list == nil {
 		list = []webhook.DeadLetter{}
 	}

@@ -53,6 +53,7 @@ type App struct {
 	broker    stream.Broker
 	redis     redis.UniversalClient // nil without redis.addrs
 	cluster   *clusterNode          // nil without redis.addrs
+	leader    *leaderNode           // nil without redis.addrs
 	hub       *stream.Hub
 	ingest    *ingester
 	pub       *publisher
@@ -123,6 +124,7 @@ func New(cfg config.Config, o Options) (*App, error) {
 		return nil, fmt.Errorf("geo engine: %w", err)
 	}
 	a.redis = newRedis(cfg.Redis)
+	a.leader = leaderNew(a)
 	a.broker = stream.NewMemoryBroker()
 	if a.redis != nil {
 		if a.cluster, err = newClusterNode(a); err != nil {
@@ -252,8 +254,9 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	a.wg.Go(func() { a.video.run(ctx) })
 	if a.alerting != nil {
-		a.alerting.run(ctx)
+		a.alerting.run(a.leaderCtx(ctx))
 	}
+	a.leaderRun(ctx)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -314,6 +317,9 @@ func (a *App) Close() error {
 			_ = a.listener.Close()
 		}
 		a.wg.Wait()
+		if a.leader != nil {
+			a.leader.close()
+		}
 		if a.alerting != nil {
 			a.alerting.close()
 		}

@@ -55,6 +55,9 @@ func (a *App) newWalls() (*wall.Manager, error) {
 	} else {
 		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
 	}
+	if a.leader != nil {
+		store = a.leaderWallStore(spec.AuditKeep)
+	}
 	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "citywall_wall_changes_total",
 		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
@@ -69,6 +72,7 @@ func (a *App) newWalls() (*wall.Manager, error) {
 		Log:      a.log.With("component", "wall"),
 		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
 		OnError:  func(error) { storeErrors.Inc() },
+		Active:   a.leaderActive(),
 	})
 	if err != nil {
 		var errs []error
@@ -281,6 +285,10 @@ func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 func (a *App) wallError(w http.ResponseWriter, err error) {
 	if errors.Is(err, wall.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+		return
+	}
+	if errors.Is(err, wall.ErrUnavailable) {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
 		return
 	}
 	if errs := wall.Errors(err); len(errs) > 0 {

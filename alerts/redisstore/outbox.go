@@ -1,0 +1,283 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/cluster/lease"
+)
+
+// Identity names a notification the same on every instance: the alert,
+// the event and the alert's notification count (which grows with each
+// firing, re-notification and escalation). A leader that raised the same
+// escalation as its stale predecessor produces the same identity, and the
+// dispatcher sends it once.
+func Identity(n alerts.Notification) string {
+	return n.Alert.ID + "/" + string(n.Event) + "/" + strconv.Itoa(n.Alert.Notifications)
+}
+
+// Outbox is the manager's notifier with several instances: every
+// notification, made on whichever instance changed the alert, is appended
+// to a Redis stream for the leader's Dispatcher.
+type Outbox struct {
+	rdb redis.UniversalClient
+	k   Keys
+	log *slog.Logger
+	// MaxLen caps the stream (approximately); default 10000.
+	MaxLen int64
+}
+
+var _ alerts.Notifier = (*Outbox)(nil)
+
+// NewOutbox returns the outbox of prefix.
+func NewOutbox(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Outbox {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{rdb: rdb, k: KeysOf(prefix), log: log, MaxLen: 10000}
+}
+
+// Notify appends n to the stream.
+func (o *Outbox) Notify(ctx context.Context, n alerts.Notification) {
+	b, err := json.Marshal(n)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		err = o.rdb.XAdd(ctx, &redis.XAddArgs{Stream: o.k.Outbox, MaxLen: o.MaxLen, Approx: true,
+			Values: []any{"id", Identity(n), "n", b}}).Err()
+		cancel()
+	}
+	if err != nil {
+		o.log.Error("notification not queued", "alert", n.Alert.ID, "event", n.Event, "err", err)
+	}
+}
+
+// Sink is one way out: a webhook target, the wall link.
+type Sink struct {
+	Name string
+	// Wants says whether n goes to this sink; nil: every notification.
+	Wants func(n alerts.Notification) bool
+	// Deliver returns when n was delivered or given up on (nil, or an
+	// error that is not Retry), or with an error for which Retry is true
+	// when it stopped before either: then it is not recorded, and the next
+	// leader sends it.
+	Deliver func(ctx, stop context.Context, n alerts.Notification) error
+	Retry   func(err error) bool
+}
+
+// DeadLetter is a notification a sink gave up on, kept in Redis.
+type DeadLetter struct {
+	Sink    string    `json:"target"`
+	Event   string    `json:"event"`
+	AlertID string    `json:"alert_id"`
+	Error   string    `json:"error"`
+	Time    time.Time `json:"time"`
+}
+
+// Dispatcher delivers the outbox while this instance is the leader: each
+// notification to each sink once, claimed under the leader's fencing token
+// before it is sent and recorded as sent after. A new leader starts after
+// the last batch its predecessor finished and skips what is recorded, so
+// it sends exactly what was not.
+type Dispatcher struct {
+	rdb     redis.UniversalClient
+	k       Keys
+	lease   lease.Fencer
+	sinks   []Sink
+	log     *slog.Logger
+	Poll    time.Duration // default 100ms
+	Keep    time.Duration // how long a sent record is kept (default 7 days)
+	Workers int           // deliveries at once (default 4)
+	Dead    int64         // dead letters kept (default 100)
+}
+
+// NewDispatcher returns a dispatcher for the leader whose token f gives.
+func NewDispatcher(rdb redis.UniversalClient, prefix string, f lease.Fencer, sinks []Sink, log *slog.Logger) *Dispatcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{rdb: rdb, k: KeysOf(prefix), lease: f, sinks: sinks, log: log,
+		Poll: 100 * time.Millisecond, Keep: 7 * 24 * time.Hour, Workers: 4, Dead: 100}
+}
+
+var claimScript = lease.Fence(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return 1`)
+
+var cursorScript = lease.Fence(`
+redis.call('SET', KEYS[2], ARGV[2])
+return 1`)
+
+// Run dispatches until ctx ends; it waits for the deliveries in flight,
+// which finish their current attempt.
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d.lease.Token() == 0 {
+			continue
+		}
+		for {
+			n, err := d.batch(ctx)
+			if err != nil {
+				if ctx.Err() == nil && !lease.IsStale(err) {
+					d.log.Warn("notifications not dispatched", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+}
+
+// batch sends the next notifications after the cursor and moves it on;
+// it returns how many stream entries it took.
+func (d *Dispatcher) batch(ctx context.Context) (int, error) {
+	tok := d.lease.Token()
+	if tok == 0 {
+		return 0, lease.ErrStale
+	}
+	fence := strconv.FormatUint(tok, 10)
+	cur, err := d.rdb.Get(ctx, d.k.Cursor).Result()
+	if errors.Is(err, redis.Nil) {
+		cur, err = "0-0", nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	msgs, err := d.rdb.XRangeN(ctx, d.k.Outbox, "("+cur, "+", 100).Result()
+	if err != nil || len(msgs) == 0 {
+		return 0, err
+	}
+	known, err := d.known(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, max(d.Workers, 1))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
+	for _, m := range msgs {
+		id, _ := m.Values["id"].(string)
+		raw, _ := m.Values["n"].(string)
+		var n alerts.Notification
+		if err := json.Unmarshal([]byte(raw), &n); err != nil || id == "" {
+			d.log.Error("unreadable notification skipped", "entry", m.ID, "err", err)
+			continue
+		}
+		if !known[n.Alert.ID] {
+			// Queued by an instance whose save was refused (a leader
+			// that had stepped down): the alert never was.
+			d.log.Warn("notification of an alert not in the shared state skipped", "alert", n.Alert.ID, "event", n.Event)
+			continue
+		}
+		for _, s := range d.sinks {
+			if s.Wants != nil && !s.Wants(n) {
+				continue
+			}
+			key := d.k.Sent + id + "|" + s.Name
+			ok, err := claimScript.Run(ctx, d.rdb, []string{d.k.Token, key}, fence).Int64()
+			if err != nil {
+				mu.Lock()
+				failed = err
+				mu.Unlock()
+				break
+			}
+			if ok == 0 {
+				continue // sent before
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				// The attempt in flight finishes even when this instance
+				// stops: it is then recorded, not sent twice.
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				err := s.Deliver(dctx, ctx, n)
+				if err != nil && s.Retry != nil && s.Retry(err) {
+					mu.Lock()
+					failed = fmt.Errorf("%s to %s: %w", id, s.Name, err)
+					mu.Unlock()
+					return
+				}
+				rctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+				defer cancel2()
+				_ = d.rdb.Set(rctx, key, fence, d.Keep).Err()
+				if err != nil {
+					b, _ := json.Marshal(DeadLetter{Sink: s.Name, Event: string(n.Event), AlertID: n.Alert.ID, Error: err.Error(), Time: n.Time})
+					_ = d.rdb.LPush(rctx, d.k.Dead, b).Err()
+					_ = d.rdb.LTrim(rctx, d.k.Dead, 0, d.Dead-1).Err()
+				}
+			})
+		}
+		mu.Lock()
+		f := failed
+		mu.Unlock()
+		if f != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if failed != nil {
+		return 0, failed
+	}
+	last := msgs[len(msgs)-1].ID
+	if err := cursorScript.Run(ctx, d.rdb, []string{d.k.Token, d.k.Cursor}, fence, last).Err(); err != nil {
+		return 0, err
+	}
+	return len(msgs), nil
+}
+
+// DeadLetters returns the notifications given up on, newest first.
+func DeadLetters(ctx context.Context, rdb redis.UniversalClient, prefix string) ([]DeadLetter, error) {
+	raw, err := rdb.LRange(ctx, KeysOf(prefix).Dead, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DeadLetter, 0, len(raw))
+	for _, r := range raw {
+		var dl DeadLetter
+		if json.Unmarshal([]byte(r), &dl) == nil {
+			out = append(out, dl)
+		}
+	}
+	return out, nil
+}
+
+// known returns the ids of the alerts in the shared state.
+func (d *Dispatcher) known(ctx context.Context) (map[string]bool, error) {
+	raw, err := d.rdb.Get(ctx, d.k.State).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var snap alerts.Snapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		return nil, fmt.Errorf("alert state: %w", err)
+	}
+	out := make(map[string]bool, len(snap.Open)+len(snap.History))
+	for _, a := range snap.Open {
+		out[a.ID] = true
+	}
+	for _, a := range snap.History {
+		out[a.ID] = true
+	}
+	return out, nil
+}

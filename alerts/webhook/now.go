@@ -1,0 +1,62 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/citywall/citywall/alerts"
+)
+
+// Targets lists the sender's targets.
+func (s *Sender) Targets() []Target { return slices.Clone(s.targets) }
+
+// Concerns says whether n goes to t.
+func Concerns(t Target, n alerts.Notification) bool {
+	return len(t.Teams) == 0 || slices.ContainsFunc(n.Teams, func(x string) bool { return slices.Contains(t.Teams, x) })
+}
+
+// ErrStopped is a delivery abandoned while waiting to retry because its
+// owner stopped: it was not delivered and not given up on, so whoever
+// takes over should send it.
+var ErrStopped = fmt.Errorf("stopped while retrying")
+
+// DeliverNow posts n to t and returns when it was delivered (nil), given
+// up on after the attempts (the dead letter's error, also kept by
+// DeadLetters), or abandoned because stop ended while waiting to retry
+// (ErrStopped). Each post runs under ctx; the waits between them end with
+// stop. For a caller that records what was sent, as the leader of several
+// instances does.
+func (s *Sender) DeliverNow(ctx, stop context.Context, t Target, n alerts.Notification) error {
+	body, err := json.Marshal(payload(n))
+	if err != nil {
+		err = fmt.Errorf("encode: %w", err)
+		s.deadLetter(t, n, 0, err)
+		return err
+	}
+	d := delivery{t: t, body: body, n: n}
+	wait := s.opt.Backoff
+	for attempt := 1; ; attempt++ {
+		retry, err := s.post(ctx, d)
+		if err == nil {
+			s.sent.WithLabelValues(t.Name).Inc()
+			return nil
+		}
+		if !retry || attempt >= s.opt.Attempts {
+			s.deadLetter(t, n, attempt, err)
+			return err
+		}
+		s.retries.WithLabelValues(t.Name).Inc()
+		s.log.Warn("webhook failed, retrying", "target", t.Name, "attempt", attempt, "in", wait, "err", err)
+		timer := time.NewTimer(wait)
+		select {
+		case <-stop.Done():
+			timer.Stop()
+			return fmt.Errorf("%w: %w", ErrStopped, err)
+		case <-timer.C:
+		}
+		wait = min(wait*2, s.opt.MaxBackoff)
+	}
+}
