@@ -169,7 +169,6 @@ func New(cfg config.Config, o Options) (*App, error) {
 		}
 		a.linkAlerting()
 	}
-	a.linkCluster()
 	a.handler = a.routes()
 	return a, nil
 }
