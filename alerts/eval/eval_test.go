@@ -12,8 +12,11 @@ import (
 // demo city, injection, calibration of all three methods, scoring and the
 // report.
 func TestRunSmall(t *testing.T) {
-	cfg := Config{PerDay: 400, TrainWeeks: 1, CalibrateWeeks: 1, TestWeeks: 0.5, Step: 5 * time.Minute, Seed: 3, NoMatched: true,
-		Scenarios: []Scenario{{Name: "big", MinSize: 12, MaxSize: 15, MaxCells: 2, MinSpan: 10 * time.Minute, MaxSpan: 20 * time.Minute, PerDay: 4}}}
+	var progress bytes.Buffer // written from every scenario's goroutine
+	cfg := Config{PerDay: 400, TrainWeeks: 1, CalibrateWeeks: 1, TestWeeks: 0.5, Step: 5 * time.Minute, Seed: 3, NoMatched: true, Progress: &progress,
+		// Two scenarios, so that their goroutines run side by side.
+		Scenarios: []Scenario{{Name: "big", MinSize: 12, MaxSize: 15, MaxCells: 2, MinSpan: 10 * time.Minute, MaxSpan: 20 * time.Minute, PerDay: 4},
+			{Name: "small", MinSize: 5, MaxSize: 7, MaxCells: 3, MinSpan: 10 * time.Minute, MaxSpan: 30 * time.Minute, PerDay: 4}}}
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -21,8 +24,13 @@ func TestRunSmall(t *testing.T) {
 	if rep.TrainTicket < 300 || rep.TestTickets < 100 {
 		t.Fatalf("train %d test %d tickets", rep.TrainTicket, rep.TestTickets)
 	}
-	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Results) != 3 {
+	// The scan, the two baselines and the scan at the baselines' calibrated
+	// false-alarm rate.
+	if len(rep.Scenarios) != 2 || len(rep.Scenarios[0].Results) != 4 || rep.Scenarios[1].Scenario.Name != "small" {
 		t.Fatalf("report %+v", rep.Scenarios)
+	}
+	if m := rep.Scenarios[0].Results[3]; !m.Matched || m.CalibrationFAPW > rep.Scenarios[0].Results[0].CalibrationFAPW+1e-9 {
+		t.Errorf("matched scan %+v: want a rate no higher than the scan's own calibration", m)
 	}
 	scan := rep.Scenarios[0].Results[0]
 	if scan.Injected != 14 || scan.Detection < 0.9 {
@@ -30,7 +38,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	rep.Write(&buf)
-	for _, want := range []string{"space-time scan (EBP)", "fixed count per cell", "EARS C2 per cell", "| method |"} {
+	for _, want := range []string{"space-time scan (EBP)", "fixed count per cell", "EARS C2 per cell", "matched to the baselines' calibrated rate", "| method |"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
 		}

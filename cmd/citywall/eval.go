@@ -19,7 +19,7 @@ func evalCmd(ctx context.Context, args []string, out io.Writer) error {
 	perDay := fs.Float64("per-day", 2000, "background tickets a day")
 	train := fs.Float64("train-weeks", 3, "weeks of history the baseline learns from")
 	calib := fs.Float64("calibrate-weeks", 8, "simulated weeks the thresholds are calibrated on")
-	test := fs.Float64("test-weeks", 8, "weeks clusters are injected into")
+	test := fs.Float64("test-weeks", 16, "weeks clusters are injected into")
 	fa := fs.Float64("false-alarms", 0.25, "target false cluster alerts a week, for every method")
 	seed := fs.Int64("seed", 1, "random seed")
 	step := fs.Duration("step", time.Minute, "scan interval")

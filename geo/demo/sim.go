@@ -26,11 +26,14 @@ type Stats struct {
 
 // Sim is a simulated Haikou 12345 centre.
 type Sim struct {
-	opt      Options
-	city     *city
-	kinds    []incidentKind
-	cats     []Category
-	rng      *rand.Rand
+	opt   Options
+	city  *city
+	kinds []incidentKind
+	cats  []Category
+	rng   *rand.Rand
+	// fate draws which tickets are passed on or run overdue, apart from rng
+	// so that the tickets created stay the same.
+	fate     *rand.Rand
 	arrivals rhythm
 	// incidentRate is bursts per nanosecond.
 	incidentRate float64
@@ -63,6 +66,7 @@ func New(o Options) *Sim {
 		kinds: incidentKinds(),
 		cats:  Categories(),
 		rng:   rand.New(rand.NewPCG(uint64(o.Seed), 0x12345)),
+		fate:  rand.New(rand.NewPCG(uint64(o.Seed), 0xfa7e)),
 	}
 	base := (o.PerDay - o.Incidents*burstMeanSize) * o.Speed
 	s.arrivals = newRhythm(base)
@@ -123,7 +127,7 @@ func (s *Sim) advance(to time.Time, emit Emitter) {
 			l := s.lives[0]
 			emit.Event(l.event())
 			s.events.Add(1)
-			if l.next++; l.next < len(l.at) {
+			if l.next++; l.next < len(l.steps) {
 				heap.Fix(&s.lives, 0)
 			} else {
 				heap.Pop(&s.lives)
@@ -157,11 +161,11 @@ func (s *Sim) create(t ticket.Ticket, dept string, emit Emitter) {
 	s.events.Add(1)
 	// The plan is drawn even when it is dropped, so MaxPending never changes
 	// the rest of the run.
-	at, sat := plan(s.rng, t.Created, t.Urgent)
+	steps, sat := plan(s.rng, s.fate, t.Created, t.Urgent, dept)
 	if len(s.lives) >= s.opt.MaxPending {
 		s.dropped.Add(1)
 		return
 	}
 	s.lifeSeq++
-	heap.Push(&s.lives, &life{id: t.ID, dept: dept, at: at, sat: sat, seq: s.lifeSeq})
+	heap.Push(&s.lives, &life{id: t.ID, steps: steps, sat: sat, seq: s.lifeSeq})
 }
