@@ -67,6 +67,7 @@ type Manager struct {
 	keep  int
 	wake  chan struct{}
 
+	syncMu    sync.Mutex // a shared store's reload against this instance's changes
 	mu        sync.Mutex
 	spec      Spec // base with the API's edits
 	edits     Edits
