@@ -73,6 +73,8 @@ type Manager struct {
 	silences []Silence
 	held     map[string]time.Time
 	seq      uint64
+	pending  []Notification // for an OutboxStore: saved with the next state
+	syncMu   sync.Mutex     // a shared store's reload against this instance's changes
 	closed   bool
 	wake     chan struct{}
 
@@ -421,6 +423,9 @@ func (m *Manager) changedLocked(a *Alert) func() {
 
 func (m *Manager) notifyLocked(ev Event, a *Alert, teams []string, now time.Time) func() {
 	n := Notification{Event: ev, Alert: a.clone(), Teams: slices.Clone(teams), Time: now}
+	if _, ok := m.opt.Store.(OutboxStore); ok {
+		m.pending = append(m.pending, n)
+	}
 	return func() {
 		for _, nf := range m.opt.Notifiers {
 			nf.Notify(context.Background(), n)
@@ -454,7 +459,14 @@ func (m *Manager) saveLocked(ctx context.Context) {
 	for fp, t := range m.held {
 		s.Held[fp] = t.Format(time.RFC3339Nano)
 	}
-	if err := m.opt.Store.Save(ctx, s); err != nil {
+	var err error
+	if ob, ok := m.opt.Store.(OutboxStore); ok {
+		err = ob.SaveWith(ctx, s, m.pending)
+		m.pending = nil
+	} else {
+		err = m.opt.Store.Save(ctx, s)
+	}
+	if err != nil {
 		m.log.Error("alert state not saved", "err", err)
 		if m.opt.Metrics != nil {
 			m.opt.Metrics.saveErrors.Inc()

@@ -25,6 +25,14 @@ type SharedStore interface {
 	Stale(ctx context.Context) (bool, error)
 }
 
+// OutboxStore is a store that takes a change's notifications in the same
+// write as the state, so that no crash keeps the one without the other.
+// With it the manager does not call its Notifiers: whoever reads the
+// store's outbox delivers.
+type OutboxStore interface {
+	SaveWith(ctx context.Context, s Snapshot, notes []Notification) error
+}
+
 // shared takes the shared store's lock and brings the state up to date;
 // a no-op for a store of one instance. m.mu must not be held.
 func (m *Manager) shared(ctx context.Context) (func(), error) {
@@ -32,17 +40,21 @@ func (m *Manager) shared(ctx context.Context) (func(), error) {
 	if !ok {
 		return func() {}, nil
 	}
+	// A reload by Sync must not land between this change's load and save.
+	m.syncMu.Lock()
 	unlock, stale, err := ss.Lock(ctx)
 	if err != nil {
+		m.syncMu.Unlock()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if stale {
 		if err := m.Reload(ctx); err != nil {
 			unlock()
+			m.syncMu.Unlock()
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
-	return unlock, nil
+	return func() { unlock(); m.syncMu.Unlock() }, nil
 }
 
 // Sync reloads the state when another instance changed it: followers call
@@ -52,6 +64,8 @@ func (m *Manager) Sync(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	stale, err := ss.Stale(ctx)
 	if err != nil || !stale {
 		return err

@@ -70,6 +70,7 @@ type Manager struct {
 	onChg func(Entry)
 	onErr func(error)
 
+	syncMu    sync.Mutex // a shared store's reload against this instance's changes
 	mu        sync.Mutex
 	spec      Spec // base with the API's edits
 	edits     Edits

@@ -34,17 +34,21 @@ func (m *Manager) shared() (func(), error) {
 	if !ok {
 		return func() {}, nil
 	}
+	// A reload by Sync must not land between this change's load and save.
+	m.syncMu.Lock()
 	unlock, stale, err := ss.Lock()
 	if err != nil {
+		m.syncMu.Unlock()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if stale {
 		if err := m.Reload(context.Background()); err != nil {
 			unlock()
+			m.syncMu.Unlock()
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
-	return unlock, nil
+	return func() { unlock(); m.syncMu.Unlock() }, nil
 }
 
 // Sync reloads the state when another instance changed it and publishes
@@ -54,6 +58,8 @@ func (m *Manager) Sync(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	stale, err := ss.Stale()
 	if err != nil || !stale {
 		return err

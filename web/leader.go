@@ -33,8 +33,7 @@ type leaderNode struct {
 	prefix string
 	lease  *lease.Lease
 	alerts *alertredis.Store
-	walls  *wallredis.Store // set by leaderWallStore
-	outbox *alertredis.Outbox
+	walls  *wallredis.Store       // set by leaderWallStore
 	disp   *alertredis.Dispatcher // set by leaderAlerting
 
 	mu     sync.Mutex
@@ -57,7 +56,6 @@ func leaderNew(a *App) *leaderNode {
 	n.lease = lease.New(a.redis, lease.Options{Key: "{" + n.prefix + "}:leader", ID: id, TTL: a.cfg.Redis.LeaseTTL,
 		Logger: a.log.With("component", "lease")})
 	n.alerts = alertredis.New(a.redis, n.prefix)
-	n.outbox = alertredis.NewOutbox(a.redis, n.prefix, a.log.With("component", "outbox"))
 	n.isLeader = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywall_leader_is_leader", Help: "1 while this instance holds the leader lease.",
 	}, func() float64 {
@@ -124,7 +122,9 @@ func (a *App) leaderAlerting(al *alerting, store *alerts.Store, notifiers *[]ale
 		}})
 	}
 	n.disp = alertredis.NewDispatcher(a.redis, n.prefix, n.lease, sinks, a.log.With("component", "dispatch"))
-	*notifiers = []alerts.Notifier{n.outbox}
+	// The store appends each change's notifications to the outbox in the
+	// same script as the state: nothing is notified directly.
+	*notifiers = nil
 }
 
 // leaderDeadLetters are the notifications the leaders gave up on.

@@ -52,7 +52,10 @@ type Store struct {
 	LockWait time.Duration
 }
 
-var _ alerts.SharedStore = (*Store)(nil)
+var (
+	_ alerts.SharedStore = (*Store)(nil)
+	_ alerts.OutboxStore = (*Store)(nil)
+)
 
 // New returns the store of prefix.
 func New(rdb redis.UniversalClient, prefix string) *Store {
@@ -85,6 +88,51 @@ func (s *Store) Load(ctx context.Context) (alerts.Snapshot, error) {
 var saveScript = lease.Fence(`
 redis.call('SET', KEYS[2], ARGV[2])
 return redis.call('INCR', KEYS[3])`)
+
+var saveWithScript = lease.Fence(`
+redis.call('SET', KEYS[2], ARGV[2])
+local v = redis.call('INCR', KEYS[3])
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', '10000', '*', 'id', ARGV[i], 'n', ARGV[i+1])
+end
+return v`)
+
+// SaveWith implements alerts.OutboxStore: the state and the change's
+// notifications go to Redis in one script, fenced like Save.
+func (s *Store) SaveWith(ctx context.Context, snap alerts.Snapshot, notes []alerts.Notification) error {
+	if len(notes) == 0 {
+		return s.Save(ctx, snap)
+	}
+	fence, err := lease.FenceArg(ctx)
+	if err == nil {
+		var b []byte
+		if b, err = json.Marshal(snap); err == nil {
+			args := []any{fence, b}
+			for _, n := range notes {
+				nb, jerr := json.Marshal(n)
+				if jerr != nil {
+					err = jerr
+					break
+				}
+				args = append(args, Identity(n), nb)
+			}
+			if err == nil {
+				var v int64
+				v, err = saveWithScript.Run(ctx, s.rdb, []string{s.k.Token, s.k.State, s.k.Version, s.k.Outbox}, args...).Int64()
+				if err == nil {
+					s.mu.Lock()
+					s.seen = v
+					s.mu.Unlock()
+					return nil
+				}
+			}
+		}
+	}
+	s.mu.Lock()
+	s.seen = -1
+	s.mu.Unlock()
+	return fmt.Errorf("redis alert state: %w", err)
+}
 
 // Save implements alerts.Store. A save by leader-only work (a context
 // from lease.WithFence) is refused when the token is no longer the
