@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,7 +171,12 @@ func TestClusterIngestAcrossInstances(t *testing.T) {
 	cfg, tokens := clusterConfig(t, addr)
 	insts := []*server{startWith(t, cfg, tokens), startWith(t, cfg, tokens), startWith(t, cfg, tokens)}
 
-	const total, batch = 100_000, 1000
+	// 100,000 by default; CITYWALL_CLUSTER_TICKETS lowers it on a machine
+	// too busy to apply 300,000 tickets under the race detector in time.
+	total, batch := 100_000, 1000
+	if v, err := strconv.Atoi(os.Getenv("CITYWALL_CLUSTER_TICKETS")); err == nil && v >= 10*batch {
+		total = v / (10 * batch) * (10 * batch)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan string, total/batch)
 	for w := range insts {
@@ -203,12 +209,12 @@ func TestClusterIngestAcrossInstances(t *testing.T) {
 		eventuallyWithin(t, 2*time.Minute, fmt.Sprintf("instance %d to hold every ticket", i), func() bool {
 			return stored(s) == total && heatTotal(s) == total
 		})
-		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "accepted"}); v != total {
+		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "accepted"}); int(v) != total {
 			t.Errorf("instance %d accepted %v tickets, want %d", i, v, total)
 		}
 		// At least the tenth posted twice; batches retried after a 503
 		// come back as duplicates too.
-		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "duplicate"}); v < total/10 {
+		if v, _ := metric(t, s.reg, "citywall_ingest_tickets_total", map[string]string{"result": "duplicate"}); int(v) < total/10 {
 			t.Errorf("instance %d counted %v duplicates, want at least %d", i, v, total/10)
 		}
 	}
