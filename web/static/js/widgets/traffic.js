@@ -5,7 +5,7 @@
 // opts: {roads: [ids], keyOnly: false, hours: 6, maxRoads: 12}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn } from '../feeds/common.js';
+import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows } from '../feeds/common.js';
 
 const STATES = ['nodata', 'smooth', 'slow', 'congested', 'jammed'];
 
@@ -117,9 +117,7 @@ export function mount(el, ctx) {
     render();
   }, { kind: 'state' });
   const unwatch = watchConn(ctx.hub, (s) => { conn = s || 'connecting'; render(); });
-  const timer = setInterval(() => { for (const id of rows.keys()) draw(id); }, 30000);
-  const ro = new ResizeObserver(() => { for (const id of rows.keys()) draw(id); });
-  ro.observe(root);
+  const stopRedraw = redrawRows(root, rows, draw);
 
   return {
     update(next) {
@@ -130,8 +128,7 @@ export function mount(el, ctx) {
     destroy() {
       sub.close();
       unwatch();
-      clearInterval(timer);
-      ro.disconnect();
+      stopRedraw();
       hist.destroy();
       el.replaceChildren();
     },
