@@ -160,3 +160,15 @@ export function redrawRows(root, rows, draw) {
   ro.observe(root);
   return () => { clearInterval(timer); ro.disconnect(); };
 }
+
+// showStatus fills a feeds widget's status line: a badge when the hub is
+// not connected and one for every data source down or stale in state; the
+// widget's root is marked offline while the hub is not connected.
+export function showStatus(status, root, conn, state, t) {
+  status.replaceChildren();
+  if (conn !== 'open') status.append(badge(t(conn === 'connecting' ? 'connecting' : 'offline'), COLORS.stale));
+  for (const [k, v] of state) {
+    if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
+  }
+  root.classList.toggle('fd-offline', conn !== 'open');
+}

@@ -5,7 +5,7 @@
 // opts: {roads: [ids], keyOnly: false, hours: 6, maxRoads: 12}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows } from '../feeds/common.js';
+import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
 
 const STATES = ['nodata', 'smooth', 'slow', 'congested', 'jammed'];
 
@@ -98,12 +98,7 @@ export function mount(el, ctx) {
         return e;
       }));
     }
-    status.replaceChildren();
-    if (conn !== 'open') status.append(badge(t(conn === 'connecting' ? 'connecting' : 'offline'), COLORS.stale));
-    for (const [k, v] of state) {
-      if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
-    }
-    root.classList.toggle('fd-offline', conn !== 'open');
+    showStatus(status, root, conn, state, t);
   };
 
   const sub = ctx.hub.subscribe('feeds/traffic', (u, topic) => {
