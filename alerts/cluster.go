@@ -11,9 +11,9 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
-	"github.com/citywall/citywall/alerts/internal/atomicfile"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/atomicfile"
 )
 
 // District is an outlined district, for naming where a cluster is.

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/citywall/citywall/internal/testkit"
 	"github.com/citywall/citywall/stream"
 )
 
@@ -436,13 +437,7 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...
 // waitFor polls cond until it holds or a generous limit passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(readWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, readWait, 5*time.Millisecond, cond)
 }
 
 // closeCode is the close code in err, or 0 when err is not a close.

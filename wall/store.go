@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/citywall/citywall/internal/atomicfile"
 )
 
 // Store keeps the walls' state and the audit trail across restarts. The
@@ -165,35 +167,15 @@ func (f *FileStore) Save(s *Snapshot) error {
 	return writeAtomic(f.Path, b)
 }
 
-// writeAtomic replaces path with data: temp file, fsync, rename, fsync of
-// the directory.
+// writeAtomic replaces path with data (see atomicfile.Write), making its
+// directory first. Once the new state is in place, a directory that cannot
+// be synced is not an error.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("wall state dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(path, data); err != nil && !errors.Is(err, atomicfile.ErrDirSync) {
 		return fmt.Errorf("wall state: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write wall state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync wall state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close wall state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace wall state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -3,11 +3,7 @@ package web_test
 import (
 	"context"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,10 +79,6 @@ const mountModules = `(async () => {
 // Acknowledge takes it, and the wall's alerts widget and map layer, mounted
 // on the same page, show who acknowledged it.
 func TestTeamPageInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
 	s := startServer(t, alertConfig(t, ""))
 	if err := s.app.Manager().Fire(context.Background(), alerts.Signal{Source: "cluster", Kind: "burst", Fingerprint: "cluster/供水排水/x",
 		Severity: "critical", Title: "龙华区供水排水聚集：30分钟内9件（预期0.3）", TitleEn: "Cluster of water reports in Longhua",
@@ -96,62 +88,19 @@ func TestTeamPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(390, 844),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var (
-		mu      sync.Mutex
-		console []chromedp.ConsoleMessage
-	)
-	consoleCtx, stopConsole := context.WithCancel(bctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m)
-			mu.Unlock()
-		}
-	})
-	defer func() {
-		stopConsole()
-		wg.Wait()
-	}()
+	b := startBrowser(t, 45*time.Second, 390, 844)
+	bctx := b.ctx
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/team?token="+url.QueryEscape(s.tokens[config.RoleTeam]))); err != nil {
 		t.Fatalf("open the team page: %v", err)
 	}
 	probe := func(what string, ok func(teamStatus) bool) teamStatus {
 		t.Helper()
-		var st teamStatus
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			st, err = chromedp.Run(bctx, chromedp.Evaluate[teamStatus](teamProbe))
-			if err != nil {
-				t.Fatalf("read the page: %v", err)
-			}
-			if ok(st) {
-				return st
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: page %+v", what, st)
-			}
-			time.Sleep(200 * time.Millisecond)
+		st, done := evalUntil(t, bctx, "read the page", teamProbe, 20*time.Second, 200*time.Millisecond, ok)
+		if !done {
+			t.Fatalf("waiting for %s: page %+v", what, st)
 		}
+		return st
 	}
 	st := probe("the alert card", func(st teamStatus) bool { return st.Cards == 1 && strings.Contains(st.Conn, "conn-open") })
 	if !strings.Contains(st.Titles[0], "龙华区供水排水聚集") || !st.AckButton || !strings.Contains(st.Cams, "滨海大道国贸路口") {
@@ -172,22 +121,6 @@ func TestTeamPageInBrowser(t *testing.T) {
 	if a := s.app.Manager().Open()[0]; a.State != alerts.StateAcknowledged || a.AckedBy != "team-1" {
 		t.Errorf("alert after the tap: %s by %q", a.State, a.AckedBy)
 	}
-	if shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot()); err == nil {
-		dir := os.Getenv("CITYWALL_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		_ = os.MkdirAll(dir, 0o755)
-		path := filepath.Join(dir, "team-390x844.png")
-		if err := os.WriteFile(path, shot, 0o644); err == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, m := range console {
-		if m.IsException() || m.Type == chromedp.ConsoleError {
-			t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
-		}
-	}
+	screenshot(t, bctx, "team-390x844.png")
+	b.checkConsole()
 }

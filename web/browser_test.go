@@ -1,13 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,110 +67,33 @@ const wallProbe = `(() => {
 // Chromium at the wall's resolution, waits until it has drawn the heat map
 // and the hot topics, and keeps a screenshot.
 func TestWallInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
 	cfg := config.DemoCity()
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Walls.StateFile = "" // the default wall as configured, whatever other runs left
 	cfg, tokens := withTokens(t, cfg)
 	s := startWith(t, cfg, tokens)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(3840, 2160),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-
-	// Start the browser, then listen to the page's console before it loads.
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(3840, 2160)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var (
-		mu      sync.Mutex
-		console []chromedp.ConsoleMessage
-	)
-	consoleCtx, stopConsole := context.WithCancel(bctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m)
-			mu.Unlock()
-		}
-	})
-	defer func() {
-		stopConsole()
-		wg.Wait()
-	}()
+	b := startBrowser(t, 45*time.Second, 3840, 2160, chromedp.Flag("disable-quic", true))
+	bctx := b.ctx
 
 	start := time.Now()
 	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/wall?token="+url.QueryEscape(s.tokens[config.RoleWall]))); err != nil {
 		t.Fatalf("open the wall: %v", err)
 	}
 
-	var st wallStatus
-	ready := func() bool {
+	st, _ := evalUntil(t, bctx, "read the page", wallProbe, 25*time.Second, 250*time.Millisecond, func(st wallStatus) bool {
 		return strings.Contains(st.Conn, "conn-open") && st.HotRows >= 3 && st.HeatPx >= 20
-	}
-	for deadline := time.Now().Add(25 * time.Second); ; {
-		st, err = chromedp.Run(bctx, chromedp.Evaluate[wallStatus](wallProbe))
-		if err != nil {
-			t.Fatalf("read the page: %v", err)
-		}
-		if ready() || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	})
 	t.Logf("page after %s: %+v", time.Since(start).Round(time.Millisecond), st)
 
 	shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Errorf("screenshot: %v", err)
 	} else {
-		dir := os.Getenv("CITYWALL_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, "wall-3840x2160.png")
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Errorf("write screenshot: %v", err)
-		} else {
-			t.Logf("screenshot: %s (%d bytes)", path, len(shot))
-		}
+		artifact(t, "wall-3840x2160.png", shot)
 	}
 
-	mu.Lock()
-	for _, m := range console {
-		if m.IsException() || m.Type == chromedp.ConsoleError {
-			t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
-		}
-	}
-	mu.Unlock()
+	b.checkConsole()
 
 	if !strings.Contains(st.Conn, "conn-open") {
 		t.Errorf("the page's hub is not connected: #conn class %q, banner %v", st.Conn, st.Banner)

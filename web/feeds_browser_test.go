@@ -1,13 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,27 +75,18 @@ func TestFeedsPageInBrowser(t *testing.T) {
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg, tokens := withTokens(t, cfg)
 	s := startWith(t, cfg, tokens)
-	bctx, consoleErrors := feedsBrowser(t)
-	defer consoleErrors()
-	var err error
+	b := startBrowser(t, 60*time.Second, 3840, 2160)
+	defer b.checkConsole()
+	bctx := b.ctx
 
 	open := func(path string) feedsStatus {
 		t.Helper()
 		if err := chromedp.Do(bctx, chromedp.Navigate(s.url+path)); err != nil {
 			t.Fatalf("open %s: %v", path, err)
 		}
-		var st feedsStatus
-		for deadline := time.Now().Add(25 * time.Second); ; {
-			st, err = chromedp.Run(bctx, chromedp.Evaluate[feedsStatus](feedsProbe))
-			if err != nil {
-				t.Fatalf("read the page: %v", err)
-			}
-			ready := st.FloodValues >= 13 && st.RoadRows >= 8 && len(st.KPI) == 8 && st.KPI[0] != "—" && st.SparkPx > 200 && st.RoadSparkPx > 500 && st.MapRoadPx > 200
-			if ready || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		st, _ := evalUntil(t, bctx, "read the page", feedsProbe, 25*time.Second, 250*time.Millisecond, func(st feedsStatus) bool {
+			return st.FloodValues >= 13 && st.RoadRows >= 8 && len(st.KPI) == 8 && st.KPI[0] != "—" && st.SparkPx > 200 && st.RoadSparkPx > 500 && st.MapRoadPx > 200
+		})
 		return st
 	}
 
@@ -127,18 +113,7 @@ func TestFeedsPageInBrowser(t *testing.T) {
 	if st.ConnBadges != 0 {
 		t.Errorf("%d connection or source badges on a live page", st.ConnBadges)
 	}
-	shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
-	if err == nil {
-		dir := os.Getenv("CITYWALL_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		_ = os.MkdirAll(dir, 0o755)
-		path := filepath.Join(dir, "feeds-3840x2160.png")
-		if err := os.WriteFile(path, shot, 0o644); err == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, bctx, "feeds-3840x2160.png")
 
 	en := open("/feeds?lang=en")
 	if en.Title != "Flood watch" || len(en.FloodSection) == 0 || en.FloodSection[0] != "Reservoirs" {
@@ -151,57 +126,6 @@ func TestFeedsPageInBrowser(t *testing.T) {
 	}
 }
 
-// feedsBrowser starts headless Chromium at 3840×2160; the returned func
-// fails the test for every error the pages logged, and closes the browser.
-func feedsBrowser(t *testing.T) (context.Context, func()) {
-	t.Helper()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(3840, 2160))
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(3840, 2160)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var (
-		mu      sync.Mutex
-		console []chromedp.ConsoleMessage
-	)
-	consoleCtx, stopConsole := context.WithCancel(bctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m)
-			mu.Unlock()
-		}
-	})
-	return bctx, func() {
-		stopConsole()
-		wg.Wait()
-		mu.Lock()
-		for _, m := range console {
-			if m.IsException() || m.Type == chromedp.ConsoleError {
-				t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
-			}
-		}
-		mu.Unlock()
-		cancelBrowser()
-		cancelAlloc()
-		cancel()
-	}
-}
-
 // TestFeedsStatesInBrowser posts readings past the thresholds to a city of
 // three stations and checks what the widgets show: the reservoir above its
 // flood limit, the jammed road, and the waterlogging point that stopped
@@ -211,8 +135,9 @@ func TestFeedsStatesInBrowser(t *testing.T) {
 		feedStations(c)
 		c.Feeds.Stations[1].Interval = time.Second // wl-a: stale 3 s after its reading
 	})
-	bctx, consoleErrors := feedsBrowser(t)
-	defer consoleErrors()
+	br := startBrowser(t, 60*time.Second, 3840, 2160)
+	defer br.checkConsole()
+	bctx := br.ctx
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
 	code, b := s.post("/api/v1/readings", `[{"station":"res-a","time":"`+ts+`","level":19.2,"unit":"m"},
 {"station":"wl-a","time":"`+ts+`","depth":35,"unit":"cm"},{"station":"road-a","time":"`+ts+`","speed":6,"unit":"km/h"}]`)
@@ -236,7 +161,6 @@ func TestFeedsStatesInBrowser(t *testing.T) {
 		Res, Wl, Road []string
 		Red           int
 	}
-	var st seen
 	has := func(l []string, s string) bool {
 		for _, x := range l {
 			if x == s {
@@ -245,17 +169,9 @@ func TestFeedsStatesInBrowser(t *testing.T) {
 		}
 		return false
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		var err error
-		st, err = chromedp.Run(bctx, chromedp.Evaluate[seen](probe))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (has(st.Res, "超汛限") && has(st.Wl, "数据中断") && has(st.Road, "严重拥堵") && st.Red > 50) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	st, _ := evalUntil(t, bctx, "read the page", probe, 20*time.Second, 250*time.Millisecond, func(st seen) bool {
+		return has(st.Res, "超汛限") && has(st.Wl, "数据中断") && has(st.Road, "严重拥堵") && st.Red > 50
+	})
 	t.Logf("badges: %+v", st)
 	if !has(st.Res, "超汛限") {
 		t.Errorf("reservoir at 19.2 m (flood limit 19): badges %q", st.Res)

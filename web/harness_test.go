@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/testkit"
 	"github.com/citywall/citywall/web"
 )
 
@@ -32,22 +32,7 @@ const wait = 10 * time.Second
 
 // syncBuffer is a log sink the server's goroutines write to while the test
 // reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // server is one App serving on loopback for the length of a test.
 type server struct {
@@ -614,13 +599,7 @@ func metric(t testing.TB, g prometheus.Gatherer, name string, labels map[string]
 // eventually polls cond until it holds, failing after wait.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, wait, 20*time.Millisecond, cond)
 }
 
 // goroutines waits until the number of goroutines is back to at most base,

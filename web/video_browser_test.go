@@ -1,14 +1,12 @@
 package web_test
 
 import (
-	"context"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -83,10 +81,6 @@ func h265Camera(t *testing.T) *democam.Server {
 // viewer go, and an H.265 camera's tile says this browser cannot play it
 // and suggests the sub stream.
 func TestVideoInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
 	h264, err := democam.Start(democam.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,50 +98,8 @@ func TestVideoInBrowser(t *testing.T) {
 		c.Video.StallTimeout = 20 * time.Second
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1600, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1600, 900)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	var (
-		mu      sync.Mutex
-		console []chromedp.ConsoleMessage
-	)
-	consoleCtx, stopConsole := context.WithCancel(bctx)
-	messages := chromedp.Console(consoleCtx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			console = append(console, m)
-			mu.Unlock()
-		}
-	})
-	defer func() {
-		stopConsole()
-		wg.Wait()
-	}()
+	b := startBrowser(t, 60*time.Second, 1600, 900, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	bctx := b.ctx
 
 	mse, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E"')`))
 	if err != nil || !mse {
@@ -170,14 +122,9 @@ func TestVideoInBrowser(t *testing.T) {
 		}
 		return st
 	}
-	var st []tileStatus
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		st = probe()
-		if len(st) == 2 && st[0].Frames >= 50 && st[0].CurrentTime > 1.5 && st[1].State == "nosupport" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	st, _ := evalUntil(t, bctx, "read the page", tilesProbe, 20*time.Second, 200*time.Millisecond, func(st []tileStatus) bool {
+		return len(st) == 2 && st[0].Frames >= 50 && st[0].CurrentTime > 1.5 && st[1].State == "nosupport"
+	})
 	t.Logf("tiles: %+v", st)
 	if len(st) != 2 {
 		t.Fatalf("%d tiles, want 2", len(st))
@@ -206,13 +153,9 @@ func TestVideoInBrowser(t *testing.T) {
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[any](`(window.citywallTiles[0].update({camera: 'road'}), window.citywallTiles[1].update({stream: 'sub'}), true)`)); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		st = probe()
-		if strings.Contains(st[0].Text, "Junction") && st[0].State == "live" && st[1].State == "live" && st[1].Frames > 10 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	st, _ = evalUntil(t, bctx, "read the page", tilesProbe, 20*time.Second, 200*time.Millisecond, func(st []tileStatus) bool {
+		return strings.Contains(st[0].Text, "Junction") && st[0].State == "live" && st[1].State == "live" && st[1].Frames > 10
+	})
 	if !strings.Contains(st[0].Text, "Junction") || st[0].State != "live" {
 		t.Errorf("update({camera}) did not switch: %+v", st[0])
 	}
@@ -225,18 +168,7 @@ func TestVideoInBrowser(t *testing.T) {
 	}
 	eventually(t, "viewers moved to road", func() bool { return viewers("road") == 1 && viewers("gate") == 0 })
 
-	shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
-	if err == nil {
-		dir := os.Getenv("CITYWALL_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		_ = os.MkdirAll(dir, 0o755)
-		path := filepath.Join(dir, "video-tiles.png")
-		if err := os.WriteFile(path, shot, 0o644); err == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, bctx, "video-tiles.png")
 
 	// A tile mounted on a page that is already up (as a wall swapping a
 	// slot) on a running camera: the time to its first frame.
@@ -288,13 +220,9 @@ func TestVideoInBrowser(t *testing.T) {
 		t.Errorf("the tile does not show it is frozen: %+v", st[0])
 	}
 	h264.Resume()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		st = probe()
-		if st[0].State == "live" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	st, _ = evalUntil(t, bctx, "read the page", tilesProbe, 20*time.Second, 200*time.Millisecond, func(st []tileStatus) bool {
+		return st[0].State == "live"
+	})
 	if st[0].State != "live" {
 		t.Errorf("the tile did not recover: %+v", st[0])
 	}
@@ -305,11 +233,5 @@ func TestVideoInBrowser(t *testing.T) {
 	}
 	eventually(t, "no viewer left", func() bool { return viewers("road") == 0 && viewers("hevc") == 0 })
 
-	mu.Lock()
-	for _, m := range console {
-		if m.IsException() || m.Type == chromedp.ConsoleError {
-			t.Errorf("page console: %s (%s:%d)", m, m.URL, m.Line+1)
-		}
-	}
-	mu.Unlock()
+	b.checkConsole()
 }

@@ -8,13 +8,10 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,154 +21,38 @@ import (
 	"github.com/citywall/citywall/geo/demo"
 )
 
-// wallBrowser is one headless Chromium for a test; tabs are its targets.
-type wallBrowser struct {
-	t     *testing.T
-	ctx   context.Context
-	mu    sync.Mutex
-	errs  []string // console errors and exceptions of every tab
-	allow []*regexp.Regexp
-	wg    sync.WaitGroup
-}
-
-// expect lets through console errors the test causes on purpose.
-func (b *wallBrowser) expect(pattern string) {
-	b.mu.Lock()
-	b.allow = append(b.allow, regexp.MustCompile(pattern))
-	b.mu.Unlock()
-}
-
-func newWallBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *wallBrowser {
+// newWallBrowser starts headless Chromium at 3840×2160 for the wall
+// tests: every tab is a wall display, and none may be throttled as a
+// background tab would be. A widget or layer module this build does not
+// have is not an error.
+func newWallBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium not found (%v): this test needs Debian's chromium package: apt-get install chromium", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// Every tab is a wall display: none may be throttled as a
-		// background tab would be.
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(3840, 2160),
 	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, extra...)...)
-	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 720)); err != nil {
+	b := startBrowser(t, timeout, 3840, 2160, append(opts, extra...)...)
+	if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	b := &wallBrowser{t: t, ctx: bctx}
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancel()
-		b.wg.Wait()
-	})
+	b.expectBecause(wallAbsentModule, "module not in this build")
 	return b
-}
-
-// tab opens a new tab of w×h on url and records its console errors.
-func (b *wallBrowser) tab(rawURL string, w, h int64) context.Context {
-	tctx, _ := b.tabClosable(rawURL, w, h)
-	return tctx
-}
-
-// tabClosable is tab with the function that closes it.
-func (b *wallBrowser) tabClosable(rawURL string, w, h int64) (context.Context, context.CancelFunc) {
-	b.t.Helper()
-	tctx, cancel := chromedp.NewContext(b.ctx)
-	if err := chromedp.Do(tctx, chromedp.EmulateViewport(w, h)); err != nil {
-		b.t.Fatalf("new tab: %v", err)
-	}
-	messages := chromedp.Console(tctx)
-	b.wg.Go(func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError {
-				b.mu.Lock()
-				b.errs = append(b.errs, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
-				b.mu.Unlock()
-			}
-		}
-	})
-	if err := chromedp.Do(tctx, chromedp.Navigate(rawURL)); err != nil {
-		b.t.Fatalf("open %s: %v", rawURL, err)
-	}
-	return tctx, cancel
 }
 
 // wallAbsentModule is the browser's note of a widget or layer module this
 // build does not have: the page shows a placeholder or leaves the layer out.
 var wallAbsentModule = regexp.MustCompile(`status of 404 .*/static/js/(widgets|layers)/[a-z0-9_-]+\.js:1\)$`)
 
-func (b *wallBrowser) checkConsole() {
-	b.t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, e := range b.errs {
-		if wallAbsentModule.MatchString(e) {
-			b.t.Logf("page console (expected: module not in this build): %s", e)
-			continue
-		}
-		if slices.ContainsFunc(b.allow, func(re *regexp.Regexp) bool { return re.MatchString(e) }) {
-			b.t.Logf("page console (expected): %s", e)
-			continue
-		}
-		b.t.Errorf("page console: %s", e)
-	}
-}
-
 // wallPoll evaluates js in tab until ok accepts the result or the time is up.
 func wallPoll[T any](t *testing.T, tab context.Context, what, js string, within time.Duration, ok func(T) bool) T {
 	t.Helper()
-	var v T
-	deadline := time.Now().Add(within)
-	for {
-		got, err := chromedp.Run(tab, chromedp.Evaluate[T](js))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		v = got
-		if ok(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last %+v", what, within, v)
-		}
-		time.Sleep(20 * time.Millisecond)
+	v, done := evalUntil(t, tab, what, js, within, 20*time.Millisecond, ok)
+	if !done {
+		t.Fatalf("%s: not within %s; last %+v", what, within, v)
 	}
-}
-
-func wallArtifact(t *testing.T, name string, data []byte) {
-	t.Helper()
-	dir := os.Getenv("CITYWALL_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Errorf("write %s: %v", path, err)
-		return
-	}
-	t.Logf("artifact: %s (%d bytes)", path, len(data))
+	return v
 }
 
 type wallTileStatus struct {
@@ -328,7 +209,7 @@ func TestWallRendersEveryKind(t *testing.T) {
 	if err != nil {
 		t.Errorf("screenshot: %v", err)
 	} else {
-		wallArtifact(t, "wall-main-3840x2160.png", shot)
+		artifact(t, "wall-main-3840x2160.png", shot)
 	}
 
 	// A camera goes offline: its tile shows it.
@@ -359,7 +240,7 @@ func TestWallRendersEveryKind(t *testing.T) {
 	})
 	shot, err = chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err == nil {
-		wallArtifact(t, "wall-main-camera-offline-and-alert.png", shot)
+		artifact(t, "wall-main-camera-offline-and-alert.png", shot)
 	}
 	if err := s.app.WallPusher().Revert(t.Context(), "al-1"); err != nil {
 		t.Fatal(err)
@@ -522,7 +403,7 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	byText("")
 	shot, err := chromedp.Run(console, chromedp.CaptureScreenshot())
 	if err == nil {
-		wallArtifact(t, "console-2560x1440.png", shot)
+		artifact(t, "console-2560x1440.png", shot)
 	}
 
 	// The console is on its own machine in a control room; here it would
@@ -562,7 +443,7 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 		"  applied: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n  painted: p50 %.1f ms, p95 %.1f ms, max %.1f ms\n"+
 		"applied (ms): %.1f\npainted (ms): %.1f\n", len(spreads), a50, a95, amax, p50, p95, pmax, spreads, paints)
 	t.Log(report)
-	wallArtifact(t, "wall-switch-spread.txt", []byte(report))
+	artifact(t, "wall-switch-spread.txt", []byte(report))
 	// The target is 100 ms between displays. What the wall controls is when
 	// each display applies the switch; the frame after it depends on the
 	// renderer, here one software-rendered browser for all tabs on a shared

@@ -88,7 +88,7 @@ func TestWallSwitchSpreadOverHub(t *testing.T) {
 	report := fmt.Sprintf("hub: spread between %d clients reading one wall switch, %d switches: p50 %.2f ms, p95 %.2f ms, max %.2f ms",
 		monitors, len(spreads), spreads[len(spreads)/2], spreads[len(spreads)*95/100], spreads[len(spreads)-1])
 	t.Log(report)
-	wallArtifact(t, "wall-hub-spread.txt", []byte(report+"\n"))
+	artifact(t, "wall-hub-spread.txt", []byte(report+"\n"))
 	if p95 := spreads[len(spreads)*95/100]; p95 > 100 {
 		t.Errorf("clients read a switch %.1f ms apart (p95)", p95)
 	}

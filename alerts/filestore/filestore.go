@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/citywall/citywall/alerts"
-	"github.com/citywall/citywall/alerts/internal/atomicfile"
+	"github.com/citywall/citywall/internal/atomicfile"
 )
 
 // Store is a state file.

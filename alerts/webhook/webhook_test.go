@@ -16,6 +16,7 @@ import (
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/alerts/webhook"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 func note(id string, teams ...string) alerts.Notification {
@@ -49,13 +50,7 @@ func run(t *testing.T, s *webhook.Sender) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, 10*time.Second, 5*time.Millisecond, ok)
 }
 
 func TestRetriesUntilDelivered(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/citywall/citywall/internal/testkit"
 	"github.com/citywall/citywall/stream/democam"
 	"github.com/citywall/citywall/stream/relay"
 )
@@ -26,22 +27,7 @@ import (
 // wait bounds every wait, so a camera that never plays fails the test.
 const wait = 15 * time.Second
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // rig is a relay in front of one test camera.
 type rig struct {
@@ -168,13 +154,7 @@ func (rd *reader) snapshot() []relay.Item {
 // eventually polls cond until it holds or wait passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, wait, 20*time.Millisecond, cond)
 }
 
 func (g *rig) state() relay.State {

@@ -136,3 +136,39 @@ export function watchConn(hub, fn) {
   fn(hub.state);
   return () => hub.removeEventListener('status', on);
 }
+
+// copyState keeps a copy of a hub state topic's whole state, replaced on
+// every update, and calls changed() after each: what the feeds' map layers
+// draw from. close() stops it and empties the copy.
+export function copyState(hub, topic, changed) {
+  const state = new Map();
+  const sub = hub.subscribe(topic, (u, tp) => {
+    state.clear();
+    for (const [k, v] of tp.state) state.set(k, v);
+    changed();
+  }, { kind: 'state' });
+  return { state, close() { sub.close(); state.clear(); } };
+}
+
+// redrawRows calls draw(id) for every row id of rows every 30 s (sparklines
+// move with the clock even without new readings) and whenever root changes
+// size; the returned function stops it.
+export function redrawRows(root, rows, draw) {
+  const all = () => { for (const id of rows.keys()) draw(id); };
+  const timer = setInterval(all, 30000);
+  const ro = new ResizeObserver(all);
+  ro.observe(root);
+  return () => { clearInterval(timer); ro.disconnect(); };
+}
+
+// showStatus fills a feeds widget's status line: a badge when the hub is
+// not connected and one for every data source down or stale in state; the
+// widget's root is marked offline while the hub is not connected.
+export function showStatus(status, root, conn, state, t) {
+  status.replaceChildren();
+  if (conn !== 'open') status.append(badge(t(conn === 'connecting' ? 'connecting' : 'offline'), COLORS.stale));
+  for (const [k, v] of state) {
+    if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
+  }
+  root.classList.toggle('fd-offline', conn !== 'open');
+}

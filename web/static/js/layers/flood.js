@@ -3,15 +3,11 @@
 // state: normal green, warning amber, danger red, grey when stale.
 // Data: hub state topic feeds/flood. ctx: {hub, lang, redraw?}.
 
-import { COLORS } from '../feeds/common.js';
+import { COLORS, copyState } from '../feeds/common.js';
 
 export function layer(ctx) {
-  const state = new Map();
-  const sub = ctx.hub.subscribe('feeds/flood', (u, topic) => {
-    state.clear();
-    for (const [k, v] of topic.state) state.set(k, v);
-    if (ctx.redraw) ctx.redraw();
-  }, { kind: 'state' });
+  const feed = copyState(ctx.hub, 'feeds/flood', () => { if (ctx.redraw) ctx.redraw(); });
+  const state = feed.state;
 
   return {
     draw(c, project) {
@@ -58,7 +54,7 @@ export function layer(ctx) {
       }
       c.restore();
     },
-    destroy() { sub.close(); state.clear(); },
+    destroy() { feed.close(); },
   };
 }
 

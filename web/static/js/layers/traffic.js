@@ -2,15 +2,11 @@
 // jammed dark red; grey when stale or without data) and incident markers.
 // Data: hub state topic feeds/traffic. ctx: {hub, lang, redraw?}.
 
-import { COLORS } from '../feeds/common.js';
+import { COLORS, copyState } from '../feeds/common.js';
 
 export function layer(ctx) {
-  const state = new Map();
-  const sub = ctx.hub.subscribe('feeds/traffic', (u, topic) => {
-    state.clear();
-    for (const [k, v] of topic.state) state.set(k, v);
-    if (ctx.redraw) ctx.redraw();
-  }, { kind: 'state' });
+  const feed = copyState(ctx.hub, 'feeds/traffic', () => { if (ctx.redraw) ctx.redraw(); });
+  const state = feed.state;
 
   return {
     draw(c, project) {
@@ -51,7 +47,7 @@ export function layer(ctx) {
       }
       c.restore();
     },
-    destroy() { sub.close(); state.clear(); },
+    destroy() { feed.close(); },
   };
 }
 

@@ -5,7 +5,7 @@
 // opts: {kinds: ["reservoir","waterlogging","rain"], stations: [ids], hours: 6}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn } from '../feeds/common.js';
+import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
 
 const KINDS = ['reservoir', 'waterlogging', 'rain'];
 const DIGITS = { reservoir: 2, waterlogging: 0, rain: 1 };
@@ -93,14 +93,7 @@ export function mount(el, ctx) {
     });
   };
 
-  const renderStatus = () => {
-    status.replaceChildren();
-    if (conn !== 'open') status.append(badge(t(conn === 'connecting' ? 'connecting' : 'offline'), COLORS.stale));
-    for (const [k, v] of state) {
-      if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
-    }
-    root.classList.toggle('fd-offline', conn !== 'open');
-  };
+  const renderStatus = () => showStatus(status, root, conn, state, t);
 
   const sub = ctx.hub.subscribe('feeds/flood', (u, topic) => {
     if (u.type === 'snapshot') {
@@ -124,9 +117,7 @@ export function mount(el, ctx) {
   }, { kind: 'state' });
   const unwatch = watchConn(ctx.hub, (s) => { conn = s || 'connecting'; renderStatus(); });
   // Sparklines move with the clock even without new readings.
-  const timer = setInterval(() => { for (const id of rows.keys()) draw(id); }, 30000);
-  const ro = new ResizeObserver(() => { for (const id of rows.keys()) draw(id); });
-  ro.observe(root);
+  const stopRedraw = redrawRows(root, rows, draw);
 
   return {
     update(next) {
@@ -138,8 +129,7 @@ export function mount(el, ctx) {
     destroy() {
       sub.close();
       unwatch();
-      clearInterval(timer);
-      ro.disconnect();
+      stopRedraw();
       hist.destroy();
       el.replaceChildren();
     },

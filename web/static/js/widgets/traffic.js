@@ -5,7 +5,7 @@
 // opts: {roads: [ids], keyOnly: false, hours: 6, maxRoads: 12}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn } from '../feeds/common.js';
+import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
 
 const STATES = ['nodata', 'smooth', 'slow', 'congested', 'jammed'];
 
@@ -98,12 +98,7 @@ export function mount(el, ctx) {
         return e;
       }));
     }
-    status.replaceChildren();
-    if (conn !== 'open') status.append(badge(t(conn === 'connecting' ? 'connecting' : 'offline'), COLORS.stale));
-    for (const [k, v] of state) {
-      if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
-    }
-    root.classList.toggle('fd-offline', conn !== 'open');
+    showStatus(status, root, conn, state, t);
   };
 
   const sub = ctx.hub.subscribe('feeds/traffic', (u, topic) => {
@@ -117,9 +112,7 @@ export function mount(el, ctx) {
     render();
   }, { kind: 'state' });
   const unwatch = watchConn(ctx.hub, (s) => { conn = s || 'connecting'; render(); });
-  const timer = setInterval(() => { for (const id of rows.keys()) draw(id); }, 30000);
-  const ro = new ResizeObserver(() => { for (const id of rows.keys()) draw(id); });
-  ro.observe(root);
+  const stopRedraw = redrawRows(root, rows, draw);
 
   return {
     update(next) {
@@ -130,8 +123,7 @@ export function mount(el, ctx) {
     destroy() {
       sub.close();
       unwatch();
-      clearInterval(timer);
-      ro.disconnect();
+      stopRedraw();
       hist.destroy();
       el.replaceChildren();
     },

@@ -3,16 +3,23 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
-// Write replaces path with data: temp file, fsync, rename, fsync of
-// the directory.
+// ErrDirSync marks an error of Write that came after the rename, while
+// syncing the directory: the new content is in place, but a crash may
+// still lose the rename.
+var ErrDirSync = errors.New("directory not synced")
+
+// Write replaces path with data, readable by its owner alone: temp file
+// (".<name>.*.tmp" beside it), fsync, rename, fsync of the directory. The
+// directory must exist.
 func Write(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -37,11 +44,11 @@ func Write(path string, data []byte) error {
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("open dir %s: %w", dir, err)
+		return fmt.Errorf("open dir %s: %w: %w", dir, ErrDirSync, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
+		return fmt.Errorf("fsync dir %s: %w: %w", dir, ErrDirSync, err)
 	}
 	return nil
 }
