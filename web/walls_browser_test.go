@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -165,6 +166,11 @@ func demoWallServerQuiet(t *testing.T) *server {
 // and its tile says so. The screenshot is kept as an artifact.
 func TestWallRendersEveryKind(t *testing.T) {
 	s := demoWallServer(t)
+	// The demo's schedules pick the set by the time of day (kitchens at
+	// dinner time, underpasses at night): the test picks its own.
+	if code, body := s.wallDo("POST", "/api/v1/walls/main/set", "patrol", `{"set":"school-gates"}`); code != http.StatusOK {
+		t.Fatalf("show school gates: %d %s", code, body)
+	}
 	b := newWallBrowser(t, 90*time.Second)
 	tab := b.tab(s.url+"/wall/main?token="+url.QueryEscape(s.tokens[config.RoleWall]), 3840, 2160)
 
