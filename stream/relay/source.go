@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/deepch/vdk/av"
@@ -268,9 +269,10 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 		ReadWriteTimeout: rw,
 	})
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
 			// vdk reports a camera that hangs up during the handshake
-			// (as many do after refusing credentials) as a bare EOF.
+			// (as many do after refusing credentials) as a bare EOF, or
+			// as a reset when the close overtakes our request.
 			return false, fmt.Errorf("dial %s: the camera closed the connection during setup (wrong user or password, or no such path?)", s.shown)
 		}
 		return false, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
