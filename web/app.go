@@ -169,6 +169,7 @@ func New(cfg config.Config, o Options) (*App, error) {
 		}
 		a.linkAlerting()
 	}
+	a.linkCluster()
 	a.handler = a.routes()
 	return a, nil
 }

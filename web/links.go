@@ -85,3 +85,12 @@ func cameraStateZh(state string) string {
 	}
 	return "异常"
 }
+
+// linkCluster makes the leader of several instances the one that publishes
+// the topics derived from the shared ingest, so one instance does all the
+// singleton work and a failover moves it whole.
+func (a *App) linkCluster() {
+	if a.cluster != nil && a.leader != nil {
+		a.SetProducer(a.leader.lease.IsLeader)
+	}
+}
