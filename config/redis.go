@@ -56,8 +56,9 @@ func (c *Config) validateRedis(bad func(key string, value any, format string, ar
 	if r.Retention < time.Hour {
 		bad("redis.retention", r.Retention, "must be at least 1h")
 	}
-	if r.LeaseTTL < time.Second || r.LeaseTTL > 10*time.Second {
-		bad("redis.lease_ttl", r.LeaseTTL, "must be in 1s..10s (failover must finish within 10 s)")
+	if r.LeaseTTL < time.Second || r.LeaseTTL > 9*time.Second {
+		// A crashed leader is replaced within lease_ttl + 0.25 s.
+		bad("redis.lease_ttl", r.LeaseTTL, "must be in 1s..9s (failover must finish within 10 s)")
 	}
 	if r.DialTimeout <= 0 {
 		bad("redis.dial_timeout", r.DialTimeout, "must be positive")

@@ -547,6 +547,7 @@ func (b *Broker) holdLock(ctx context.Context) {
 			b.lockHeld.Store(false)
 			chosen := (*f)()
 			if chosen && !wasChosen {
+				b.o.Log.Info("this instance produces the derived topics", "chosen_by", "leader")
 				pending = true
 			}
 			pending = pending && chosen
