@@ -303,6 +303,22 @@ func (a *App) wallError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusInternalServerError, "internal", "the change could not be made; see the server log")
 }
 
+// wallHoldFor is the optional "for" every manual switch takes: how long
+// it holds off the schedule.
+type wallHoldFor struct {
+	For string `json:"for"`
+}
+
+func (h *wallHoldFor) holdFor() string { return h.For }
+
+// decodeWallAction reads a manual switch's body and its "for".
+func decodeWallAction(w http.ResponseWriter, r *http.Request, body interface{ holdFor() string }) (time.Duration, bool) {
+	if !decodeWallBody(w, r, body) {
+		return 0, false
+	}
+	return wallHold(w, body.holdFor())
+}
+
 // wallHold reads the optional "for" of a manual switch.
 func wallHold(w http.ResponseWriter, s string) (time.Duration, bool) {
 	if s == "" {
@@ -327,12 +343,9 @@ func (a *App) wallDone(w http.ResponseWriter, v wall.View, err error) {
 func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Set string `json:"set"`
-		For string `json:"for"`
+		wallHoldFor
 	}
-	if !decodeWallBody(w, r, &body) {
-		return
-	}
-	d, ok := wallHold(w, body.For)
+	d, ok := decodeWallAction(w, r, &body)
 	if !ok {
 		return
 	}
@@ -343,12 +356,9 @@ func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Act
 func (a *App) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Layout string `json:"layout"`
-		For    string `json:"for"`
+		wallHoldFor
 	}
-	if !decodeWallBody(w, r, &body) {
-		return
-	}
-	d, ok := wallHold(w, body.For)
+	d, ok := decodeWallAction(w, r, &body)
 	if !ok {
 		return
 	}
@@ -360,12 +370,9 @@ func (a *App) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Ac
 	var body struct {
 		Slot   string `json:"slot"`
 		Camera string `json:"camera"`
-		For    string `json:"for"`
+		wallHoldFor
 	}
-	if !decodeWallBody(w, r, &body) {
-		return
-	}
-	d, ok := wallHold(w, body.For)
+	d, ok := decodeWallAction(w, r, &body)
 	if !ok {
 		return
 	}
@@ -377,12 +384,9 @@ func (a *App) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Ac
 	var body struct {
 		Action string `json:"action"`
 		Tour   string `json:"tour"`
-		For    string `json:"for"`
+		wallHoldFor
 	}
-	if !decodeWallBody(w, r, &body) {
-		return
-	}
-	d, ok := wallHold(w, body.For)
+	d, ok := decodeWallAction(w, r, &body)
 	if !ok {
 		return
 	}
