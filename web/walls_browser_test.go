@@ -56,6 +56,16 @@ func wallPoll[T any](t *testing.T, tab context.Context, what, js string, within 
 	return v
 }
 
+// wallClick clicks the element sel finds, looked up and clicked in one
+// turn of the page: the console re-renders its camera list and miniature
+// whenever a camera's state or the wall changes, so a node found by one
+// DevTools call may be gone by the next.
+func wallClick(t *testing.T, tab context.Context, sel string) {
+	t.Helper()
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); if (!e) return false; e.click(); return true; })()`
+	wallPoll(t, tab, "click "+sel, js, 5*time.Second, func(ok bool) bool { return ok })
+}
+
 type wallTileStatus struct {
 	ID          string `json:"id"`
 	Kind        string `json:"kind"`
@@ -357,12 +367,8 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 	if !slices.Contains(n, "road-binhai") || slices.Contains(n, "reservoir-shahe") {
 		t.Fatalf("cameras in the area: %v", n)
 	}
-	if err := chromedp.Do(console,
-		chromedp.Click(chromedp.CSS(`#cam-list .cam-row[data-camera="road-binhai"]`)),
-		chromedp.Click(chromedp.CSS(`#mini .mini-tile[data-tile="v2"]`)),
-	); err != nil {
-		t.Fatal(err)
-	}
+	wallClick(t, console, `#cam-list .cam-row[data-camera="road-binhai"]`)
+	wallClick(t, console, `#mini .mini-tile[data-tile="v2"]`)
 	// The preview pane mounts the video widget on the camera.
 	wallPoll(t, console, "the preview", `document.querySelector('#preview').dataset.camera + ' ' + document.getElementById('preview-name').textContent +
 		' ' + (document.querySelector('#preview .tile-body').children.length > 0)`, 5*time.Second,
