@@ -22,7 +22,7 @@ func (m *Manager) change(ctx context.Context, wallID string, a Actor, action, de
 	if w == nil {
 		return View{}, fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
 	}
-	now := time.Now()
+	now := m.now()
 	st := m.walls[wallID].clone()
 	if err := f(w, st, now); err != nil {
 		return View{}, err
@@ -210,7 +210,7 @@ func (m *Manager) PushAlert(ctx context.Context, alertID string, cameras []strin
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool { return a.ID == alertID })
-	m.alerts = append(m.alerts, AlertPush{ID: alertID, Cameras: cams, At: time.Now()})
+	m.alerts = append(m.alerts, AlertPush{ID: alertID, Cameras: cams, At: m.now()})
 	if len(m.alerts) > maxItems {
 		m.alerts = m.alerts[len(m.alerts)-maxItems:]
 	}
@@ -240,7 +240,7 @@ func (m *Manager) Revert(ctx context.Context, alertID string) error {
 
 // alertsChanged republishes the walls whose slots changed; m.mu held.
 func (m *Manager) alertsChanged(ctx context.Context, action, detail string) {
-	now := time.Now()
+	now := m.now()
 	for i := range m.spec.Walls {
 		w := &m.spec.Walls[i]
 		st := m.walls[w.ID]

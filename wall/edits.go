@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 )
 
 // edit changes the spec through f, validates the result and takes it.
@@ -24,7 +23,7 @@ func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f fu
 		return err
 	}
 	m.spec, m.edits = sp, ed
-	now := time.Now()
+	now := m.now()
 	for i := range m.spec.Walls {
 		w := &m.spec.Walls[i]
 		st := m.walls[w.ID].clone()

@@ -53,6 +53,9 @@ type Options struct {
 	// Active, when set, says whether this instance runs tours, schedules
 	// and override expiry: only the leader of several instances does.
 	Active func() bool
+	// Now is the clock of schedules, tours and the audit trail; nil:
+	// time.Now.
+	Now func() time.Time
 }
 
 // Manager owns every wall's state. Its methods are safe for concurrent use.
@@ -61,6 +64,7 @@ type Manager struct {
 	loc   *time.Location
 	store Store
 	act   func() bool
+	now   func() time.Time
 	pub   Publisher
 	log   *slog.Logger
 	cams  map[string]Camera
@@ -97,7 +101,10 @@ func New(o Options) (*Manager, error) {
 		base: o.Spec, loc: o.Location, store: o.Store, act: o.Active, pub: o.Publisher, log: o.Log,
 		cams: map[string]Camera{}, keep: o.Spec.AuditKeep, wake: make(chan struct{}, 1),
 		walls: map[string]*wallState{}, published: map[string]map[string][]byte{},
-		onChg: o.OnChange, onErr: o.OnError,
+		onChg: o.OnChange, onErr: o.OnError, now: o.Now,
+	}
+	if m.now == nil {
+		m.now = time.Now
 	}
 	if m.onChg == nil {
 		m.onChg = func(Entry) {}
@@ -136,7 +143,7 @@ func New(o Options) (*Manager, error) {
 			m.audit = m.audit[len(m.audit)-m.keep:]
 		}
 	}
-	now := time.Now()
+	now := m.now()
 	for i := range m.spec.Walls {
 		w := &m.spec.Walls[i]
 		if m.walls[w.ID] == nil {
@@ -210,7 +217,7 @@ func (m *Manager) fixRefs(w *Wall, st *wallState) {
 func (m *Manager) Run(ctx context.Context) {
 	m.mu.Lock()
 	if m.act == nil {
-		m.tick(ctx, time.Now())
+		m.tick(ctx, m.now())
 	}
 	for i := range m.spec.Walls {
 		m.publish(ctx, &m.spec.Walls[i])
@@ -220,7 +227,7 @@ func (m *Manager) Run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		m.mu.Lock()
-		now := time.Now()
+		now := m.now()
 		d := m.nextWake(now).Sub(now)
 		m.mu.Unlock()
 		// Wake at least once a minute: the wall clock may be stepped.
@@ -240,7 +247,7 @@ func (m *Manager) Run(ctx context.Context) {
 			continue
 		}
 		m.mu.Lock()
-		m.tick(ctx, time.Now())
+		m.tick(ctx, m.now())
 		m.mu.Unlock()
 		unlock()
 	}

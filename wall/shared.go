@@ -89,7 +89,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	old := m.walls
 	m.walls, m.alerts = map[string]*wallState{}, nil
 	m.restore(snap)
-	now := time.Now()
+	now := m.now()
 	for i := range m.spec.Walls {
 		w := &m.spec.Walls[i]
 		if m.walls[w.ID] == nil {
@@ -120,7 +120,7 @@ func (m *Manager) Resave() error {
 	defer unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.save(time.Now())
+	m.save(m.now())
 	return nil
 }
 

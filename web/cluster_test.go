@@ -506,7 +506,7 @@ func TestClusterLateInstanceCatchesUp(t *testing.T) {
 func startLate(t testing.TB, cfg config.Config, tokens map[config.Role]string) *server {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	app, err := web.New(cfg, web.Options{Registry: reg, Build: "test-build"})
+	app, err := web.New(cfg, web.Options{Registry: reg, Build: "test-build", Now: testClock(t)})
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

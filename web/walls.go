@@ -73,6 +73,7 @@ func (a *App) newWalls() (*wall.Manager, error) {
 		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
 		OnError:  func(error) { storeErrors.Inc() },
 		Active:   a.leaderActive(),
+		Now:      a.now,
 	})
 	if err != nil {
 		var errs []error
