@@ -61,6 +61,8 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{"center", func(c *Config) { c.Map.Center = [2]float64{95, 110} }, "map.center", "[95 110]"},
 		{"retention", func(c *Config) { c.Tickets.Retention = 2 * time.Hour }, "tickets.retention", "2h0m0s"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level", `"loud"`},
+		{"check interval", func(c *Config) { c.Video.CheckInterval = 100 * time.Millisecond }, "video.check_interval", "100ms"},
+		{"check parallel", func(c *Config) { c.Video.CheckParallel = 0 }, "video.check_parallel", "0"},
 		{"district vertex", func(c *Config) {
 			c.City.Districts = []District{{Name: "龙华区", Polygon: [][2]float64{{20, 110}, {20.1, 200}, {20, 110.1}}}}
 		}, "city.districts[0].polygon[1]", "[20.1 200]"},

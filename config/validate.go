@@ -229,6 +229,12 @@ func (c *Config) Validate() error {
 	if v.ViewerBytes < 256<<10 {
 		bad("video.viewer_bytes", v.ViewerBytes, "must be at least 262144")
 	}
+	if v.CheckInterval != 0 && v.CheckInterval < time.Second {
+		bad("video.check_interval", v.CheckInterval, "must be 0 (no checks) or at least 1s")
+	}
+	if v.CheckParallel < 1 || v.CheckParallel > 256 {
+		bad("video.check_parallel", v.CheckParallel, "must be between 1 and 256")
+	}
 
 	errs = append(errs, c.validateAlerts()...)
 	c.validateFeeds(bad)

@@ -72,13 +72,19 @@ func newVideo(a *App) (*video, error) {
 	if idle == 0 {
 		idle = -1 // close at once
 	}
+	check := a.cfg.Video.CheckInterval
+	if check == 0 {
+		check = -1 // never
+	}
 	var err error
 	v.relay, err = relay.New(rcs, relay.Options{
-		IdleTimeout:  idle,
-		StallTimeout: a.cfg.Video.StallTimeout,
-		ReconnectMin: a.cfg.Video.ReconnectMin,
-		ReconnectMax: a.cfg.Video.ReconnectMax,
-		ViewerBytes:  a.cfg.Video.ViewerBytes,
+		IdleTimeout:   idle,
+		StallTimeout:  a.cfg.Video.StallTimeout,
+		ReconnectMin:  a.cfg.Video.ReconnectMin,
+		ReconnectMax:  a.cfg.Video.ReconnectMax,
+		ViewerBytes:   a.cfg.Video.ViewerBytes,
+		CheckInterval: check,
+		CheckParallel: a.cfg.Video.CheckParallel,
 		OnChange: func() {
 			select {
 			case v.changed <- struct{}{}:
@@ -142,8 +148,11 @@ func (v *video) run(ctx context.Context) {
 
 // CameraAlerter hears about cameras that go down (offline, stalled or
 // unsupported for longer than twice video.stall_timeout while watched or
-// always on) and come back; the alerting raises and clears an alert for
-// each. Cameras nobody watches are not dialled, so they are not judged.
+// always on) and come back (live, or found good by a check while nobody
+// watches); the alerting raises and clears an alert for each. A camera
+// nobody watches that a check finds down shows so on the console and in
+// citywall_video_state, without an alert: in a city of thousands of
+// cameras some are always down, and the wall does not show them.
 type CameraAlerter interface {
 	CameraDown(ctx context.Context, camera config.Camera, state, reason string) error
 	CameraUp(ctx context.Context, camera config.Camera) error
@@ -164,6 +173,14 @@ func (v *video) checkDown(ctx context.Context) {
 		d := v.down[st.ID]
 		switch st.State {
 		case relay.Offline, relay.Stalled, relay.Unsupported:
+			if st.Viewers == 0 && !v.byID[st.ID].AlwaysOn {
+				// Known down by a check, or by its last session: an
+				// alert already raised stays until the camera is back.
+				if !d.reported {
+					d = downState{}
+				}
+				break
+			}
 			if d.since.IsZero() {
 				d.since = now
 			}
@@ -184,8 +201,18 @@ func (v *video) checkDown(ctx context.Context) {
 			d = downState{}
 		case relay.Connecting:
 			// Between attempts: keep counting.
-		default:
+		default: // idle
 			if !d.reported {
+				d = downState{}
+				break
+			}
+			// Idle after a check since the camera went down: the check
+			// found it good (a failed one leaves it down).
+			if st.Checked != nil && st.Checked.After(d.since) {
+				if err := v.alerter.CameraUp(ctx, v.byID[st.ID]); err != nil {
+					v.app.log.Warn("camera alert not cleared", "camera", st.ID, "err", err)
+					continue
+				}
 				d = downState{}
 			}
 		}
@@ -208,18 +235,19 @@ func (v *video) close() {
 // cameraView is a camera on the cameras topic: where it is and how it is,
 // never its URL or credentials.
 type cameraView struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	NameEn  string   `json:"name_en"`
-	Lat     float64  `json:"lat"`
-	Lng     float64  `json:"lng"`
-	Tags    []string `json:"tags"`
-	State   string   `json:"state"`
-	Reason  string   `json:"reason"`
-	Codec   string   `json:"codec"`
-	Viewers int      `json:"viewers"`
-	Frozen  int      `json:"frozen"`
-	Sub     bool     `json:"sub"` // has a sub stream
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	NameEn  string     `json:"name_en"`
+	Lat     float64    `json:"lat"`
+	Lng     float64    `json:"lng"`
+	Tags    []string   `json:"tags"`
+	State   string     `json:"state"`
+	Reason  string     `json:"reason"`
+	Codec   string     `json:"codec"`
+	Viewers int        `json:"viewers"`
+	Frozen  int        `json:"frozen"`
+	Sub     bool       `json:"sub"` // has a sub stream
+	Checked *time.Time `json:"checked,omitempty"`
 }
 
 func (v *video) publish(ctx context.Context) {
@@ -234,7 +262,7 @@ func (v *video) publish(ctx context.Context) {
 		b, err := json.Marshal(cameraView{
 			ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: tags,
 			State: st.State.String(), Reason: st.Reason, Codec: st.Codec, Viewers: st.Viewers, Frozen: st.Frozen,
-			Sub: c.Sub != "",
+			Sub: c.Sub != "", Checked: st.Checked,
 		})
 		if err != nil {
 			continue

@@ -18,6 +18,7 @@ import (
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/stream/relay"
 	"github.com/citywall/citywall/web"
 )
 
@@ -376,16 +377,92 @@ func TestCameraAlerts(t *testing.T) {
 	}
 	cam.Close()
 	eventually(t, "camera reported down", func() bool { return strings.HasPrefix(al.seen(), "down dam offline") })
-	for range 50 {
-		if cam, err = democam.Start(democam.Options{Addr: addr}); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cam = restartCamera(t, addr)
+	eventually(t, "camera reported up", func() bool { return al.seen() == "down dam offline, up dam" })
+}
+
+// TestCameraChecks: a camera nobody watches is checked; found down, it
+// shows offline (state and metric) without an alert; watched while down,
+// it raises one; a check that finds it back, once nobody watches, clears
+// the alert.
+func TestCameraChecks(t *testing.T) {
+	cam, err := democam.Start(democam.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "camera reported up", func() bool { return al.seen() == "down dam offline, up dam" })
+	addr := cam.Addr()
+	defer func() { cam.Close() }()
+	cfg, tokens := testConfig(t)
+	cfg.Cameras = []config.Camera{{ID: "gate", Name: "校门", Lat: 19.98, Lng: 110.30, Main: "rtsp://" + addr + "/gate"}}
+	cfg.Video.StallTimeout = time.Second
+	cfg.Video.ReconnectMin = 100 * time.Millisecond
+	cfg.Video.ReconnectMax = 300 * time.Millisecond
+	cfg.Video.IdleTimeout = 0
+	cfg.Video.CheckInterval = time.Second
+	al := &fakeAlerter{}
+	s := startWithSetup(t, cfg, tokens, func(a *web.App) { a.SetCameraAlerter(al) })
+	sample := func(name, label, value string) float64 {
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == label && l.GetValue() == value {
+						if m.Gauge != nil {
+							return m.Gauge.GetValue()
+						}
+						return m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return -1
+	}
+	eventually(t, "a good check", func() bool { return sample("citywall_video_checks_total", "result", "ok") >= 1 })
+	if st := sample("citywall_video_state", "camera", "gate"); st != float64(relay.Idle) {
+		t.Fatalf("state %v after a good check", st)
+	}
+
+	cam.Close()
+	eventually(t, "offline by a check", func() bool { return sample("citywall_video_state", "camera", "gate") == float64(relay.Offline) })
+	time.Sleep(2500 * time.Millisecond) // past the alerting's grace of twice the stall timeout
+	if got := al.seen(); got != "" {
+		t.Fatalf("a camera nobody watches raised %q", got)
+	}
+
+	v, status, body := s.dialVideo("gate", "", bearer(s.tokens[config.RoleWall]))
+	if v == nil {
+		t.Fatalf("watch: %d %s", status, body)
+	}
+	if m, _ := v.next(); m.Type != "state" || m.State != "offline" || !strings.HasPrefix(m.Reason, "check: ") {
+		t.Errorf("a viewer of a camera known down is first told %+v", m)
+	}
+	eventually(t, "watched and down: an alert", func() bool { return al.seen() == "down gate offline" })
+	_ = v.conn.Close()
+
+	cam = restartCamera(t, addr)
+	eventually(t, "cleared by a check", func() bool { return al.seen() == "down gate offline, up gate" })
+}
+
+// restartCamera starts a demo camera again on addr, which the one before
+// it has just left.
+func restartCamera(t *testing.T, addr string) *democam.Server {
+	t.Helper()
+	var err error
+	for range 50 {
+		var cam *democam.Server
+		if cam, err = democam.Start(democam.Options{Addr: addr}); err == nil {
+			return cam
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // startWithSetup is startWith with a hook between New and Run.

@@ -62,7 +62,8 @@ func newRig(t testing.TB, co democam.Options, edit func(*relay.Camera, *relay.Op
 	t.Helper()
 	cam := startCamera(t, co)
 	rc := relay.Camera{ID: "cam-1", Main: cam.URL("main")}
-	o := relay.Options{StallTimeout: time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 400 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
+	o := relay.Options{StallTimeout: time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 400 * time.Millisecond, IdleTimeout: 300 * time.Millisecond,
+		CheckInterval: -1} // TestCheck turns checks on
 	if edit != nil {
 		edit(&rc, &o)
 	}
@@ -133,6 +134,21 @@ func watch(t testing.TB, r *relay.Relay, id, stream string, audio bool) *reader 
 	return rd
 }
 
+// firstState waits for the first state the viewer is told.
+func (rd *reader) firstState(t testing.TB) relay.State {
+	t.Helper()
+	var st relay.State
+	eventually(t, "a state", func() bool {
+		rd.mu.Lock()
+		defer rd.mu.Unlock()
+		if len(rd.states) > 0 {
+			st = rd.states[0]
+		}
+		return len(rd.states) > 0
+	})
+	return st
+}
+
 func (rd *reader) stop() {
 	rd.cancel()
 	rd.v.Close()
@@ -181,6 +197,28 @@ func (g *rig) metric(name string) float64 {
 				return m.Gauge.GetValue()
 			case m.Histogram != nil:
 				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// checks reads citywall_video_checks_total for result (ok or failed).
+func (g *rig) checks(result string) float64 {
+	g.t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "citywall_video_checks_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
 			}
 		}
 	}

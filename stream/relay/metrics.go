@@ -14,6 +14,7 @@ type metrics struct {
 	latency       prometheus.Histogram
 	muxed         prometheus.Histogram
 	firstFragment prometheus.Histogram
+	checks        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -58,10 +59,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From a viewer joining to its first fragment being handed to it.",
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywall_video_checks_total",
+			Help: "Checks of cameras nobody watched (dialled until video came), by result: ok or failed.",
+		}, []string{"result"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.viewers, m.state, m.bytesIn, m.bytesOut, m.dropped, m.reconnects,
-			m.frozenReports, m.timeJumps, m.latency, m.muxed, m.firstFragment)
+			m.frozenReports, m.timeJumps, m.latency, m.muxed, m.firstFragment, m.checks)
 	}
 	return m
 }

@@ -33,6 +33,14 @@ type Options struct {
 	ReconnectMax time.Duration // [30s]
 	ViewerBytes  int           // per-viewer queue bound [8 MiB]
 	GOPBytes     int           // largest group of pictures kept for instant start [16 MiB]
+	// CheckInterval is how often a camera nobody watches is dialled to
+	// see that it answers and sends video, so a camera that broke shows
+	// as such before anyone puts it on the wall [10m]; negative: never.
+	// The first check of each camera comes at a random moment within
+	// min(CheckInterval, 2m) of Run, a failed one is repeated after
+	// min(CheckInterval, 1m).
+	CheckInterval time.Duration
+	CheckParallel int // checks at once, across cameras [16]
 	// OnChange is called after any change of a camera's Status (state,
 	// viewers, codec, frozen players). It must not block.
 	OnChange func()
@@ -57,6 +65,12 @@ func (o *Options) setDefaults() {
 	if o.GOPBytes <= 0 {
 		o.GOPBytes = 16 << 20
 	}
+	if o.CheckInterval == 0 {
+		o.CheckInterval = 10 * time.Minute
+	}
+	if o.CheckParallel <= 0 {
+		o.CheckParallel = 16
+	}
 }
 
 // Errors of Watch.
@@ -79,6 +93,8 @@ type Relay struct {
 	metrics *metrics
 	cameras map[string]*camera
 	order   []string
+
+	checking chan struct{} // a slot per check under way
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -103,7 +119,7 @@ func New(cams []Camera, o Options, reg prometheus.Registerer, log *slog.Logger) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Relay{opts: o, log: log, metrics: newMetrics(reg), cameras: map[string]*camera{}}
+	r := &Relay{opts: o, log: log, metrics: newMetrics(reg), cameras: map[string]*camera{}, checking: make(chan struct{}, o.CheckParallel)}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for _, c := range cams {
 		if c.ID == "" {
@@ -211,6 +227,9 @@ type StreamStatus struct {
 	Height  int    `json:"height,omitempty"`
 	Viewers int    `json:"viewers"`
 	Frozen  int    `json:"frozen"` // viewers whose picture is frozen
+	// Checked is when the camera was last checked while nobody watched
+	// it (see Options.CheckInterval); nil before the first check.
+	Checked *time.Time `json:"checked,omitempty"`
 }
 
 // CameraStatus is a camera as the wall may know it: no URL, no credential.
@@ -223,6 +242,7 @@ type CameraStatus struct {
 	Frozen  int
 	Main    StreamStatus
 	Sub     *StreamStatus // nil without a sub stream
+	Checked *time.Time    // the main stream's last check while nobody watched; nil before one
 }
 
 // Status returns every camera's status, in configuration order.
@@ -261,6 +281,7 @@ func (c *camera) status() CameraStatus {
 	}
 	st.Viewers += st.Main.Viewers
 	st.Frozen += st.Main.Frozen
+	st.Checked = st.Main.Checked
 	return st
 }
 

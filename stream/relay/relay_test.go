@@ -330,6 +330,48 @@ func TestOnDemand(t *testing.T) {
 	t.Logf("first fragment from a running camera after %s", rd2.first)
 }
 
+// TestCheck: a camera nobody watches is checked now and then: one that
+// answers and sends video stays idle; one that went away shows offline,
+// with the reason, before anyone watches it, and idle again once it is
+// back. A viewer of a camera known to be down sees it down until it plays.
+func TestCheck(t *testing.T) {
+	addr := freeAddr(t)
+	g := newRig(t, democam.Options{Addr: addr}, func(_ *relay.Camera, o *relay.Options) { o.CheckInterval = 300 * time.Millisecond })
+	eventually(t, "a check", func() bool { return g.checks("ok") >= 1 })
+	st, _ := g.r.CameraStatus("cam-1")
+	if st.State != relay.Idle || st.Checked == nil {
+		t.Fatalf("after a good check: %v %q, checked %v", st.State, st.Reason, st.Checked)
+	}
+	eventually(t, "the check hung up", func() bool { return g.cam.Readers() == 0 })
+
+	g.cam.Close()
+	eventually(t, "offline without a viewer", func() bool { return g.state() == relay.Offline })
+	st, _ = g.r.CameraStatus("cam-1")
+	if !strings.HasPrefix(st.Reason, "check: dial ") || st.Viewers != 0 {
+		t.Errorf("offline by a check: %q, %d viewers", st.Reason, st.Viewers)
+	}
+	// Checks of a camera that is down come every minute at most (here
+	// every 300ms): several failed by now.
+	eventually(t, "checks failed", func() bool { return g.checks("failed") >= 2 })
+
+	// A viewer of a camera known to be down sees it down, then live.
+	rd := watch(t, g.r, "cam-1", "main", false)
+	if s := rd.firstState(t); s != relay.Offline {
+		t.Errorf("a viewer of a camera known down is first told %v", s)
+	}
+	back := startCamera(t, democam.Options{Addr: addr})
+	eventually(t, "live", func() bool { return g.state() == relay.Live })
+	rd.stop()
+	eventually(t, "idle after the last viewer", func() bool { return g.state() == relay.Idle && back.Readers() == 0 })
+
+	// Down and back while nobody watches: a check finds it back.
+	back.Close()
+	eventually(t, "offline again", func() bool { return g.state() == relay.Offline })
+	again := startCamera(t, democam.Options{Addr: addr})
+	eventually(t, "idle once it answers", func() bool { return g.state() == relay.Idle })
+	eventually(t, "the check hung up", func() bool { return again.Readers() == 0 })
+}
+
 // TestWatchErrors: unknown cameras and streams are errors that say so.
 func TestWatchErrors(t *testing.T) {
 	g := newRig(t, democam.Options{}, nil)

@@ -44,6 +44,9 @@ type source struct {
 	gop      []Item  // fragments since the last keyframe
 	gopBytes int
 	gopFull  bool // the group outgrew GOPBytes: no instant start until the next keyframe
+	checked  time.Time
+
+	nextCheck time.Time // run's own: when an unwatched main stream is checked next
 }
 
 func newSource(r *Relay, cam *camera, stream, raw, user, pass string) (*source, error) {
@@ -139,6 +142,10 @@ func (s *source) status() StreamStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := StreamStatus{State: s.state, Reason: s.reason, Viewers: len(s.viewers)}
+	if !s.checked.IsZero() {
+		at := s.checked
+		st.Checked = &at
+	}
 	if s.header != nil {
 		st.Codec, st.Width, st.Height = s.header.Codec, s.header.Width, s.header.Height
 	}
@@ -180,6 +187,7 @@ var (
 	errStalled     = errors.New("stalled")
 	errUnsupported = errors.New("unsupported")
 	errEnded       = errors.New("the camera ended the stream")
+	errWanted      = errors.New("a viewer came during the check")
 )
 
 // run keeps the upstream open while it is wanted, until ctx ends.
@@ -187,15 +195,17 @@ func (s *source) run(ctx context.Context) {
 	o := s.relay.opts
 	backoff := o.ReconnectMin
 	var tl timeline
+	if s.checks() {
+		first := min(o.CheckInterval, 2*time.Minute)
+		s.nextCheck = time.Now().Add(rand.N(first + 1))
+	}
 	for {
 		if !s.wanted() {
-			s.setState(Idle, "")
-			select {
-			case <-ctx.Done():
+			s.rest()
+			if !s.idle(ctx) {
 				return
-			case <-s.wake:
-				continue
 			}
+			continue
 		}
 		// A camera already down stays so (with its reason) until it is
 		// live again, so tiles do not flicker with every attempt.
@@ -263,19 +273,9 @@ type upstream struct {
 func (s *source) session(ctx context.Context, tl *timeline) (live bool, err error) {
 	o := s.relay.opts
 	rw := max(2*o.StallTimeout, 2*time.Second)
-	c, err := rtspv2.Dial(rtspv2.RTSPClientOptions{
-		URL:              s.dial,
-		DialTimeout:      min(o.StallTimeout, 5*time.Second),
-		ReadWriteTimeout: rw,
-	})
+	c, err := s.dialCamera(rw)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-			// vdk reports a camera that hangs up during the handshake
-			// (as many do after refusing credentials) as a bare EOF, or
-			// as a reset when the close overtakes our request.
-			return false, fmt.Errorf("dial %s: the camera closed the connection during setup (wrong user or password, or no such path?)", s.shown)
-		}
-		return false, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
+		return false, err
 	}
 	defer s.hangUp(c, rw)
 
@@ -375,6 +375,177 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 			return live, errStalled
 		}
 	}
+}
+
+// dialCamera opens a vdk session: the handshake up to PLAY.
+func (s *source) dialCamera(rw time.Duration) (*rtspv2.RTSPClient, error) {
+	c, err := rtspv2.Dial(rtspv2.RTSPClientOptions{
+		URL:              s.dial,
+		DialTimeout:      min(s.relay.opts.StallTimeout, 5*time.Second),
+		ReadWriteTimeout: rw,
+	})
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// vdk reports a camera that hangs up during the handshake
+			// (as many do after refusing credentials) as a bare EOF, or
+			// as a reset when the close overtakes our request.
+			return nil, fmt.Errorf("dial %s: the camera closed the connection during setup (wrong user or password, or no such path?)", s.shown)
+		}
+		return nil, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
+	}
+	return c, nil
+}
+
+// checks says whether this stream is checked while nobody watches it:
+// main streams are, when checks are on.
+func (s *source) checks() bool {
+	return s.stream == StreamMain && s.relay.opts.CheckInterval > 0
+}
+
+// rest marks a stream nobody watches idle. A checked camera known to be
+// down, by its last session or check, stays so with its reason until a
+// check finds it back.
+func (s *source) rest() {
+	if s.checks() {
+		switch s.currentState() {
+		case Offline, Stalled, Unsupported:
+			return
+		}
+	}
+	s.setState(Idle, "")
+}
+
+// idle waits for a viewer while nobody watches, checking the camera when
+// a check is due. false: ctx ended.
+func (s *source) idle(ctx context.Context) bool {
+	o := s.relay.opts
+	for {
+		if s.wanted() {
+			return true
+		}
+		var due <-chan time.Time
+		var t *time.Timer
+		if s.checks() {
+			t = time.NewTimer(time.Until(s.nextCheck))
+			due = t.C
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return false
+		case <-s.wake:
+			if t != nil {
+				t.Stop()
+			}
+			continue
+		case <-due:
+		}
+		// The sub stream open on a viewer's behalf says enough; a check
+		// would only add a session to the camera.
+		if s.cam.sub != nil && s.cam.sub.watched() {
+			s.nextCheck = time.Now().Add(o.CheckInterval)
+			continue
+		}
+		select {
+		case s.relay.checking <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		case <-s.wake:
+			continue // a viewer may have come: look again
+		}
+		err := s.check(ctx)
+		<-s.relay.checking
+		if ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, errWanted) {
+			return true // the session starts at once, the check is moot
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.checked = now
+		s.mu.Unlock()
+		if err != nil {
+			s.relay.metrics.checks.WithLabelValues("failed").Inc()
+			st := Offline
+			if errors.Is(err, errUnsupported) {
+				st = Unsupported
+			} else if errors.Is(err, errStalled) {
+				st = Stalled
+			}
+			if !s.wanted() {
+				s.setState(st, "check: "+err.Error())
+			}
+			s.nextCheck = now.Add(min(o.CheckInterval, time.Minute))
+			continue
+		}
+		s.relay.metrics.checks.WithLabelValues("ok").Inc()
+		if !s.wanted() {
+			s.setState(Idle, "")
+		}
+		// ±10 %, so cameras checked together drift apart.
+		s.nextCheck = now.Add(o.CheckInterval - o.CheckInterval/10 + rand.N(o.CheckInterval/5+1))
+	}
+}
+
+// check dials the camera and waits for its first video packet, within
+// video.stall_timeout, then hangs up: nil when video came.
+func (s *source) check(ctx context.Context) error {
+	o := s.relay.opts
+	rw := max(2*o.StallTimeout, 2*time.Second)
+	c, err := s.dialCamera(rw)
+	if err != nil {
+		return err
+	}
+	defer s.hangUp(c, rw)
+	up := &upstream{c: c, audioIdx: -1, videoIdx: -1}
+	// The codecs are read as the session reads them: at once without
+	// video in the SDP, else when a packet follows a change.
+	if !sdpHasVideo(c.SDPRaw) {
+		_, _, why := tracks(up)
+		return fmt.Errorf("%w: %s", errUnsupported, why)
+	}
+	dirty := true
+	t := time.NewTimer(o.StallTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+			if s.wanted() {
+				return errWanted
+			}
+		case sig := <-c.Signals:
+			switch sig {
+			case rtspv2.SignalCodecUpdate:
+				dirty = true
+			case rtspv2.SignalStreamRTPStop:
+				return errEnded
+			}
+		case pkt := <-c.OutgoingPacketQueue:
+			if dirty {
+				dirty = false
+				if _, _, why := tracks(up); why != "" {
+					return fmt.Errorf("%w: %s", errUnsupported, why)
+				}
+			}
+			if int8(pkt.Idx) == up.videoIdx {
+				return nil
+			}
+		case <-t.C:
+			return fmt.Errorf("%w: no video for %s", errStalled, o.StallTimeout)
+		}
+	}
+}
+
+// watched says whether the stream has viewers.
+func (s *source) watched() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.viewers) > 0
 }
 
 func (s *source) currentState() State {

@@ -306,8 +306,11 @@ async function main() {
       li.dataset.camera = c.id;
       const live = camState.get(c.id);
       const st = live && live.state ? live.state : 'unknown';
-      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).map(tagLabel).join(' · ')),
-        el('span', 'cam-st cam-st-' + st, S('cam.' + st)));
+      const stEl = el('span', 'cam-st cam-st-' + st, S('cam.' + st));
+      // Why it is down, and when it was last checked while nobody watched.
+      const why = [live && live.reason, live && live.checked && new Date(live.checked).toLocaleTimeString()].filter(Boolean);
+      if (why.length) stEl.title = why.join(' · ');
+      li.append(el('span', 'cam-name', name(c)), el('span', 'cam-tags', (c.tags || []).map(tagLabel).join(' · ')), stEl);
       li.classList.toggle('active', c.id === previewCam);
       li.onclick = () => preview(c.id);
       return li;
