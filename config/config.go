@@ -249,8 +249,8 @@ func Default() Config {
 			ReconnectMin: time.Second,
 			ReconnectMax: 30 * time.Second,
 			ViewerBytes:  8 << 20,
-			// 7,000 cameras, one in ten down (5 s each), checked 16 at
-			// a time: a round takes about 7 minutes.
+			// 7,000 cameras, one in ten unreachable (5 s each), checked
+			// 16 at a time: a round takes about 4 minutes (BENCHMARKS.md).
 			CheckInterval: 10 * time.Minute,
 			CheckParallel: 16,
 		},

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/deepch/vdk/codec/aacparser"
 	"github.com/deepch/vdk/codec/h264parser"
 	"github.com/deepch/vdk/codec/h265parser"
+
+	"github.com/citywall/citywall/stream/democam"
 )
 
 // TestTimeline: camera times become a gapless track; the 32-bit RTP
@@ -179,6 +182,28 @@ func BenchmarkPublish(b *testing.B) {
 			clear(v.queue)
 			v.queue, v.head, v.bytes = v.queue[:0], 0, 0
 			v.mu.Unlock()
+		}
+	}
+}
+
+// BenchmarkCheck checks a camera nobody watches: the RTSP handshake up to
+// PLAY, the first video packet, the hang-up (a loopback camera; a real one
+// adds its network's round trips).
+func BenchmarkCheck(b *testing.B) {
+	cam, err := democam.Start(democam.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cam.Close()
+	r, err := New([]Camera{{ID: "c", Main: cam.URL("c")}}, Options{CheckInterval: -1}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	s := r.cameras["c"].main
+	for b.Loop() {
+		if err := s.check(context.Background()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
