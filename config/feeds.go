@@ -13,7 +13,7 @@ type Feeds struct {
 	StaleFactor   float64       `yaml:"stale_factor"`   // a station or source is stale after this many expected intervals without data
 	JamAfter      time.Duration `yaml:"jam_after"`      // congestion level 4 on a key road for this long raises an alert
 	ResponseLimit time.Duration `yaml:"response_limit"` // the response rule counted by the KPIs (30m at a 12345 centre)
-	HandlingLimit time.Duration `yaml:"handling_limit"` // a ticket open longer than this counts as not completed
+	HandlingLimit time.Duration `yaml:"handling_limit"` // a ticket not resolved within this of its creation is not completed in time
 	Stations      []FeedStation `yaml:"stations"`
 	Sources       []FeedSource  `yaml:"sources"`
 }

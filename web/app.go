@@ -264,7 +264,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.walls.Run(ctx)
 	}()
 	if a.cfg.Demo.Enabled {
-		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed})
+		sim := demo.New(demo.Options{PerDay: a.cfg.Demo.PerDay, Speed: a.cfg.Demo.Speed, Seed: a.cfg.Demo.Seed, Backfill: a.demoBackfill()})
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
@@ -354,6 +354,19 @@ func (a *App) housekeeping(ctx context.Context) {
 // demoEmitter feeds the simulated city through the same path as posted
 // tickets.
 type demoEmitter struct{ a *App }
+
+// demoBackfill is how far back the demo emits whole tickets on start:
+// from yesterday's local midnight, so the tickets falling due today (the
+// completion rate's) have their whole lifecycle. 0 (the demo's default
+// day) when the demo runs faster than life.
+func (a *App) demoBackfill() time.Duration {
+	if a.cfg.Demo.Speed > 1 {
+		return 0
+	}
+	now := a.now().In(a.loc)
+	yesterday := time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, a.loc)
+	return now.Sub(yesterday)
+}
 
 func (d demoEmitter) Ticket(t ticket.Ticket) {
 	if err := t.Normalize(d.a.now()); err != nil {

@@ -74,7 +74,7 @@ func newFeedsApp(a *App) (*feedsApp, error) {
 		fa.simOwn = true
 	}
 	if a.cfg.Demo.Enabled {
-		fa.sim = sim.New(sim.Options{Seed: a.cfg.Demo.Seed, Speed: a.cfg.Demo.Speed, CallsPerDay: a.cfg.Demo.PerDay})
+		fa.sim = sim.New(sim.Options{Seed: a.cfg.Demo.Seed, Speed: a.cfg.Demo.Speed, CallsPerDay: a.cfg.Demo.PerDay, TicketBackfill: a.demoBackfill()})
 	}
 	var err error
 	fa.feed, err = feeds.New(feeds.Options{
@@ -160,7 +160,7 @@ func (discardReadings) Ingest(context.Context, string, []feeds.Item) []feeds.Out
 // demo's request volume of last week.
 type callSink struct{ fa *feedsApp }
 
-func (c callSink) Ticket(t ticket.Ticket) { c.fa.kpi.Ticket(t) }
+func (c callSink) Volume(created time.Time) { c.fa.kpi.Volume(created) }
 
 func (c callSink) Call(call kpi.Call) (ticket.PostStatus, string) {
 	st, reason := c.fa.kpi.Call(call)

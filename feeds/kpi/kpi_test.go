@@ -112,6 +112,13 @@ func fixture(t *testing.T) (*kpi.Tracker, time.Time) {
 	ev("T5", ticket.EventResolved, at(d, "07:00:00"), "")
 	ev("T5", ticket.EventVisited, at(d, "09:00:00"), ticket.Satisfied)
 	add("T6", at(d, "01:00:00")) // never handled: 32 h open, overdue
+	// Due on the 20th (created on the 19th, 24 h to handle): P1 and P2
+	// resolved in time, P3 never, T4 (above) two hours late.
+	add("P1", at("2026-11-19", "10:00:00"))
+	ev("P1", ticket.EventResolved, at("2026-11-19", "15:00:00"), "")
+	add("P2", at("2026-11-19", "12:00:00"))
+	ev("P2", ticket.EventResolved, at("2026-11-19", "23:00:00"), "")
+	add("P3", at("2026-11-19", "14:00:00"))
 	add("L1", at("2026-11-13", "09:00:00"))
 	add("L2", at("2026-11-13", "20:00:00"))
 	return tr, now
@@ -148,7 +155,7 @@ func TestKnownDay(t *testing.T) {
 	check("volume change", *r.VolumeChange, 1.5)
 	check("response 30m", r.Response, kpi.Rate{Value: r.Response.Value, Num: 3, Den: 5}) // T1 T4 T5 on time; T2 late, T3 none
 	check("response value", val(r.Response), 0.6)
-	check("completion", val(r.Completion), 0.75) // T1 T2 T5 resolved, T6 overdue; T3 open within 24 h
+	check("completion", val(r.Completion), 0.5) // due on the 20th: P1 P2 in time; P3 never resolved, T4 late
 	check("completion den", r.Completion.Den, 4)
 	check("open", r.Open, 2)
 	check("satisfaction", val(r.Satisfaction), 1.0) // T1 T4 T5 visited on the 20th; T2's visit was on the 21st

@@ -42,7 +42,7 @@ type Report struct {
 	TicketsLastWeek int      `json:"tickets_last_wk"`   // the same weekday a week before, to the same time of day
 	VolumeChange    *float64 `json:"volume_change"`     // tickets / tickets last week − 1
 	Response        Rate     `json:"response_30m"`      // dispatched that day: responded within the limit / (within + late or still waiting past it)
-	Completion      Rate     `json:"completion"`        // created that day: resolved / (resolved + open past the handling limit)
+	Completion      Rate     `json:"completion"`        // due that day (created + the handling limit): resolved by the deadline / due
 	Satisfaction    Rate     `json:"satisfaction"`      // visited back that day: satisfied + basically satisfied / rated
 	DirectResolve   Rate     `json:"direct_resolution"` // resolved that day: dispatched at most once / resolved
 	Open            int      `json:"open"`              // created that day and not resolved yet
@@ -151,15 +151,17 @@ func (t *Tracker) Day(midnight time.Time, now time.Time) Report {
 				late++
 			}
 		}
-		if in(tr.created) {
-			switch {
-			case !tr.resolved.IsZero() && !tr.resolved.After(now):
+		if in(tr.created) && (tr.resolved.IsZero() || tr.resolved.After(now)) {
+			r.Open++
+		}
+		// Completion counts a ticket on the day its handling limit runs
+		// out, so today's figure moves through the day as yesterday's
+		// tickets fall due, and a day's figure stays what it was.
+		if due := tr.created.Add(t.o.HandlingLimit); in(due) {
+			if !tr.resolved.IsZero() && !tr.resolved.After(due) {
 				resolved++
-			case now.Sub(tr.created) > t.o.HandlingLimit:
+			} else {
 				overdue++
-				r.Open++
-			default:
-				r.Open++
 			}
 		}
 		if in(tr.visited) && tr.sat != "" {

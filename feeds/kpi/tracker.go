@@ -173,6 +173,20 @@ func (t *Tracker) Ticket(tk ticket.Ticket) {
 	t.version++
 }
 
+// Volume counts a request created at created into its day's volume, with
+// no ticket behind it to follow: the demo's history of the days before its
+// own tickets.
+func (t *Tracker) Volume(created time.Time) {
+	key, minute := t.dayOf(created)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if key < t.oldest(t.o.Now()) {
+		return
+	}
+	t.dayLocked(key).tickets[minute]++
+	t.version++
+}
+
 // TicketState takes a ticket's lifecycle after an event was added: the
 // summary the store keeps, and when it was last visited back.
 func (t *Tracker) TicketState(st ticket.State) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/feeds/kpi"
-	"github.com/citywall/citywall/geo/ticket"
 )
 
 // hourly is the call centre's relative load by CST hour (the hotline's
@@ -37,15 +36,14 @@ func (s *Sim) callRate(t time.Time) float64 {
 	return s.o.CallsPerDay * s.o.Speed * f / float64(24*time.Hour)
 }
 
-// volumeHistory emits request arrivals from CallDays ago up to a day ago
-// (the ticket demo back-fills the last day with whole tickets) at the
-// hotline's rhythm and the calls' daily volume.
+// volumeHistory emits request arrivals from CallDays ago up to where the
+// ticket demo's back-fill of whole tickets begins, at the hotline's rhythm
+// and the calls' daily volume.
 func (s *Sim) volumeHistory(start time.Time, vs VolumeSink) {
 	from := start.Add(-time.Duration(s.o.CallDays) * 24 * time.Hour)
-	to := start.Add(-24 * time.Hour)
+	to := start.Add(-s.o.TicketBackfill)
 	rng := rand.New(rand.NewPCG(uint64(s.o.Seed), 0x7e57))
 	maxRate := s.o.CallsPerDay * s.o.Speed * hourlyMax / hourlyMean / float64(24*time.Hour)
-	n := 0
 	for a := from; ; {
 		a = a.Add(time.Duration(rng.ExpFloat64() / maxRate))
 		if !a.Before(to) {
@@ -55,8 +53,7 @@ func (s *Sim) volumeHistory(start time.Time, vs VolumeSink) {
 		if rng.Float64()*maxRate >= s.o.CallsPerDay*s.o.Speed*hourly[c.Hour()]/hourlyMean/float64(24*time.Hour) {
 			continue
 		}
-		n++
-		vs.Ticket(ticket.Ticket{ID: fmt.Sprintf("HIST-%s-%06d", s.tag, n), Created: a.Truncate(time.Second)})
+		vs.Volume(a.Truncate(time.Second))
 	}
 }
 

@@ -27,11 +27,11 @@ type CallSink interface {
 }
 
 // VolumeSink, when the CallSink is one too, takes the request volume of
-// the days before the ticket demo's own back-fill (a day), so the
+// the days before the ticket demo's own back-fill (TicketBackfill), so the
 // comparison with the same weekday last week has a base: *kpi.Tracker is
-// one. Only the ticket's id and creation time are set.
+// one. These are counts, not tickets: no lifecycle follows them.
 type VolumeSink interface {
-	Ticket(t ticket.Ticket)
+	Volume(created time.Time)
 }
 
 // Options tune the simulator. Zero values take the defaults.
@@ -44,6 +44,9 @@ type Options struct {
 	StormEvery  time.Duration // mean gap between storms; default 24h
 	Backfill    time.Duration // readings emitted at once on start; default 6h, negative for none
 	CallDays    int           // days of calls emitted at once on start (for "vs last week"); default 8, negative for none
+	// TicketBackfill is how far back the ticket demo emits whole tickets
+	// on start; the request volume before it comes from here. Default 24h.
+	TicketBackfill time.Duration
 }
 
 // StormLength is how long a rainstorm's rain lasts; its effects (water
@@ -83,6 +86,9 @@ func (o Options) withDefaults() Options {
 		o.CallDays = 8
 	case o.CallDays < 0:
 		o.CallDays = 0
+	}
+	if o.TicketBackfill <= 0 {
+		o.TicketBackfill = 24 * time.Hour
 	}
 	return o
 }
