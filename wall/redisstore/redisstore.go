@@ -11,33 +11,27 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/cluster/lease"
+	"github.com/citywall/citywall/cluster/snapshot"
 	"github.com/citywall/citywall/wall"
 )
 
 // Store is the walls' state in Redis.
 type Store struct {
-	rdb                                redis.UniversalClient
-	lease                              lease.Fencer
-	token, state, version, lock, audit string
-	keep                               int64
-	sem                                chan struct{}
+	*snapshot.Store // the walls' snapshot, version and lock
+	rdb             redis.UniversalClient
+	lease           lease.Fencer
+	audit           string
+	keep            int64
 
-	mu   sync.Mutex
-	seen int64 // version last loaded or saved; -1 unknown
-
-	// Timeout bounds each call; LockTTL a crashed holder; LockWait a wait.
-	Timeout, LockTTL, LockWait time.Duration
+	// Timeout bounds each call.
+	Timeout time.Duration
 }
 
 var _ wall.SharedStore = (*Store)(nil)
@@ -49,77 +43,50 @@ func New(rdb redis.UniversalClient, prefix string, f lease.Fencer, keep int) *St
 		keep = 10000
 	}
 	p := "{" + prefix + "}:"
-	return &Store{rdb: rdb, lease: f, token: p + "leader:token", state: p + "walls:state", version: p + "walls:version",
-		lock: p + "walls:lock", audit: p + "walls:audit", keep: int64(keep), sem: make(chan struct{}, 1), seen: -1,
-		Timeout: 2 * time.Second, LockTTL: 5 * time.Second, LockWait: 5 * time.Second}
+	return &Store{
+		Store: snapshot.New(rdb, snapshot.Keys{Token: p + "leader:token", State: p + "walls:state",
+			Version: p + "walls:version", Lock: p + "walls:lock"}, "wall"),
+		rdb: rdb, lease: f, audit: p + "walls:audit", keep: int64(keep), Timeout: 2 * time.Second,
+	}
 }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.Timeout)
 }
 
-var loadScript = redis.NewScript(`return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0'}`)
-
 // Load implements wall.Store.
 func (s *Store) Load() (*wall.Snapshot, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := loadScript.Run(ctx, s.rdb, []string{s.state, s.version}).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("redis wall state: %w", err)
-	}
-	var v int64
-	_, _ = fmt.Sscan(res[1], &v)
-	s.mu.Lock()
-	s.seen = v
-	s.mu.Unlock()
-	if res[0] == "" {
-		return nil, nil
+	b, err := s.Store.Load(ctx)
+	if err != nil || b == nil {
+		return nil, err
 	}
 	var snap wall.Snapshot
-	if err := json.Unmarshal([]byte(res[0]), &snap); err != nil {
+	if err := json.Unmarshal(b, &snap); err != nil {
 		return nil, fmt.Errorf("redis wall state: %w", err)
 	}
 	return &snap, nil
 }
 
-var saveScript = lease.Fence(`
-redis.call('SET', KEYS[2], ARGV[2])
-return redis.call('INCR', KEYS[3])`)
-
-func (s *Store) save(snap *wall.Snapshot, fence string) error {
+func (s *Store) save(ctx context.Context, snap *wall.Snapshot) error {
 	b, err := json.Marshal(snap)
-	if err == nil {
-		ctx, cancel := s.ctx()
-		defer cancel()
-		var v int64
-		v, err = saveScript.Run(ctx, s.rdb, []string{s.token, s.state, s.version}, fence, b).Int64()
-		if err == nil {
-			s.mu.Lock()
-			s.seen = v
-			s.mu.Unlock()
-			return nil
-		}
+	if err != nil {
+		s.Forget()
+		return fmt.Errorf("redis wall state: %w", err)
 	}
-	s.mu.Lock()
-	s.seen = -1
-	s.mu.Unlock()
-	return fmt.Errorf("redis wall state: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	return s.Store.Save(ctx, b)
 }
 
 // Save implements wall.Store.
-func (s *Store) Save(snap *wall.Snapshot) error { return s.save(snap, "0") }
+func (s *Store) Save(snap *wall.Snapshot) error { return s.save(context.Background(), snap) }
 
-// SaveLeader implements wall.SharedStore.
+// SaveLeader implements wall.SharedStore: refused once this instance is no
+// longer the leader (lease.ErrStale).
 func (s *Store) SaveLeader(snap *wall.Snapshot) error {
-	tok := s.lease.Token()
-	if tok == 0 {
-		s.mu.Lock()
-		s.seen = -1
-		s.mu.Unlock()
-		return fmt.Errorf("redis wall state: automatic change after stepping down: %w", lease.ErrStale)
-	}
-	return s.save(snap, fmt.Sprint(tok))
+	return s.save(lease.WithFence(context.Background(), s.lease), snap)
 }
 
 // Append implements wall.Store.
@@ -159,75 +126,14 @@ func (s *Store) Entries() ([]wall.Entry, error) {
 	return out, nil
 }
 
-var unlockScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-var lockScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return tonumber(redis.call('GET', KEYS[2]) or '0')
-end
-return -1`)
-
 // Lock implements wall.SharedStore.
-func (s *Store) Lock() (func(), bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.LockWait)
-	defer cancel()
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false, errors.New("wall lock: busy in this instance")
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	tok := hex.EncodeToString(b)
-	wait := time.Millisecond
-	for {
-		v, err := lockScript.Run(ctx, s.rdb, []string{s.lock, s.version}, tok, s.LockTTL.Milliseconds()).Int64()
-		if err == nil && v >= 0 {
-			s.mu.Lock()
-			stale := v != s.seen && !(v == 0 && s.seen > 0)
-			s.mu.Unlock()
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					uctx, cancel := s.ctx()
-					_ = unlockScript.Run(uctx, s.rdb, []string{s.lock}, tok).Err()
-					cancel()
-					<-s.sem
-				})
-			}, stale, nil
-		}
-		if err != nil {
-			<-s.sem
-			return nil, false, fmt.Errorf("wall lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			<-s.sem
-			return nil, false, fmt.Errorf("wall lock: held by another instance past %s", s.LockWait)
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 20*time.Millisecond)
-	}
-}
+func (s *Store) Lock() (func(), bool, error) { return s.Store.Lock(context.Background()) }
 
 // Stale implements wall.SharedStore.
 func (s *Store) Stale() (bool, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	v, err := s.rdb.Get(ctx, s.version).Int64()
-	if errors.Is(err, redis.Nil) {
-		v, err = 0, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("redis wall version: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Version 0 after this instance saw more: Redis came back empty; what
-	// the instances hold is newer (see Lost).
-	return v != s.seen && !(v == 0 && s.seen > 0), nil
+	return s.Store.Stale(ctx)
 }
 
 // Lost says whether Redis has lost the state this instance saw: the
@@ -235,8 +141,5 @@ func (s *Store) Stale() (bool, error) {
 func (s *Store) Lost() bool {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	n, err := s.rdb.Exists(ctx, s.version).Result()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return err == nil && n == 0 && s.seen > 0
+	return s.Store.Lost(ctx)
 }
