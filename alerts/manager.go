@@ -332,13 +332,10 @@ func (m *Manager) Ack(ctx context.Context, id, by, note string) (Alert, error) {
 	}
 	defer unlock()
 	m.mu.Lock()
-	a := m.byID[id]
-	if a == nil {
+	a, err := m.openLocked(id)
+	if err != nil {
 		m.mu.Unlock()
-		if m.inHistory(id) {
-			return Alert{}, fmt.Errorf("%w: %s is resolved", ErrState, id)
-		}
-		return Alert{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Alert{}, err
 	}
 	if a.State != StateFiring {
 		m.mu.Unlock()
@@ -371,13 +368,10 @@ func (m *Manager) Resolve(ctx context.Context, id, by, reason string) (Alert, er
 	}
 	defer unlock()
 	m.mu.Lock()
-	a := m.byID[id]
-	if a == nil {
+	a, err := m.openLocked(id)
+	if err != nil {
 		m.mu.Unlock()
-		if m.inHistory(id) {
-			return Alert{}, fmt.Errorf("%w: %s is already resolved", ErrState, id)
-		}
-		return Alert{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Alert{}, err
 	}
 	m.held[a.Fingerprint] = m.opt.Now().Add(m.opt.HoldResolved)
 	out := m.resolveLocked(a, by, reason)
@@ -436,10 +430,16 @@ func (m *Manager) notifyLocked(ev Event, a *Alert, teams []string, now time.Time
 	}
 }
 
-func (m *Manager) inHistory(id string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.ContainsFunc(m.history, func(a Alert) bool { return a.ID == id })
+// openLocked returns the open alert id, or why there is none: it is
+// resolved already, or unknown. m.mu is held.
+func (m *Manager) openLocked(id string) (*Alert, error) {
+	if a := m.byID[id]; a != nil {
+		return a, nil
+	}
+	if slices.ContainsFunc(m.history, func(a Alert) bool { return a.ID == id }) {
+		return nil, fmt.Errorf("%w: %s is resolved", ErrState, id)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
 
 func (m *Manager) sortedOpenLocked() []*Alert {
