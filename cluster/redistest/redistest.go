@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,71 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// StartCluster runs n redis-servers as one Redis Cluster on free ports
+// until the test ends: masters only, the 16384 hash slots split between
+// them. It returns their addresses once every node says the cluster is ok.
+func StartCluster(t testing.TB, n int) []string {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is needed: %v (apt-get install redis-server)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addrs := make([]string, n)
+	clients := make([]*redis.Client, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", t.TempDir(),
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		addrs[i] = "127.0.0.1:" + strconv.Itoa(port)
+		clients[i] = redis.NewClient(&redis.Options{Addr: addrs[i], DialTimeout: 200 * time.Millisecond})
+		defer clients[i].Close()
+		for clients[i].Ping(ctx).Err() != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("redis-server on %s did not answer", addrs[i])
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	const slots = 16384
+	for i, c := range clients {
+		if err := c.ClusterAddSlotsRange(ctx, i*slots/n, (i+1)*slots/n-1).Err(); err != nil {
+			t.Fatalf("cluster addslotsrange on %s: %v", addrs[i], err)
+		}
+		if i > 0 {
+			host, port, _ := net.SplitHostPort(addrs[i])
+			if err := clients[0].ClusterMeet(ctx, host, port).Err(); err != nil {
+				t.Fatalf("cluster meet %s: %v", addrs[i], err)
+			}
+		}
+	}
+	for i, c := range clients {
+		for {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(info, "cluster_state:ok") &&
+				strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)+"\r") {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("cluster not ok on %s: %q %v", addrs[i], info, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return addrs
 }
