@@ -579,6 +579,22 @@ func TestClusterOnRedisCluster(t *testing.T) {
 	addrs := redistest.StartCluster(t, 3)
 	cfg, tokens := clusterConfig(t, addrs[0])
 	cfg.Redis.Addrs = addrs
+	twoInstancesAgree(t, cfg, tokens)
+}
+
+// TestClusterOnSentinel: the same through a Sentinel, which names the
+// master the instances use.
+func TestClusterOnSentinel(t *testing.T) {
+	master := redistest.Start(t)
+	addr, name := redistest.StartSentinel(t, master.Addr())
+	cfg, tokens := clusterConfig(t, addr)
+	cfg.Redis.MasterName = name
+	twoInstancesAgree(t, cfg, tokens)
+}
+
+// twoInstancesAgree starts two instances on cfg's Redis and checks that
+// they share ingest, the hub, the lease, the walls and the alerts.
+func twoInstancesAgree(t *testing.T, cfg config.Config, tokens map[config.Role]string) {
 	cfg.Alerts.Enabled = true // the alert state and its outbox live in Redis too
 	a, b := startWith(t, cfg, tokens), startWith(t, cfg, tokens)
 

@@ -187,3 +187,48 @@ func StartCluster(t testing.TB, n int) []string {
 	}
 	return addrs
 }
+
+// StartSentinel runs a Sentinel on a free port watching the master at
+// masterAddr under the name "citywall", until the test ends, and returns
+// the Sentinel's address once it knows the master.
+func StartSentinel(t testing.TB, masterAddr string) (addr, name string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	host, mport, _ := net.SplitHostPort(masterAddr)
+	name = "citywall"
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites its file: it must be its own
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n",
+		port, dir, name, host, mport, name)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server --sentinel: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr = "127.0.0.1:" + strconv.Itoa(port)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond})
+	defer sc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		got, err := sc.GetMasterAddrByName(ctx, name).Result()
+		if err == nil && len(got) == 2 && got[1] == mport {
+			return addr, name
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("sentinel on %s does not know the master: %v %v", addr, got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
