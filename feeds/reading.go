@@ -1,17 +1,15 @@
 package feeds
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/jsonbody"
 )
 
 // Reading is one measurement of a station, as posted. Value is in Unit;
@@ -62,7 +60,7 @@ func (it Item) ID() string {
 }
 
 // ErrTooManyItems: a body holds more items than allowed.
-var ErrTooManyItems = errors.New("too many items")
+var ErrTooManyItems = jsonbody.ErrTooManyItems
 
 // readingJSON is the wire form: numbers may come as JSON numbers or as
 // numeric strings (as some loggers send them), so they are read raw and
@@ -87,19 +85,14 @@ type readingJSON struct {
 	Cleared  bool            `json:"cleared"`
 }
 
-func fieldErr(field, value, reason string) error {
-	if len(value) > 64 {
-		value = value[:64] + "…"
-	}
-	return &ticket.FieldError{Field: field, Value: value, Reason: reason}
-}
+var fieldErr = jsonbody.FieldErr
 
 // DecodeReadings reads a body of readings and incidents: one JSON object,
 // an array of them, or NDJSON (one per line). A body that is not JSON at
 // all is an error and nothing in it counts; a bad item is rejected on its
 // own with a reason naming the field.
 func DecodeReadings(r io.Reader, max int) ([]Item, error) {
-	raws, err := splitJSON(r, max)
+	raws, err := jsonbody.Split(r, max)
 	if err != nil {
 		return nil, err
 	}
@@ -108,47 +101,6 @@ func DecodeReadings(r io.Reader, max int) ([]Item, error) {
 		items[i] = decodeItem(i, raw)
 	}
 	return items, nil
-}
-
-// splitJSON returns the top-level values of a body: the elements of an
-// array, or each of a sequence of objects (NDJSON or concatenated).
-func splitJSON(r io.Reader, max int) ([]json.RawMessage, error) {
-	if max <= 0 {
-		max = 10_000
-	}
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, errors.New("empty body")
-	}
-	if trimmed[0] == '[' {
-		var arr []json.RawMessage
-		if err := json.Unmarshal(trimmed, &arr); err != nil {
-			return nil, fmt.Errorf("array: %w", err)
-		}
-		if len(arr) > max {
-			return nil, fmt.Errorf("%w: %d items, at most %d", ErrTooManyItems, len(arr), max)
-		}
-		return arr, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	var out []json.RawMessage
-	for {
-		var v json.RawMessage
-		if err := dec.Decode(&v); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("item %d (byte %d): %w", len(out), dec.InputOffset(), err)
-		}
-		if len(out) == max {
-			return nil, fmt.Errorf("%w: more than %d", ErrTooManyItems, max)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func decodeItem(i int, raw json.RawMessage) Item {

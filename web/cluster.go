@@ -372,6 +372,31 @@ func (a *App) clusterUnavailable(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, codeRedisUnavailable, reason)
 }
 
+// submitItems sends the items that passed validation to the ingest stream
+// as one entry and writes each one's answer at its place in res (at[j] is
+// the place of good[j]). false: it answered the request with an error.
+func submitItems[T any](a *App, w http.ResponseWriter, r *http.Request, kind ingestlog.Kind, good []T, at []int, res *PostResult) bool {
+	if len(good) == 0 {
+		return true
+	}
+	data, err := json.Marshal(good)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return false
+	}
+	cr, err := a.cluster.submit(r.Context(), kind, data)
+	if err != nil {
+		a.clusterUnavailable(w, err)
+		return false
+	}
+	for j, pi := range cr.items {
+		if j < len(at) {
+			res.Items[at[j]].Status, res.Items[at[j]].Reason = pi.Status, pi.Reason
+		}
+	}
+	return true
+}
+
 // clusterPostTickets is POST /api/v1/tickets with Redis: the items that
 // passed validation go to the stream as one entry.
 func (a *App) clusterPostTickets(w http.ResponseWriter, r *http.Request, items []ticket.Item) {
@@ -388,22 +413,8 @@ func (a *App) clusterPostTickets(w http.ResponseWriter, r *http.Request, items [
 		good = append(good, it.Ticket)
 		at = append(at, i)
 	}
-	if len(good) > 0 {
-		data, err := json.Marshal(good)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal", err.Error())
-			return
-		}
-		cr, err := a.cluster.submit(r.Context(), ingestlog.KindTickets, data)
-		if err != nil {
-			a.clusterUnavailable(w, err)
-			return
-		}
-		for j, pi := range cr.items {
-			if j < len(at) {
-				res.Items[at[j]].Status, res.Items[at[j]].Reason = pi.Status, pi.Reason
-			}
-		}
+	if !submitItems(a, w, r, ingestlog.KindTickets, good, at, &res) {
+		return
 	}
 	for _, pi := range res.Items {
 		count(&res, pi)
@@ -414,22 +425,8 @@ func (a *App) clusterPostTickets(w http.ResponseWriter, r *http.Request, items [
 // clusterPostEvents is POST /api/v1/tickets/{id}/events with Redis; items
 // are the events already checked against the path.
 func (a *App) clusterPostEvents(w http.ResponseWriter, r *http.Request, res PostResult, good []ticket.Event, at []int) {
-	if len(good) > 0 {
-		data, err := json.Marshal(good)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal", err.Error())
-			return
-		}
-		cr, err := a.cluster.submit(r.Context(), ingestlog.KindEvents, data)
-		if err != nil {
-			a.clusterUnavailable(w, err)
-			return
-		}
-		for j, pi := range cr.items {
-			if j < len(at) {
-				res.Items[at[j]].Status, res.Items[at[j]].Reason = pi.Status, pi.Reason
-			}
-		}
+	if !submitItems(a, w, r, ingestlog.KindEvents, good, at, &res) {
+		return
 	}
 	res.Accepted, res.Duplicates, res.Rejected = 0, 0, 0
 	for _, pi := range res.Items {

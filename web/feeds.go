@@ -237,7 +237,7 @@ func (a *App) feedsDecodeFailure(w http.ResponseWriter, err error) {
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge,
 			fmt.Sprintf("body over %d bytes: nothing was accepted; send smaller batches", mbe.Limit))
-	case errors.Is(err, feeds.ErrTooManyItems), errors.Is(err, kpi.ErrTooManyItems):
+	case errors.Is(err, feeds.ErrTooManyItems): // kpi.ErrTooManyItems is the same error
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, err.Error()+"; nothing was accepted")
 	default:
 		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: "+err.Error()+"; nothing was accepted")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,11 +133,11 @@ func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
 	mux.Handle("POST /api/v1/walls/{id}/release", ctl(a.handleWallRelease))
 	mux.Handle("PUT /api/v1/walls/{id}/layouts/{layout}", ctl(a.handlePutLayout))
 	mux.Handle("DELETE /api/v1/walls/{id}/layouts/{layout}", ctl(a.handleDeleteLayout))
-	mux.Handle("PUT /api/v1/camera-sets/{id}", ctl(a.handlePutSet))
+	mux.Handle("PUT /api/v1/camera-sets/{id}", ctl(putSpec(a, func(s *wall.Set) *string { return &s.ID }, a.walls.PutSet)))
 	mux.Handle("DELETE /api/v1/camera-sets/{id}", ctl(a.handleDeleteSet))
-	mux.Handle("PUT /api/v1/tours/{id}", ctl(a.handlePutTour))
+	mux.Handle("PUT /api/v1/tours/{id}", ctl(putSpec(a, func(t *wall.Tour) *string { return &t.ID }, a.walls.PutTour)))
 	mux.Handle("DELETE /api/v1/tours/{id}", ctl(a.handleDeleteTour))
-	mux.Handle("PUT /api/v1/schedules/{id}", ctl(a.handlePutSchedule))
+	mux.Handle("PUT /api/v1/schedules/{id}", ctl(putSpec(a, func(s *wall.Schedule) *string { return &s.ID }, a.walls.PutSchedule)))
 	mux.Handle("DELETE /api/v1/schedules/{id}", ctl(a.handleDeleteSchedule))
 }
 
@@ -438,36 +439,24 @@ func (a *App) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wal
 	a.specDone(w, a.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
 }
 
-func (a *App) handlePutSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	var s wall.Set
-	if !decodeWallBody(w, r, &s) || !wallIDMatches(w, r.PathValue("id"), &s.ID) {
-		return
+// putSpec is the PUT of a camera set, tour or schedule: its body, whose
+// id (given or not) must be the path's, then put.
+func putSpec[T any](a *App, id func(*T) *string, put func(context.Context, wall.Actor, T) error) func(http.ResponseWriter, *http.Request, wall.Actor) {
+	return func(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+		var v T
+		if !decodeWallBody(w, r, &v) || !wallIDMatches(w, r.PathValue("id"), id(&v)) {
+			return
+		}
+		a.specDone(w, put(r.Context(), who, v))
 	}
-	a.specDone(w, a.walls.PutSet(r.Context(), who, s))
 }
 
 func (a *App) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	a.specDone(w, a.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
 }
 
-func (a *App) handlePutTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	var t wall.Tour
-	if !decodeWallBody(w, r, &t) || !wallIDMatches(w, r.PathValue("id"), &t.ID) {
-		return
-	}
-	a.specDone(w, a.walls.PutTour(r.Context(), who, t))
-}
-
 func (a *App) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	a.specDone(w, a.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
-}
-
-func (a *App) handlePutSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	var s wall.Schedule
-	if !decodeWallBody(w, r, &s) || !wallIDMatches(w, r.PathValue("id"), &s.ID) {
-		return
-	}
-	a.specDone(w, a.walls.PutSchedule(r.Context(), who, s))
 }
 
 func (a *App) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {

@@ -6,17 +6,15 @@
 package kpi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/jsonbody"
 )
 
 // CallType is a step of a call at the call centre.
@@ -47,7 +45,7 @@ type CallItem struct {
 }
 
 // ErrTooManyItems: a body holds more items than allowed.
-var ErrTooManyItems = errors.New("too many items")
+var ErrTooManyItems = jsonbody.ErrTooManyItems
 
 type callJSON struct {
 	ID   *string         `json:"id"`
@@ -56,50 +54,15 @@ type callJSON struct {
 	Wait json.RawMessage `json:"wait_s"`
 }
 
-func fieldErr(field, value, reason string) error {
-	if len(value) > 64 {
-		value = value[:64] + "…"
-	}
-	return &ticket.FieldError{Field: field, Value: value, Reason: reason}
-}
+var fieldErr = jsonbody.FieldErr
 
 // DecodeCalls reads call events: one JSON object, an array, or NDJSON. A
 // body that is not JSON is an error and nothing in it counts; a bad item
 // is rejected alone, with a reason naming the field.
 func DecodeCalls(r io.Reader, max int) ([]CallItem, error) {
-	if max <= 0 {
-		max = 10_000
-	}
-	body, err := io.ReadAll(r)
+	raws, err := jsonbody.Split(r, max)
 	if err != nil {
 		return nil, err
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("empty body")
-	}
-	var raws []json.RawMessage
-	if body[0] == '[' {
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, fmt.Errorf("array: %w", err)
-		}
-		if len(raws) > max {
-			return nil, fmt.Errorf("%w: %d items, at most %d", ErrTooManyItems, len(raws), max)
-		}
-	} else {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		for {
-			var v json.RawMessage
-			if err := dec.Decode(&v); err == io.EOF {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("item %d (byte %d): %w", len(raws), dec.InputOffset(), err)
-			}
-			if len(raws) == max {
-				return nil, fmt.Errorf("%w: more than %d", ErrTooManyItems, max)
-			}
-			raws = append(raws, v)
-		}
 	}
 	out := make([]CallItem, len(raws))
 	for i, raw := range raws {
