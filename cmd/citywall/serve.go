@@ -16,8 +16,8 @@ import (
 	"sync"
 	_ "time/tzdata" // the city's zone resolves on minimal machines
 
+	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/web"
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -42,7 +42,7 @@ func serve(ctx context.Context, args []string) error {
 		}
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	app, err := web.New(cfg, web.Options{Logger: log, Build: buildID()})
+	app, err := app.New(cfg, app.Options{Logger: log, Build: buildID()})
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,9 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/ticket"
-	"github.com/citywall/citywall/web"
 )
 
 // ClusterOptions shape a run of several instances (or one) in this process.
@@ -137,7 +137,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var apps []*web.App
+	var apps []*app.App
 	var done []chan error
 	defer func() {
 		stop()
@@ -147,7 +147,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	}()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Posters + 2}}
 	for range o.Instances {
-		app, err := web.New(cfg, web.Options{})
+		app, err := app.New(cfg, app.Options{})
 		if err != nil {
 			return ClusterReport{}, err
 		}

@@ -20,9 +20,9 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
+	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/ticket"
-	"github.com/citywall/citywall/web"
 )
 
 // IngestOptions shape one run.
@@ -75,7 +75,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (IngestReport, error) {
 	cfg.Server.MaxBodyBytes = 64 << 20
 	cfg.Tickets.MaxTickets = 50_000_000
 	cfg.Auth.Tokens = []config.Token{{Name: "loadtest", Token: token, Roles: []config.Role{config.RoleIngest, config.RoleAdmin}}}
-	app, err := web.New(cfg, web.Options{})
+	app, err := app.New(cfg, app.Options{})
 	if err != nil {
 		return IngestReport{}, err
 	}

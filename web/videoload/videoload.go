@@ -31,8 +31,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/web"
 )
 
 // Options of a run.
@@ -228,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: id, Name: id, Lat: 20, Lng: 110, Main: "rtsp://" + camAddr + "/" + id, AlwaysOn: true})
 	}
 	reg := prometheus.NewRegistry()
-	app, err := web.New(cfg, web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	app, err := app.New(cfg, app.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}

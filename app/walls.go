@@ -1,0 +1,54 @@
+package app
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/wall"
+)
+
+// newWalls builds the wall manager: the configured walls (with the demo
+// overlay's sets, tours and schedules) over the configured cameras.
+func (a *App) newWalls() (*wall.Manager, error) {
+	cams := wallCameras(a.cfg.Cameras)
+	spec := a.cfg.Walls
+	var store wall.Store = &wall.MemoryStore{Keep: spec.AuditKeep}
+	if spec.StateFile != "" {
+		store = &wall.FileStore{Path: spec.StateFile, Keep: spec.AuditKeep}
+	} else {
+		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
+	}
+	if a.cluster != nil {
+		store = a.cluster.wallStore(spec.AuditKeep)
+	}
+	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "citywall_wall_changes_total",
+		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
+	}, []string{"action"})
+	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "citywall_wall_store_errors_total",
+		Help: "Failed writes of the wall state or the audit trail.",
+	})
+	a.reg.MustRegister(changes, storeErrors)
+	m, err := wall.New(wall.Options{
+		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
+		Log:      a.log.With("component", "wall"),
+		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
+		OnError:  func(error) { storeErrors.Inc() },
+		Active:   a.cluster.leaderActive(),
+		Now:      a.now,
+	})
+	if err != nil {
+		var errs []error
+		for _, e := range wall.Errors(err) {
+			errs = append(errs, &config.Error{Key: "walls." + e.Key, Value: e.Value, Reason: e.Reason})
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return nil, err
+	}
+	return m, nil
+}
