@@ -14,6 +14,7 @@ import (
 	"github.com/citywall/citywall/alerts/filestore"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/alerts/webhook"
+	"github.com/citywall/citywall/demo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/web"
@@ -26,8 +27,8 @@ type alerting struct {
 	hub         *stream.Hub
 	now         func() time.Time
 	log         *slog.Logger
-	demo        *demoCity // nil unless the demo runs
-	resolution  int       // alerts.resolution
+	demo        *demo.City // nil unless the demo runs
+	resolution  int        // alerts.resolution
 	deadLetters func(context.Context) ([]webhook.DeadLetter, error)
 	mgr         *alerts.Manager
 	cluster     *alerts.ClusterSource
@@ -117,7 +118,7 @@ func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
 		MinHistory:   minHistory,
 		BaselineFile: baselineFile,
 		Cameras:      cams, NearestCameras: c.NearestCameras, CameraMaxK: c.CameraMaxDistance,
-		Districts: districts, CategoryEn: categoryEn, Metrics: al.metrics,
+		Districts: districts, CategoryEn: ticket.CategoryNameEn, Metrics: al.metrics,
 		Logger: a.log.With("component", "clusters"), Now: a.now, Active: a.cluster.leaderActive(),
 	})
 	if err != nil {
@@ -125,7 +126,7 @@ func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
 	}
 	if c.SLAResponse > 0 {
 		al.sla = alerts.NewSLA(mgr, alerts.SLAOptions{Limit: c.SLAResponse, Lookup: a.store.Get,
-			CategoryEn: categoryEn, Now: a.now, Active: a.cluster.leaderActive()})
+			CategoryEn: ticket.CategoryNameEn, Now: a.now, Active: a.cluster.leaderActive()})
 	}
 	return al, nil
 }
@@ -145,7 +146,7 @@ func (al *alerting) run(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Go(func() { al.sla.Run(ctx) })
 	}
 	wg.Go(func() {
-		al.demo.learnHistory(ctx, al.cluster, al.now(), al.resolution, al.log.Info)
+		al.demo.LearnHistory(ctx, al.cluster, al.now(), al.resolution, al.log.Info)
 		al.cluster.Run(ctx)
 	})
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/demo"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/ingest"
@@ -59,7 +60,7 @@ type App struct {
 	feeds    *feedsPart
 	walls    *wall.Manager
 	video    *video
-	demo     *demoCity // nil unless demo.enabled
+	demo     *demo.City // nil unless demo.enabled
 	web      *web.Server
 
 	listener net.Listener
@@ -102,12 +103,11 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 			a.rollback()
 		}
 	}()
-	// The demo overlay changes the configuration before any part reads it.
-	if cfg.Demo.Enabled {
-		if a.demo, err = newDemoCity(a); err != nil {
-			return nil, err
-		}
+	// The demo overlay fills in the configuration before any part reads it.
+	if a.demo, err = demo.Apply(&a.cfg, a.now().In(loc)); err != nil {
+		return nil, err
 	}
+	a.onClose(a.demo.Close)
 	a.store = ticket.NewStore(ticket.StoreOptions{Retention: a.cfg.Tickets.Retention, MaxTickets: a.cfg.Tickets.MaxTickets})
 	a.engine, err = geo.NewEngine(geo.Options{
 		Resolutions:   a.cfg.Geo.Resolutions,
@@ -204,7 +204,7 @@ func (a *App) newIngest() (*ingest.Pipeline, error) {
 func (a *App) webDeps() web.Deps {
 	d := web.Deps{
 		Config: a.cfg, Log: a.log, Registry: a.reg, Build: a.build, Now: a.now, Location: a.loc,
-		CategoryEn: categoryEn,
+		CategoryEn: ticket.CategoryNameEn,
 		Store:      a.store, Engine: a.engine, Hub: a.hub, Ingest: a.ingest,
 		Feed: a.feeds.feed, KPI: a.feeds.kpi, Walls: a.walls, Relay: a.video.relay,
 		NotReady: a.notReady,
@@ -303,8 +303,8 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.cluster.start(ctx, &a.wg)
 	a.wg.Go(func() { a.walls.Run(ctx) })
-	a.demo.start(ctx, a.now, &a.wg)
-	a.feeds.start(ctx, &a.wg, a.ingest, demoEmitter{a.ingest})
+	a.demo.Start(ctx, a.now, a.ingest, &a.wg, a.log.Error)
+	a.feeds.start(ctx, &a.wg, a.ingest, demo.Emitter(a.ingest))
 	a.wg.Go(func() { a.ingest.Run(ctx) })
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/cluster/lease"
+	"github.com/citywall/citywall/demo/feedsim"
 	"github.com/citywall/citywall/feeds"
-	"github.com/citywall/citywall/feeds/sim"
 	"github.com/citywall/citywall/web"
 )
 
@@ -59,7 +59,7 @@ func (a *App) RedisPrefix() string {
 
 // FeedSim is the demo city's sensor and call simulator, nil when the demo
 // is off; tests use it to trigger a rainstorm.
-func (a *App) FeedSim() *sim.Sim { return a.feeds.sim }
+func (a *App) FeedSim() *feedsim.Sim { return a.feeds.sim }
 
 // SetFeedAlerter routes the feeds' threshold and staleness alerts.
 func (a *App) SetFeedAlerter(al feeds.Alerter) { a.feeds.alerter.p.Store(&al) }

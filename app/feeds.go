@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/demo/city"
+	"github.com/citywall/citywall/demo/feedsim"
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/kpi"
-	"github.com/citywall/citywall/feeds/sim"
 	"github.com/citywall/citywall/feeds/source"
-	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/web"
 )
@@ -28,8 +28,8 @@ type feedsPart struct {
 	feed    *feeds.Feed
 	kpi     *kpi.Tracker
 	alerter alerterSlot
-	sim     *sim.Sim // nil unless the demo runs
-	simOwn  bool     // the demo's own stations are in use, so its readings count
+	sim     *feedsim.Sim // nil unless the demo runs
+	simOwn  bool         // the demo's own stations are in use, so its readings count
 }
 
 // alerterSlot forwards feed alerts to whatever SetFeedAlerter installed;
@@ -54,11 +54,9 @@ func newFeeds(a *App) (*feedsPart, error) {
 	fc := a.cfg.Feeds
 	fa := &feedsPart{cfg: a.cfg, log: a.log, now: a.now, hub: a.hub}
 	stations := stationsFromConfig(fc.Stations)
-	if a.demo != nil {
-		fa.sim = a.demo.feedSim
-		if a.demo.stations != nil {
-			stations, fa.simOwn = a.demo.stations, true
-		}
+	fa.sim = a.demo.FeedSim()
+	if own := a.demo.Stations(); own != nil {
+		stations, fa.simOwn = own, true
 	}
 	var err error
 	fa.feed, err = feeds.New(feeds.Options{
@@ -93,7 +91,7 @@ func stationsFromConfig(cs []config.FeedStation) []feeds.Station {
 
 // start runs the feed, the KPI publisher, the sources and the demo under
 // wg until ctx ends.
-func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup, calls sim.CallSink, tickets demo.Emitter) {
+func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup, calls feedsim.CallSink, tickets city.Emitter) {
 	wg.Go(func() { _ = fa.feed.Run(ctx) })
 	wg.Go(func() { fa.publishKPI(ctx) })
 	for _, s := range fa.cfg.Feeds.Sources {
@@ -116,7 +114,7 @@ func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup, calls sim.Ca
 	if fa.sim != nil {
 		// With stations of its own a city gets the demo's calls and storm
 		// tickets, not readings for stations it does not have.
-		var readings sim.ReadingSink = fa.feed
+		var readings feedsim.ReadingSink = fa.feed
 		if !fa.simOwn {
 			readings = discardReadings{}
 		}

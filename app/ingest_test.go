@@ -14,7 +14,6 @@ import (
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
-	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
 )
 
@@ -167,8 +166,8 @@ func TestIngestReachesWall(t *testing.T) {
 		h2, ok2 := hotOf("交通出行")
 		return ok1 && ok2 && h1.Count == 2 && h2.Count == 1
 	})
-	if h, _ := hotOf("城市管理"); h.En != demo.CategoryNameEn("城市管理") || h.En == "" {
-		t.Errorf("hot/1h 城市管理 en = %q, want %q", h.En, demo.CategoryNameEn("城市管理"))
+	if h, _ := hotOf("城市管理"); h.En != ticket.CategoryNameEn("城市管理") || h.En == "" {
+		t.Errorf("hot/1h 城市管理 en = %q, want %q", h.En, ticket.CategoryNameEn("城市管理"))
 	}
 
 	c.until("three tickets on the tickets topic", func() bool { return len(c.events["tickets"]) == 3 })

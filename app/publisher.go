@@ -11,6 +11,7 @@ import (
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
+	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/web"
 )
@@ -108,7 +109,7 @@ type hotValue struct {
 func (p *publisher) hotNow(w time.Duration) map[string]json.RawMessage {
 	cur := map[string]json.RawMessage{}
 	for _, t := range p.engine.HotTopics(w, p.cfg.HotTopics) {
-		b, _ := json.Marshal(hotValue{Count: t.Count, Prev: t.Prev, Trend: round3(t.Trend), En: categoryEn(t.Category)})
+		b, _ := json.Marshal(hotValue{Count: t.Count, Prev: t.Prev, Trend: round3(t.Trend), En: ticket.CategoryNameEn(t.Category)})
 		cur[t.Category] = b
 	}
 	return cur

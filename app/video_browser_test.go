@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/demo/democam"
 )
 
 // tileStatus is what a video tile of the camera page shows.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/stream/relay"
 )
 

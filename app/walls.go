@@ -12,7 +12,10 @@ import (
 // newWalls builds the wall manager: the configured walls (with the demo
 // overlay's sets, tours and schedules) over the configured cameras.
 func (a *App) newWalls() (*wall.Manager, error) {
-	cams := wallCameras(a.cfg.Cameras)
+	var cams []wall.Camera
+	for _, c := range a.cfg.Cameras {
+		cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
+	}
 	spec := a.cfg.Walls
 	var store wall.Store = &wall.MemoryStore{Keep: spec.AuditKeep}
 	if spec.StateFile != "" {

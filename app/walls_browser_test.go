@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/geo/demo"
+	"github.com/citywall/citywall/demo/city"
 )
 
 // newWallBrowser starts headless Chromium at 3840×2160 for the wall
@@ -161,7 +161,7 @@ func demoWallServerQuiet(t *testing.T) *server {
 	}
 	dead := ln.Addr().String()
 	ln.Close()
-	for _, c := range demo.Cameras() {
+	for _, c := range city.Cameras() {
 		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn,
 			Lat: c.Lat, Lng: c.Lng, Tags: c.Tags, Main: "rtsp://" + dead + "/" + c.ID})
 	}
