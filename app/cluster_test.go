@@ -23,6 +23,7 @@ import (
 	"github.com/citywall/citywall/cluster/redistest"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // redisProc is a redis-server a test starts on a free port, with an
@@ -277,13 +278,7 @@ func postRetrying(s *server, body string) (int, ticket.PostResult) {
 
 func eventuallyWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting %s for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, d, 50*time.Millisecond, cond)
 }
 
 // TestClusterResumeOnAnotherInstance moves a client from one instance to
