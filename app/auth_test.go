@@ -190,10 +190,10 @@ func TestWebSocketAuth(t *testing.T) {
 			c := newWSClient(t, conn)
 			hello := c.next()
 			if hello.Type != "hello" || hello.Name != "wall-1" || !slices.Equal(hello.Roles, []string{"wall"}) || hello.Build != "test-build" {
-				t.Errorf("hello %s", hello.raw)
+				t.Errorf("hello %s", hello.Raw)
 			}
-			if l := s.leaks(hello.raw); slices.Contains(l, "a token") {
-				t.Errorf("hello shows a token: %s", hello.raw)
+			if l := s.leaks(hello.Raw); slices.Contains(l, "a token") {
+				t.Errorf("hello shows a token: %s", hello.Raw)
 			}
 		})
 	}
@@ -203,7 +203,7 @@ func TestWebSocketAuth(t *testing.T) {
 		c.send(map[string]any{"op": "subscribe", "id": 7, "topic": "heat/8/1h/all"})
 		m := c.waitFor("error", func(m wsMsg) bool { return m.Type == "error" || m.Type == "snapshot" })
 		if m.Type != "error" || m.ID != 7 || m.Code != "forbidden" {
-			t.Errorf("ingest subscribing: %s", m.raw)
+			t.Errorf("ingest subscribing: %s", m.Raw)
 		}
 	})
 	t.Run("bad requests keep the connection", func(t *testing.T) {
@@ -219,12 +219,12 @@ func TestWebSocketAuth(t *testing.T) {
 			c.send(req)
 			m := c.waitFor("an error", func(m wsMsg) bool { return m.Type == "error" })
 			if m.Reason == "" {
-				t.Errorf("%v: %s", req, m.raw)
+				t.Errorf("%v: %s", req, m.Raw)
 			}
 		}
 		c.send(map[string]any{"op": "ping", "id": 9})
 		if m := c.waitFor("pong", func(m wsMsg) bool { return m.Type == "pong" }); m.ID != 9 {
-			t.Errorf("pong %s", m.raw)
+			t.Errorf("pong %s", m.Raw)
 		}
 	})
 }
@@ -298,7 +298,7 @@ func TestSessionCookie(t *testing.T) {
 		}
 		c := newWSClient(t, conn)
 		if m := c.next(); m.Type != "hello" || m.Name != "wall-1" {
-			t.Errorf("hello %s", m.raw)
+			t.Errorf("hello %s", m.Raw)
 		}
 		c.subscribe("hot/1h")
 	})

@@ -323,7 +323,7 @@ func TestClusterResumeOnAnotherInstance(t *testing.T) {
 	cb.send(map[string]any{"op": "subscribe", "id": 7, "topic": topic, "epoch": epoch, "seq": seq})
 	m := cb.waitFor("resumed", func(m wsMsg) bool { return m.Topic == topic && m.Type != "delta" })
 	if m.Type != "resumed" || m.Seq != seq {
-		t.Fatalf("on B after seq %d of epoch %s: %s", seq, epoch, m.raw)
+		t.Fatalf("on B after seq %d of epoch %s: %s", seq, epoch, m.Raw)
 	}
 	cb.until("the missed deltas", func() bool { return sum(t, cb.state[topic]) == 110 })
 	fresh := b.connect(tokens[config.RoleWall])
@@ -342,7 +342,7 @@ func TestClusterResumeOnAnotherInstance(t *testing.T) {
 	cb.send(map[string]any{"op": "subscribe", "id": 8, "topic": "tickets", "epoch": evEpoch, "seq": evSeq})
 	m = cb.waitFor("resumed tickets", func(m wsMsg) bool { return m.Topic == "tickets" && m.Type != "delta" })
 	if m.Type != "resumed" {
-		t.Fatalf("tickets on B: %s", m.raw)
+		t.Fatalf("tickets on B: %s", m.Raw)
 	}
 	cb.until("60 missed tickets", func() bool { return len(cb.events["tickets"]) == 60 })
 	for _, e := range cb.events["tickets"] {

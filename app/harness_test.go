@@ -348,21 +348,7 @@ func array(items ...tk) string {
 }
 
 // wsMsg is any server → client message.
-type wsMsg struct {
-	Type   string          `json:"type"`
-	ID     int64           `json:"id"`
-	Topic  string          `json:"topic"`
-	Epoch  string          `json:"epoch"`
-	Seq    uint64          `json:"seq"`
-	Data   json.RawMessage `json:"data"`
-	Code   string          `json:"code"`
-	Reason string          `json:"reason"`
-	Build  string          `json:"build"`
-	Name   string          `json:"name"`
-	Roles  []string        `json:"roles"`
-	Time   string          `json:"time"`
-	raw    string
-}
+type wsMsg = testkit.Msg
 
 // wsClient is a real WebSocket client of /ws that splits frames into
 // messages and keeps the state of the topics it is subscribed to.
@@ -412,7 +398,7 @@ func (s *server) connect(token string) *wsClient {
 	c := newWSClient(s.t, conn)
 	hello := c.next()
 	if hello.Type != "hello" {
-		s.t.Fatalf("first message is %s, want hello", hello.raw)
+		s.t.Fatalf("first message is %s, want hello", hello.Raw)
 	}
 	return c
 }
@@ -429,24 +415,12 @@ func (c *wsClient) read(deadline time.Time) error {
 	if c.closed != nil {
 		return c.closed
 	}
-	_ = c.conn.SetReadDeadline(deadline)
-	typ, data, err := c.conn.ReadMessage()
+	ms, err := testkit.ReadFrame(c.conn, deadline)
 	if err != nil {
 		c.closed = err
 		return err
 	}
-	if typ != websocket.TextMessage {
-		c.t.Errorf("frame of type %d, want text", typ)
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if line == "" {
-			continue
-		}
-		var m wsMsg
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			c.t.Fatalf("message is not JSON: %v\n%s", err, line)
-		}
-		m.raw = line
+	for _, m := range ms {
 		c.apply(m)
 		c.queue = append(c.queue, m)
 	}
@@ -491,7 +465,7 @@ func (c *wsClient) apply(m wsMsg) {
 			Del []string                   `json:"del"`
 		}
 		if err := json.Unmarshal(m.Data, &d); err != nil {
-			c.t.Fatalf("delta of %s: %v\n%s", m.Topic, err, m.raw)
+			c.t.Fatalf("delta of %s: %v\n%s", m.Topic, err, m.Raw)
 		}
 		st := c.state[m.Topic]
 		if st == nil {
@@ -566,7 +540,7 @@ func (c *wsClient) subscribe(topic string) wsMsg {
 	c.send(map[string]any{"op": "subscribe", "id": id, "topic": topic})
 	return c.waitFor("snapshot of "+topic, func(m wsMsg) bool {
 		if m.Type == "error" && m.ID == id {
-			c.t.Fatalf("subscribe %s: %s", topic, m.raw)
+			c.t.Fatalf("subscribe %s: %s", topic, m.Raw)
 		}
 		return m.Type == "snapshot" && m.Topic == topic
 	})

@@ -568,18 +568,18 @@ func TestResumeAfterReconnect(t *testing.T) {
 	c2.send(map[string]any{"op": "subscribe", "id": 5, "topic": topic, "epoch": epoch, "seq": seq})
 	m := c2.waitFor("resumed", func(m wsMsg) bool { return m.Type == "resumed" || m.Type == "snapshot" })
 	if m.Type != "resumed" || m.ID != 5 || m.Epoch != epoch || m.Seq != seq {
-		t.Fatalf("resubscribe with epoch %s seq %d: %s", epoch, seq, m.raw)
+		t.Fatalf("resubscribe with epoch %s seq %d: %s", epoch, seq, m.Raw)
 	}
 	d := c2.waitFor("the missed delta", func(m wsMsg) bool { return m.Type == "delta" && m.Topic == topic })
 	if d.Seq != seq+1 || !strings.Contains(string(d.Data), cellOf(t, lat2, lng2, 9)) {
-		t.Errorf("missed delta %s, want seq %d with cell %s", d.raw, seq+1, cellOf(t, lat2, lng2, 9))
+		t.Errorf("missed delta %s, want seq %d with cell %s", d.Raw, seq+1, cellOf(t, lat2, lng2, 9))
 	}
 
 	// A stale epoch gets a fresh snapshot instead.
 	c3 := s.connect(s.tokens[config.RoleWall])
 	c3.send(map[string]any{"op": "subscribe", "id": 6, "topic": topic, "epoch": "OLDEPOCH", "seq": 3})
 	if m := c3.waitFor("snapshot", func(m wsMsg) bool { return m.Type == "resumed" || m.Type == "snapshot" }); m.Type != "snapshot" {
-		t.Errorf("stale epoch answered %s", m.raw)
+		t.Errorf("stale epoch answered %s", m.Raw)
 	}
 	if n := len(c3.state[topic]); n != 2 {
 		t.Errorf("fresh snapshot has %d cells, want 2", n)
