@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/config"
@@ -143,7 +144,8 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 	if a.walls, err = a.newWalls(); err != nil {
 		return nil, fmt.Errorf("walls: %w", err)
 	}
-	registerMetrics(a.reg, a.store, a.engine)
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		a.store.Collector(), a.engine.Collector())
 	if a.video, err = newVideo(a); err != nil {
 		return nil, err
 	}
@@ -165,6 +167,7 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	a.pub.today = a.ingest.Today
+	a.cluster.attach(clusterParts{hub: a.hub, engine: a.engine, pub: a.pub, walls: a.walls, alerting: a.alerting})
 	a.web = web.New(a.webDeps())
 	return a, nil
 }
@@ -303,8 +306,8 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.cluster.start(ctx, &a.wg)
 	a.wg.Go(func() { a.walls.Run(ctx) })
-	a.demo.Start(ctx, a.now, a.ingest, &a.wg, a.log.Error)
-	a.feeds.start(ctx, &a.wg, a.ingest, demo.Emitter(a.ingest))
+	a.demo.Start(ctx, a.now, a.ingest, a.feeds.feed, &a.wg, a.log.Error)
+	a.feeds.start(ctx, &a.wg)
 	a.wg.Go(func() { a.ingest.Run(ctx) })
 	a.ready.Store(true)
 	a.log.Info("citywall serving", "url", a.URL(), "build", a.build, "demo", a.cfg.Demo.Enabled)
@@ -371,10 +374,3 @@ func (a *App) housekeeping(ctx context.Context) {
 		}
 	}
 }
-
-// CellsLive is how many cells hold a count, over every resolution and
-// window (all categories): the load tools' figure.
-func (a *App) CellsLive() int { return a.engine.Stats().Cells }
-
-// TicketsStored is how many tickets the App holds: the load tools' figure.
-func (a *App) TicketsStored() int { return a.store.Len() }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/ingest"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/stream/redisbroker"
+	"github.com/citywall/citywall/wall"
 	"github.com/citywall/citywall/web"
 )
 
@@ -29,7 +32,11 @@ import (
 // the broker; the leader's lease picks the instance that does the
 // singleton work (leader.go).
 type clusterMode struct {
-	a        *App
+	cfg      config.Redis
+	now      func() time.Time
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	parts    clusterParts // set by attach
 	redis    redis.UniversalClient
 	id       string
 	broker   *redisbroker.Broker
@@ -58,7 +65,8 @@ func clusterDerivedTopic(t string) bool {
 func newClusterMode(a *App) (*clusterMode, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	c := &clusterMode{a: a, redis: newRedis(a.cfg.Redis), id: hex.EncodeToString(b[:]), local: stream.NewEpoch()}
+	c := &clusterMode{cfg: a.cfg.Redis, now: a.now, log: a.log, reg: a.reg,
+		redis: newRedis(a.cfg.Redis), id: hex.EncodeToString(b[:]), local: stream.NewEpoch()}
 	a.onClose(func() { _ = c.redis.Close() })
 	c.broker = redisbroker.New(redisbroker.Options{
 		Client:     c.redis,
@@ -94,12 +102,28 @@ func newClusterMode(a *App) (*clusterMode, error) {
 
 // ingestBackend is the pipeline's backend: the shared ingest stream.
 func (c *clusterMode) ingestBackend(apply ingest.ApplyFunc) (ingest.Backend, error) {
-	a := c.a
 	c.ingest = ingest.NewRedis(ingest.RedisOptions{
-		Client: c.redis, Key: "{" + a.cfg.Redis.Prefix + "}:ingest", Retention: a.cfg.Redis.Retention,
-		Instance: c.id, EmitTimeout: a.cfg.Redis.DialTimeout, Now: a.now, Log: a.log, Registerer: a.reg,
+		Client: c.redis, Key: "{" + c.cfg.Prefix + "}:ingest", Retention: c.cfg.Retention,
+		Instance: c.id, EmitTimeout: c.cfg.DialTimeout, Now: c.now, Log: c.log, Registerer: c.reg,
 	}, apply)
 	return c.ingest, nil
+}
+
+// clusterParts are what the cluster mode keeps in step with the other
+// instances.
+type clusterParts struct {
+	hub      *stream.Hub
+	engine   *geo.Engine
+	pub      *publisher
+	walls    *wall.Manager
+	alerting *alerting // nil when alerting is off
+}
+
+// attach gives the cluster mode the parts, once built; nothing alone.
+func (c *clusterMode) attach(p clusterParts) {
+	if c != nil {
+		c.parts = p
+	}
 }
 
 // epoch is the hub's epoch: shared with Redis, fresh without.
@@ -142,7 +166,7 @@ func (c *clusterMode) start(ctx context.Context, wg *sync.WaitGroup) {
 	if c == nil {
 		return
 	}
-	wg.Go(func() { c.broker.Run(ctx, c.a.hub) })
+	wg.Go(func() { c.broker.Run(ctx, c.parts.hub) })
 	c.runLeader(ctx, wg)
 }
 
@@ -150,7 +174,7 @@ func (c *clusterMode) start(ctx context.Context, wg *sync.WaitGroup) {
 // differs between the engine and the hub's topics, so deltas lost while
 // nobody produced (a hand-over, a Redis outage) are made good.
 func (c *clusterMode) resync() {
-	a := c.a
+	a := c.parts
 	ctx := context.Background()
 	for _, name := range a.hub.Topics() {
 		if !strings.HasPrefix(name, "heat/") {

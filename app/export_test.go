@@ -59,10 +59,14 @@ func (a *App) RedisPrefix() string {
 
 // FeedSim is the demo city's sensor and call simulator, nil when the demo
 // is off; tests use it to trigger a rainstorm.
-func (a *App) FeedSim() *feedsim.Sim { return a.feeds.sim }
+func (a *App) FeedSim() *feedsim.Sim { return a.demo.FeedSim() }
 
 // SetFeedAlerter routes the feeds' threshold and staleness alerts.
 func (a *App) SetFeedAlerter(al feeds.Alerter) { a.feeds.alerter.p.Store(&al) }
 
 // SetCameraAlerter connects a camera alerter; call it before Run.
 func (a *App) SetCameraAlerter(x CameraAlerter) { a.video.alerter = x }
+
+// CellsLive is how many cells hold a count, over every resolution and
+// window (all categories).
+func (a *App) CellsLive() int { return a.engine.Stats().Cells }

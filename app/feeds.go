@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/demo/city"
-	"github.com/citywall/citywall/demo/feedsim"
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/kpi"
 	"github.com/citywall/citywall/feeds/source"
@@ -28,8 +26,6 @@ type feedsPart struct {
 	feed    *feeds.Feed
 	kpi     *kpi.Tracker
 	alerter alerterSlot
-	sim     *feedsim.Sim // nil unless the demo runs
-	simOwn  bool         // the demo's own stations are in use, so its readings count
 }
 
 // alerterSlot forwards feed alerts to whatever SetFeedAlerter installed;
@@ -54,9 +50,8 @@ func newFeeds(a *App) (*feedsPart, error) {
 	fc := a.cfg.Feeds
 	fa := &feedsPart{cfg: a.cfg, log: a.log, now: a.now, hub: a.hub}
 	stations := stationsFromConfig(fc.Stations)
-	fa.sim = a.demo.FeedSim()
 	if own := a.demo.Stations(); own != nil {
-		stations, fa.simOwn = own, true
+		stations = own
 	}
 	var err error
 	fa.feed, err = feeds.New(feeds.Options{
@@ -89,9 +84,9 @@ func stationsFromConfig(cs []config.FeedStation) []feeds.Station {
 	return out
 }
 
-// start runs the feed, the KPI publisher, the sources and the demo under
-// wg until ctx ends.
-func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup, calls feedsim.CallSink, tickets city.Emitter) {
+// start runs the feed, the KPI publisher and the sources under wg until
+// ctx ends.
+func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { _ = fa.feed.Run(ctx) })
 	wg.Go(func() { fa.publishKPI(ctx) })
 	for _, s := range fa.cfg.Feeds.Sources {
@@ -111,24 +106,7 @@ func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup, calls feedsi
 			})
 		}
 	}
-	if fa.sim != nil {
-		// With stations of its own a city gets the demo's calls and storm
-		// tickets, not readings for stations it does not have.
-		var readings feedsim.ReadingSink = fa.feed
-		if !fa.simOwn {
-			readings = discardReadings{}
-		}
-		wg.Go(func() {
-			if err := fa.sim.Run(ctx, fa.now, readings, calls, tickets); err != nil && ctx.Err() == nil {
-				fa.log.Error("demo feeds stopped", "err", err)
-			}
-		})
-	}
 }
-
-type discardReadings struct{}
-
-func (discardReadings) Ingest(context.Context, string, []feeds.Item) []feeds.Outcome { return nil }
 
 // publishKPI publishes today's figures when they changed, at most once a
 // second, and at least every 30 s (overdue responses and the date move

@@ -104,7 +104,7 @@ func (n *clusterMode) sharedAlerting(al *alerting, store *alerts.Store, notifier
 			return nil
 		}})
 	}
-	n.disp = alertredis.NewDispatcher(n.redis, n.prefix, n.lease, sinks, n.a.log.With("component", "dispatch"))
+	n.disp = alertredis.NewDispatcher(n.redis, n.prefix, n.lease, sinks, n.log.With("component", "dispatch"))
 	// The store appends each change's notifications to the outbox in the
 	// same script as the state: nothing is notified directly.
 	*notifiers = nil
@@ -151,17 +151,17 @@ func (n *leader) Gained() time.Time {
 // follow keeps this instance's alerts and walls up to date with what the
 // others change, and hands the singleton work over when leadership moves.
 func (n *clusterMode) follow(ctx context.Context) {
-	a := n.a
+	a := n.parts
 	t := time.NewTicker(leaderSyncInterval)
 	defer t.Stop()
 	syncState := func() {
 		if a.alerting != nil {
 			if err := a.alerting.mgr.Sync(ctx); err != nil && ctx.Err() == nil {
-				a.log.Debug("alert state not synced", "err", err)
+				n.log.Debug("alert state not synced", "err", err)
 			}
 		}
 		if err := a.walls.Sync(ctx); err != nil && ctx.Err() == nil {
-			a.log.Debug("wall state not synced", "err", err)
+			n.log.Debug("wall state not synced", "err", err)
 		}
 	}
 	for {
@@ -180,7 +180,7 @@ func (n *clusterMode) follow(ctx context.Context) {
 			// alerts and their timers, tour positions.
 			syncState()
 			if a.alerting != nil {
-				a.alerting.cluster.Resume(a.now())
+				a.alerting.cluster.Resume(n.now())
 				a.alerting.mgr.Wake()
 			}
 			a.walls.Wake()
@@ -197,13 +197,13 @@ func (n *clusterMode) follow(ctx context.Context) {
 // without them (restarted without persistence), so instances that start
 // later load them.
 func (n *clusterMode) reseed(ctx context.Context) {
-	a := n.a
+	a := n.parts
 	if a.alerting != nil && n.alerts.Lost(ctx) {
-		a.log.Warn("alert state missing in Redis; saving this leader's")
+		n.log.Warn("alert state missing in Redis; saving this leader's")
 		_ = a.alerting.mgr.Resave(ctx)
 	}
 	if n.walls != nil && n.walls.Lost() {
-		a.log.Warn("wall state missing in Redis; saving this leader's")
+		n.log.Warn("wall state missing in Redis; saving this leader's")
 		_ = a.walls.Resave()
 	}
 }

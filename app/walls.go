@@ -3,8 +3,6 @@ package app
 import (
 	"errors"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/wall"
 )
@@ -26,20 +24,12 @@ func (a *App) newWalls() (*wall.Manager, error) {
 	if a.cluster != nil {
 		store = a.cluster.wallStore(spec.AuditKeep)
 	}
-	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "citywall_wall_changes_total",
-		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
-	}, []string{"action"})
-	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "citywall_wall_store_errors_total",
-		Help: "Failed writes of the wall state or the audit trail.",
-	})
-	a.reg.MustRegister(changes, storeErrors)
+	metrics := wall.NewMetrics(a.reg)
 	m, err := wall.New(wall.Options{
 		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
 		Log:      a.log.With("component", "wall"),
-		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
-		OnError:  func(error) { storeErrors.Inc() },
+		OnChange: metrics.Change,
+		OnError:  metrics.StoreError,
 		Active:   a.cluster.leaderActive(),
 		Now:      a.now,
 	})

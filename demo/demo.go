@@ -23,6 +23,7 @@ import (
 	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/demo/feedsim"
 	"github.com/citywall/citywall/feeds"
+	"github.com/citywall/citywall/feeds/kpi"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/tools/eval"
 	"github.com/citywall/citywall/wall"
@@ -38,11 +39,13 @@ type City struct {
 	feedSim  *feedsim.Sim
 }
 
-// Sink is where the simulated city's tickets and events go: the ingest
-// pipeline, like posted ones.
+// Sink is where the simulated city's tickets, events and calls go: the
+// ingest pipeline, like posted ones.
 type Sink interface {
 	EmitTicket(ticket.Ticket)
 	EmitEvent(ticket.Event)
+	Call(kpi.Call) (ticket.PostStatus, string)
+	Volume(created time.Time)
 }
 
 // Apply fills in cfg from the demo city when cfg.Demo.Enabled, and
@@ -122,22 +125,33 @@ func (d *City) FeedSim() *feedsim.Sim {
 	return d.feedSim
 }
 
-// Start runs the simulated city's tickets into sink under wg until ctx
-// ends; logf hears why it stopped early.
-func (d *City) Start(ctx context.Context, now func() time.Time, sink Sink, wg *sync.WaitGroup, logf func(string, ...any)) {
+// Start runs the simulated city's tickets and its sensors, calls and
+// rainstorms into sink and feed under wg until ctx ends; logf hears why
+// one stopped early. With stations of its own a city gets the demo's
+// calls and storm tickets, not readings for stations it does not have.
+func (d *City) Start(ctx context.Context, now func() time.Time, sink Sink, feed feedsim.ReadingSink, wg *sync.WaitGroup, logf func(string, ...any)) {
 	if d == nil {
 		return
 	}
 	s := city.New(city.Options{PerDay: d.cfg.PerDay, Speed: d.cfg.Speed, Seed: d.cfg.Seed, Backfill: d.backfill})
 	wg.Go(func() {
-		if err := s.Run(ctx, now, Emitter(sink)); err != nil && ctx.Err() == nil {
+		if err := s.Run(ctx, now, emitter{sink}); err != nil && ctx.Err() == nil {
 			logf("demo city stopped", "err", err)
+		}
+	})
+	if d.stations == nil {
+		feed = discardReadings{}
+	}
+	wg.Go(func() {
+		if err := d.feedSim.Run(ctx, now, feed, sink, emitter{sink}); err != nil && ctx.Err() == nil {
+			logf("demo feeds stopped", "err", err)
 		}
 	})
 }
 
-// Emitter is sink as the simulators emit to it.
-func Emitter(sink Sink) city.Emitter { return emitter{sink} }
+type discardReadings struct{}
+
+func (discardReadings) Ingest(context.Context, string, []feeds.Item) []feeds.Outcome { return nil }
 
 type emitter struct{ s Sink }
 

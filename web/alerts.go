@@ -174,8 +174,8 @@ func decodeStrict(data []byte, v any, allowEmpty bool) error {
 	return nil
 }
 
-// DecodeAck reads an ack body.
-func DecodeAck(data []byte) (AckRequest, error) {
+// decodeAck reads an ack body.
+func decodeAck(data []byte) (AckRequest, error) {
 	var req AckRequest
 	if err := decodeStrict(data, &req, true); err != nil {
 		return req, err
@@ -186,8 +186,8 @@ func DecodeAck(data []byte) (AckRequest, error) {
 	return req, nil
 }
 
-// DecodeResolve reads a resolve body; the reason is required.
-func DecodeResolve(data []byte) (ResolveRequest, error) {
+// decodeResolve reads a resolve body; the reason is required.
+func decodeResolve(data []byte) (ResolveRequest, error) {
 	var req ResolveRequest
 	if err := decodeStrict(data, &req, false); err != nil {
 		return req, err
@@ -202,9 +202,9 @@ func DecodeResolve(data []byte) (ResolveRequest, error) {
 	return req, nil
 }
 
-// DecodeSilence reads a silence body into a silence starting at now unless
+// decodeSilence reads a silence body into a silence starting at now unless
 // it says otherwise; alerts.Silence.Validate checks the rest.
-func DecodeSilence(data []byte, now time.Time) (alerts.Silence, error) {
+func decodeSilence(data []byte, now time.Time) (alerts.Silence, error) {
 	var req SilenceRequest
 	if err := decodeStrict(data, &req, false); err != nil {
 		return alerts.Silence{}, err
@@ -281,7 +281,7 @@ func (s *Server) handleAckAlert(al *Alerts, w http.ResponseWriter, r *http.Reque
 	if !ok {
 		return
 	}
-	req, err := DecodeAck(data)
+	req, err := decodeAck(data)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
@@ -305,7 +305,7 @@ func (s *Server) handleResolveAlert(al *Alerts, w http.ResponseWriter, r *http.R
 	if !ok {
 		return
 	}
-	req, err := DecodeResolve(data)
+	req, err := decodeResolve(data)
 	if err != nil {
 		s.lifecycleError(w, err)
 		return
@@ -329,7 +329,7 @@ func (s *Server) handlePostSilence(al *Alerts, w http.ResponseWriter, r *http.Re
 	if !ok {
 		return
 	}
-	sil, err := DecodeSilence(data, s.now())
+	sil, err := decodeSilence(data, s.now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/app"
@@ -137,7 +138,8 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	var apps []*app.App
+	var regs []*prometheus.Registry // each instance's, for citywall_tickets_stored
+	var urls []string
 	var done []chan error
 	defer func() {
 		stop()
@@ -147,18 +149,19 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	}()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Posters + 2}}
 	for range o.Instances {
-		app, err := app.New(cfg, app.Options{})
+		reg := prometheus.NewRegistry()
+		srv, err := app.New(cfg, app.Options{Registry: reg})
 		if err != nil {
 			return ClusterReport{}, err
 		}
-		if _, err := app.Listen(); err != nil {
+		if _, err := srv.Listen(); err != nil {
 			return ClusterReport{}, err
 		}
 		d := make(chan error, 1)
-		go func() { d <- app.Run(runCtx) }()
-		apps, done = append(apps, app), append(done, d)
+		go func() { d <- srv.Run(runCtx) }()
+		regs, urls, done = append(regs, reg), append(urls, srv.URL()), append(done, d)
 		for deadline := time.Now().Add(time.Minute); ; {
-			resp, err := client.Get(app.URL() + "/readyz")
+			resp, err := client.Get(srv.URL() + "/readyz")
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -166,7 +169,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 				}
 			}
 			if time.Now().After(deadline) {
-				return ClusterReport{}, fmt.Errorf("instance %d not ready", len(apps))
+				return ClusterReport{}, fmt.Errorf("instance %d not ready", len(urls))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -190,9 +193,9 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	}
 
 	// The probe: a wall on the last instance, tickets posted to the first.
-	last := apps[len(apps)-1]
+	last := urls[len(urls)-1]
 	h := http.Header{"Authorization": {"Bearer " + token}}
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(last.URL(), "http")+"/ws", h)
+	conn, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(last, "http")+"/ws", h)
 	if err != nil {
 		return ClusterReport{}, fmt.Errorf("dial: %w", err)
 	}
@@ -235,7 +238,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 		body, _ := json.Marshal([]ticket.Ticket{{ID: id, Channel: ticket.ChannelPhone, Category: "城市管理",
 			Lat: 20.02, Lng: 110.33, Created: time.Now().Add(-time.Second)}})
 		t0 := time.Now()
-		if _, err := post(apps[0].URL(), body); err != nil {
+		if _, err := post(urls[0], body); err != nil {
 			return 0, false
 		}
 		select {
@@ -278,7 +281,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 			for i := p; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 				body := makeBatch(r, &seq, o.Batch)
 				t0 := time.Now()
-				res, err := post(apps[i%len(apps)].URL(), body)
+				res, err := post(urls[i%len(urls)], body)
 				if err != nil {
 					mu.Lock()
 					firstErr = err
@@ -315,8 +318,8 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	want := int(rep.Tickets) + int(probeN.Load())
 	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		all := true
-		for _, a := range apps {
-			if a.TicketsStored() < want {
+		for _, reg := range regs {
+			if int(gaugeSum(reg, "citywall_tickets_stored")) < want {
 				all = false
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uber/h3-go/v4"
 
 	"github.com/citywall/citywall/app"
@@ -75,22 +76,23 @@ func RunIngest(ctx context.Context, o IngestOptions) (IngestReport, error) {
 	cfg.Server.MaxBodyBytes = 64 << 20
 	cfg.Tickets.MaxTickets = 50_000_000
 	cfg.Auth.Tokens = []config.Token{{Name: "loadtest", Token: token, Roles: []config.Role{config.RoleIngest, config.RoleAdmin}}}
-	app, err := app.New(cfg, app.Options{})
+	reg := prometheus.NewRegistry()
+	srv, err := app.New(cfg, app.Options{Registry: reg})
 	if err != nil {
 		return IngestReport{}, err
 	}
-	if _, err := app.Listen(); err != nil {
+	if _, err := srv.Listen(); err != nil {
 		return IngestReport{}, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
+	go func() { done <- srv.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
 	var seq atomic.Int64
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Posters}}
-	url := app.URL() + "/api/v1/tickets"
+	url := srv.URL() + "/api/v1/tickets"
 	var (
 		accepted, rejected, posts atomic.Int64
 		mu                        sync.Mutex
@@ -150,7 +152,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (IngestReport, error) {
 		H3PerSecond: h3Rate(),
 	}
 	rep.PostP50, rep.PostP99 = percentile(lat, 0.50), percentile(lat, 0.99)
-	rep.CellsCounted = app.CellsLive()
+	rep.CellsCounted = int(gaugeSum(reg, "citywall_geo_window_cells"))
 	return rep, nil
 }
 
@@ -234,4 +236,23 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	}
 	_, err = fmt.Fprint(out, rep.String())
 	return err
+}
+
+// gaugeSum is the sum of the samples of the gauge name in reg (0 when
+// absent): what the server reports of itself on /metrics.
+func gaugeSum(reg prometheus.Gatherer, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
