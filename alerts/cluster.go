@@ -12,16 +12,13 @@ import (
 	"github.com/uber/h3-go/v4"
 
 	"github.com/citywall/citywall/alerts/scan"
+	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/internal/atomicfile"
 )
 
 // District is an outlined district, for naming where a cluster is.
-type District struct {
-	Name    string
-	NameEn  string
-	Polygon [][2]float64 // [lat, lng]
-}
+type District = geo.District
 
 // ClusterOptions tune the cluster source. Zero values take the defaults.
 type ClusterOptions struct {
@@ -369,10 +366,8 @@ func (c *ClusterSource) signal(tr scan.Track) Signal {
 // districtOf names the district of a cluster: the one its centroid lies
 // in, else the one most of its tickets name.
 func (c *ClusterSource) districtOf(cl scan.Cluster) (string, string) {
-	for _, d := range c.opt.Districts {
-		if inPolygon(d.Polygon, cl.Lat, cl.Lng) {
-			return d.Name, d.NameEn
-		}
+	if d, ok := geo.DistrictAt(c.opt.Districts, cl.Lat, cl.Lng); ok {
+		return d.Name, d.NameEn
 	}
 	votes := map[string]int{}
 	for _, id := range cl.Tickets {
@@ -412,18 +407,6 @@ func (c *ClusterSource) Fingerprints() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func inPolygon(poly [][2]float64, lat, lng float64) bool {
-	in := false
-	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
-		yi, xi := poly[i][0], poly[i][1]
-		yj, xj := poly[j][0], poly[j][1]
-		if (yi > lat) != (yj > lat) && lng < (xj-xi)*(lat-yi)/(yj-yi)+xi {
-			in = !in
-		}
-	}
-	return in
 }
 
 func scanWindow(d time.Duration) string {

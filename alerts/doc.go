@@ -8,6 +8,6 @@
 // escalates those unacknowledged past the 30-minute rule and re-notifies,
 // and saves its state to a Store after every change so that open alerts
 // and their deadlines survive a restart. Notifiers deliver: the hub's
-// alert topics (in package web), webhooks (alerts/webhook) and the wall's
+// alert topics (published by package app), webhooks (alerts/webhook) and the wall's
 // camera linkage (WallLink, to a WallPusher).
 package alerts

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/alerts"
-	"github.com/citywall/citywall/alerts/eval"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/tools/eval"
 )
 
 func TestSLAOverdueFiresAndResponseClears(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/citywall/citywall/wall"
 	"github.com/uber/h3-go/v4"
 )
 
@@ -94,7 +95,7 @@ func (c *Config) validateAlerts() []error {
 	ids := map[string]bool{}
 	for i, t := range a.Teams {
 		key := fmt.Sprintf("alerts.teams[%d]", i)
-		if !validID(t.ID) {
+		if !wall.ValidID(t.ID) {
 			bad(key+".id", quote(t.ID), "must be 1..64 of a-z, 0-9, '-' and '_'")
 		} else if ids[t.ID] {
 			bad(key+".id", quote(t.ID), "listed twice")

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/citywall/citywall/wall"
 )
 
 // Feeds are the live flood and traffic readings and the hotline KPIs.
@@ -94,7 +96,7 @@ func (c *Config) validateFeeds(bad func(key string, value any, format string, ar
 	ids := map[string]bool{}
 	for i, s := range f.Stations {
 		key := fmt.Sprintf("feeds.stations[%d]", i)
-		if !validID(s.ID) {
+		if !wall.ValidID(s.ID) {
 			bad(key+".id", quote(s.ID), "must be 1..64 of a-z, 0-9, '-' and '_'")
 		} else if ids[s.ID] {
 			bad(key+".id", quote(s.ID), "listed twice")
@@ -139,7 +141,7 @@ func (c *Config) validateFeeds(bad func(key string, value any, format string, ar
 	names := map[string]bool{}
 	for i, s := range f.Sources {
 		key := fmt.Sprintf("feeds.sources[%d]", i)
-		if !validID(s.Name) {
+		if !wall.ValidID(s.Name) {
 			bad(key+".name", quote(s.Name), "must be 1..64 of a-z, 0-9, '-' and '_'")
 		} else if names[s.Name] {
 			bad(key+".name", quote(s.Name), "listed twice")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // zones resolve on minimal machines too
+
+	"github.com/citywall/citywall/wall"
 )
 
 // Error is a rejected setting: the key as it is written in YAML, the value,
@@ -189,7 +191,7 @@ func (c *Config) Validate() error {
 	ids := map[string]bool{}
 	for i, cam := range c.Cameras {
 		key := fmt.Sprintf("cameras[%d]", i)
-		if !validID(cam.ID) {
+		if !wall.ValidID(cam.ID) {
 			bad(key+".id", quote(cam.ID), "must be 1..64 of a-z, 0-9, '-' and '_'")
 		} else if ids[cam.ID] {
 			bad(key+".id", quote(cam.ID), "listed twice")
@@ -270,18 +272,6 @@ func latLngProblem(lat, lng float64) string {
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
-
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
 
 // RedactURL hides the user part of a URL, name and password (and of one
 // that does not parse), so a camera URL can appear in an error or a log.

@@ -94,52 +94,9 @@ func (l sndbufListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// msg is any server → client message. Decoding is strict, so a field the
+// msg is any server → client message, decoded strictly, so a field the
 // protocol does not document fails the test.
-type msg struct {
-	Type   string          `json:"type"`
-	ID     int64           `json:"id"`
-	Topic  string          `json:"topic"`
-	Epoch  string          `json:"epoch"`
-	Seq    uint64          `json:"seq"`
-	Data   json.RawMessage `json:"data"`
-	Code   string          `json:"code"`
-	Reason string          `json:"reason"`
-	Build  string          `json:"build"`
-	Name   string          `json:"name"`
-	Roles  []string        `json:"roles"`
-	Time   string          `json:"time"`
-
-	received time.Time
-}
-
-func (m msg) String() string {
-	s := fmt.Sprintf("%s id=%d topic=%q epoch=%q seq=%d", m.Type, m.ID, m.Topic, m.Epoch, m.Seq)
-	if m.Code != "" {
-		s += fmt.Sprintf(" code=%s reason=%q", m.Code, m.Reason)
-	}
-	if len(m.Data) > 0 {
-		d := string(m.Data)
-		if len(d) > 120 {
-			d = d[:120] + "…"
-		}
-		s += " data=" + d
-	}
-	return s
-}
-
-func decodeMsg(line []byte) (msg, error) {
-	var m msg
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return msg{}, fmt.Errorf("decode %.200q: %w", line, err)
-	}
-	if m.Type == "" {
-		return msg{}, fmt.Errorf("no type in %.200q", line)
-	}
-	return m, nil
-}
+type msg = testkit.Msg
 
 // wsClient is a protocol client. Its methods return errors so that it can
 // be driven from goroutines other than the test's.
@@ -205,27 +162,12 @@ func (f *fixture) dialHello(dc dialConfig) (*wsClient, error) {
 // read returns the next message, reading a frame when none is pending.
 func (c *wsClient) read() (msg, error) {
 	for len(c.pending) == 0 {
-		if err := c.conn.SetReadDeadline(time.Now().Add(readWait)); err != nil {
-			return msg{}, err
-		}
-		typ, data, err := c.conn.ReadMessage()
+		ms, err := testkit.ReadFrame(c.conn, time.Now().Add(readWait))
 		if err != nil {
 			return msg{}, err
 		}
-		now := time.Now()
-		if typ != websocket.TextMessage {
-			return msg{}, fmt.Errorf("frame type %d, want text", typ)
-		}
-		lines := bytes.Split(data, []byte{'\n'})
-		c.frames = append(c.frames, len(lines))
-		for _, l := range lines {
-			m, err := decodeMsg(l)
-			if err != nil {
-				return msg{}, err
-			}
-			m.received = now
-			c.pending = append(c.pending, m)
-		}
+		c.frames = append(c.frames, len(ms))
+		c.pending = append(c.pending, ms...)
 	}
 	m := c.pending[0]
 	c.pending = c.pending[1:]

@@ -90,7 +90,7 @@ func TestStalledClientIsDisconnected(t *testing.T) {
 					r.err = fmt.Errorf("client %d: %v", i, err)
 					return
 				}
-				r.delays = append(r.delays, m.received.Sub(time.Unix(0, d.Set.Sent)))
+				r.delays = append(r.delays, m.Received.Sub(time.Unix(0, d.Set.Sent)))
 				mu.Lock()
 				progress[i] = m.Seq
 				cond.Broadcast()

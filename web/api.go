@@ -10,54 +10,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/geo"
-	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/geo/ticket"
-	"github.com/citywall/citywall/stream"
-	"github.com/citywall/citywall/wall"
+	"github.com/citywall/citywall/ingest"
 )
 
 // maxCellIDs bounds one outline request.
 const maxCellIDs = 500
 
-// resolveTopic tells the hub which topics exist.
-func (a *App) resolveTopic(name string) (stream.Kind, error) {
-	switch {
-	case name == topicTickets:
-		return stream.KindEvents, nil
-	case name == topicStats:
-		return stream.KindState, nil
-	case name == topicCameras:
-		return stream.KindState, nil
-	case name == topicAlerts || strings.HasPrefix(name, topicAlertsTeam):
-		return a.resolveAlertTopic(name)
-	case name == feeds.TopicFlood || name == feeds.TopicTraffic || name == topicKPI:
-		return stream.KindState, nil
-	case strings.HasPrefix(name, wall.TopicPrefix):
-		return a.resolveWallTopic(name)
-	case strings.HasPrefix(name, topicHotPre):
-		w, err := geo.ParseWindowName(strings.TrimPrefix(name, topicHotPre))
-		if err != nil || !a.hasWindow(w) {
-			return 0, fmt.Errorf("%w: %q: window is not one of %s", stream.ErrUnknownTopic, name, a.windowNames())
-		}
-		return stream.KindState, nil
-	case strings.HasPrefix(name, "heat/"):
-		k, err := geo.ParseHeatTopic(name)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %v", stream.ErrUnknownTopic, err)
-		}
-		if !a.hasWindow(k.Window) || !a.hasRes(k.Res) {
-			return 0, fmt.Errorf("%w: %q: resolution must be one of %v and window one of %s",
-				stream.ErrUnknownTopic, name, a.cfg.Geo.Resolutions, a.windowNames())
-		}
-		return stream.KindState, nil
-	}
-	return 0, fmt.Errorf("%w: %q", stream.ErrUnknownTopic, name)
-}
-
-func (a *App) hasWindow(w time.Duration) bool {
-	for _, x := range a.cfg.Geo.Windows {
+func (s *Server) hasWindow(w time.Duration) bool {
+	for _, x := range s.cfg.Geo.Windows {
 		if x == w {
 			return true
 		}
@@ -65,8 +27,8 @@ func (a *App) hasWindow(w time.Duration) bool {
 	return false
 }
 
-func (a *App) hasRes(r int) bool {
-	for _, x := range a.cfg.Geo.Resolutions {
+func (s *Server) hasRes(r int) bool {
+	for _, x := range s.cfg.Geo.Resolutions {
 		if x == r {
 			return true
 		}
@@ -74,13 +36,20 @@ func (a *App) hasRes(r int) bool {
 	return false
 }
 
-func (a *App) windowNames() []string {
-	out := make([]string, len(a.cfg.Geo.Windows))
-	for i, w := range a.cfg.Geo.Windows {
+func (s *Server) windowNames() []string {
+	out := make([]string, len(s.cfg.Geo.Windows))
+	for i, w := range s.cfg.Geo.Windows {
 		out[i] = geo.WindowName(w)
 	}
 	return out
 }
+
+// Item outcomes of an ingest, as the API reports them.
+const (
+	statusAccepted  = ticket.StatusAccepted
+	statusDuplicate = ticket.StatusDuplicate
+	statusRejected  = ticket.StatusRejected
+)
 
 // PostItem is one item's outcome in a POST answer.
 type PostItem = ticket.PostItem
@@ -90,7 +59,7 @@ type PostResult = ticket.PostResult
 
 // readBody checks the media type and bounds the body. It answers the client
 // itself and returns false when the request cannot go on.
-func (a *App) readBody(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct != "" && err != nil {
@@ -104,57 +73,86 @@ func (a *App) readBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 			fmt.Sprintf("content type %q: send application/json (an object or an array) or application/x-ndjson", mt))
 		return "", false
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.Server.MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.Server.MaxBodyBytes)
 	return ct, true
 }
 
 // decodeFailure answers a body that could not be read at all. Items decoded
 // before the fault are not ingested: the client learns exactly where the
 // body broke and resends it; idempotent ids make the resend safe.
-func (a *App) decodeFailure(w http.ResponseWriter, err error) {
+func (s *Server) decodeFailure(w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		a.metrics.rejected("body_too_large")
+		s.ingest.Rejected("body_too_large")
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge,
 			fmt.Sprintf("body over %d bytes: nothing was accepted; send smaller batches", mbe.Limit))
 	case errors.Is(err, ticket.ErrTooManyItems):
-		a.metrics.rejected("too_many_items")
+		s.ingest.Rejected("too_many_items")
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge,
-			fmt.Sprintf("%v: at most %d per request; nothing was accepted", err, a.cfg.Tickets.MaxBatch))
+			fmt.Sprintf("%v: at most %d per request; nothing was accepted", err, s.cfg.Tickets.MaxBatch))
 	default:
-		a.metrics.rejected("malformed")
+		s.ingest.Rejected("malformed")
 		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: "+err.Error()+"; nothing was accepted")
 	}
 }
 
-func (a *App) handlePostTickets(w http.ResponseWriter, r *http.Request) {
-	ct, ok := a.readBody(w, r)
+func (s *Server) handlePostTickets(w http.ResponseWriter, r *http.Request) {
+	ct, ok := s.readBody(w, r)
 	if !ok {
 		return
 	}
-	items, err := ticket.DecodeOptions{MaxItems: a.cfg.Tickets.MaxBatch, Now: a.now()}.Decode(r.Body, ct)
+	items, err := ticket.DecodeOptions{MaxItems: s.cfg.Tickets.MaxBatch, Now: s.now()}.Decode(r.Body, ct)
 	if err != nil {
-		a.decodeFailure(w, err)
+		s.decodeFailure(w, err)
 		return
 	}
-	if a.cluster != nil {
-		a.clusterPostTickets(w, r, items)
-		return
-	}
-	res := PostResult{Items: make([]PostItem, 0, len(items))}
-	for _, it := range items {
-		pi := PostItem{Index: it.Index, ID: it.Ticket.ID}
+	res := PostResult{Items: make([]PostItem, len(items))}
+	var good []ticket.Ticket
+	var at []int
+	for i, it := range items {
+		res.Items[i] = PostItem{Index: it.Index, ID: it.Ticket.ID}
 		if it.Err != nil {
-			a.metrics.rejected(rejectLabel(it.Err))
-			pi.Status, pi.Reason = statusRejected, it.Err.Error()
-		} else {
-			pi.Status, pi.Reason = a.ingest.ticket(r.Context(), it.Ticket)
+			s.ingest.Rejected(ingest.RejectLabel(it.Err))
+			res.Items[i].Status, res.Items[i].Reason = statusRejected, it.Err.Error()
+			continue
 		}
-		count(&res, pi)
-		res.Items = append(res.Items, pi)
+		good = append(good, it.Ticket)
+		at = append(at, i)
+	}
+	if !s.submit(w, r, ingest.Batch{Kind: ingest.KindTickets, Tickets: good}, at, &res) {
+		return
 	}
 	writeJSON(w, postStatus(res), res)
+}
+
+// submit sends the items that passed validation through the ingest
+// pipeline and writes each one's answer at its place in res (at[j] is
+// the place of the batch's item j), then counts res. false: it answered
+// the request with an error.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, b ingest.Batch, at []int, res *PostResult) bool {
+	cr, err := s.ingest.Submit(r.Context(), b)
+	if err != nil {
+		s.unavailable(w, err)
+		return false
+	}
+	for j, pi := range cr.Items {
+		if j < len(at) {
+			res.Items[at[j]].Status, res.Items[at[j]].Reason = pi.Status, pi.Reason
+		}
+	}
+	res.Accepted, res.Duplicates, res.Rejected = 0, 0, 0
+	for _, pi := range res.Items {
+		count(res, pi)
+	}
+	return true
+}
+
+// unavailable answers an ingest the pipeline's backend could not take.
+func (s *Server) unavailable(w http.ResponseWriter, err error) {
+	u := ingest.AsUnavailable(err, codeUnavailable)
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusServiceUnavailable, u.Code, u.Reason)
 }
 
 func count(res *PostResult, pi PostItem) {
@@ -178,24 +176,24 @@ func postStatus(res PostResult) int {
 	return http.StatusOK
 }
 
-func (a *App) handlePostEvents(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handlePostEvents(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, ok := a.store.Get(id); !ok {
+	if _, ok := s.store.Get(id); !ok {
 		writeError(w, http.StatusNotFound, codeUnknownTicket, fmt.Sprintf("no ticket %q", id))
 		return
 	}
-	ct, ok := a.readBody(w, r)
+	ct, ok := s.readBody(w, r)
 	if !ok {
 		return
 	}
-	now := a.now()
-	items, err := ticket.DecodeOptions{MaxItems: a.cfg.Tickets.MaxBatch, Now: now}.DecodeEvents(r.Body, ct)
+	now := s.now()
+	items, err := ticket.DecodeOptions{MaxItems: s.cfg.Tickets.MaxBatch, Now: now}.DecodeEvents(r.Body, ct)
 	if err != nil {
-		a.decodeFailure(w, err)
+		s.decodeFailure(w, err)
 		return
 	}
 	res := PostResult{Items: make([]PostItem, 0, len(items))}
-	var good []ticket.Event // with Redis: what goes to the ingest stream
+	var good []ticket.Event // what goes to the pipeline
 	var at []int
 	for _, it := range items {
 		pi := PostItem{Index: it.Index, ID: id}
@@ -208,29 +206,18 @@ func (a *App) handlePostEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case ierr != nil:
-			a.metrics.eventsRejected(rejectLabel(ierr))
+			s.ingest.EventRejected(ingest.RejectLabel(ierr))
 			pi.Status, pi.Reason = statusRejected, ierr.Error()
 		case e.Ticket != id:
-			a.metrics.eventsRejected("ticket")
+			s.ingest.EventRejected("ticket")
 			pi.Status, pi.Reason = statusRejected, fmt.Sprintf("ticket: %q does not match the path's %q", e.Ticket, id)
-		case a.cluster != nil:
-			good, at = append(good, e), append(at, len(res.Items))
 		default:
-			_, changed, err := a.ingest.event(e)
-			switch {
-			case err != nil:
-				pi.Status, pi.Reason = statusRejected, err.Error()
-			case changed:
-				pi.Status = statusAccepted
-			default:
-				pi.Status = statusDuplicate
-			}
+			good, at = append(good, e), append(at, len(res.Items))
 		}
 		count(&res, pi)
 		res.Items = append(res.Items, pi)
 	}
-	if a.cluster != nil {
-		a.clusterPostEvents(w, r, res, good, at)
+	if !s.submit(w, r, ingest.Batch{Kind: ingest.KindEvents, Events: good}, at, &res) {
 		return
 	}
 	writeJSON(w, postStatus(res), res)
@@ -242,8 +229,8 @@ func missingField(err error, field string) bool {
 	return errors.As(err, &fe) && fe.Field == field && fe.Reason == "required"
 }
 
-func (a *App) handleGetTicket(w http.ResponseWriter, r *http.Request) {
-	st, ok := a.store.Get(r.PathValue("id"))
+func (s *Server) handleGetTicket(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.store.Get(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, codeUnknownTicket, fmt.Sprintf("no ticket %q", r.PathValue("id")))
 		return
@@ -251,7 +238,7 @@ func (a *App) handleGetTicket(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (a *App) handleCells(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleCells(w http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get("ids")
 	if raw == "" {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "ids: give a comma-separated list of H3 cells")
@@ -263,15 +250,15 @@ func (a *App) handleCells(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make(map[string][][2]float64, len(ids))
-	for _, s := range ids {
-		c, err := geo.ParseCell(s)
+	for _, id := range ids {
+		c, err := geo.ParseCell(id)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, codeBadRequest, "ids: "+err.Error())
 			return
 		}
-		b, err := a.bounds.Get(c)
+		b, err := s.bounds.Get(c)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("ids: %s: %v", s, err))
+			writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("ids: %s: %v", id, err))
 			return
 		}
 		out[c.String()] = b
@@ -282,23 +269,23 @@ func (a *App) handleCells(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-func (a *App) handleHeat(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHeat(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	res, err := strconv.Atoi(q.Get("res"))
-	if err != nil || !a.hasRes(res) {
-		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("res: %q is not one of %v", q.Get("res"), a.cfg.Geo.Resolutions))
+	if err != nil || !s.hasRes(res) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("res: %q is not one of %v", q.Get("res"), s.cfg.Geo.Resolutions))
 		return
 	}
 	win, err := geo.ParseWindowName(q.Get("window"))
-	if err != nil || !a.hasWindow(win) {
-		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("window: %q is not one of %s", q.Get("window"), a.windowNames()))
+	if err != nil || !s.hasWindow(win) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("window: %q is not one of %s", q.Get("window"), s.windowNames()))
 		return
 	}
 	cat := q.Get("category")
 	if cat == "" {
 		cat = geo.AllCategories
 	}
-	snap := a.engine.Snapshot(geo.Key{Res: res, Window: win, Category: cat})
+	snap := s.engine.Snapshot(geo.Key{Res: res, Window: win, Category: cat})
 	cells := make(map[string]int, len(snap))
 	for c, n := range snap {
 		cells[c.String()] = n
@@ -306,20 +293,20 @@ func (a *App) handleHeat(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"res": res, "window": geo.WindowName(win), "category": cat, "cells": cells})
 }
 
-func (a *App) handleHot(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHot(w http.ResponseWriter, r *http.Request) {
 	win, err := geo.ParseWindowName(r.URL.Query().Get("window"))
-	if err != nil || !a.hasWindow(win) {
-		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("window: %q is not one of %s", r.URL.Query().Get("window"), a.windowNames()))
+	if err != nil || !s.hasWindow(win) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("window: %q is not one of %s", r.URL.Query().Get("window"), s.windowNames()))
 		return
 	}
 	type hot struct {
 		geo.Topic
 		En string `json:"en,omitempty"`
 	}
-	topics := a.engine.HotTopics(win, a.cfg.Geo.HotTopics)
+	topics := s.engine.HotTopics(win, s.cfg.Geo.HotTopics)
 	out := make([]hot, len(topics))
 	for i, t := range topics {
-		out[i] = hot{Topic: t, En: demo.CategoryNameEn(t.Category)}
+		out[i] = hot{Topic: t, En: s.categoryEn(t.Category)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"window": geo.WindowName(win), "topics": out})
 }
@@ -343,13 +330,7 @@ type publicInfo struct {
 		Windows     []string `json:"windows"`
 	} `json:"geo"`
 	Categories []categoryName `json:"categories"`
-	Districts  []districtView `json:"districts"`
-}
-
-type districtView struct {
-	Name    string       `json:"name"`
-	NameEn  string       `json:"name_en,omitempty"`
-	Polygon [][2]float64 `json:"polygon"`
+	Districts  []District     `json:"districts"`
 }
 
 type categoryName struct {
@@ -357,26 +338,26 @@ type categoryName struct {
 	En   string `json:"en"`
 }
 
-func (a *App) handlePublic(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handlePublic(w http.ResponseWriter, _ *http.Request) {
 	var p publicInfo
-	p.Build = a.build
-	p.City.Name, p.City.NameEn, p.City.TZ = a.cfg.City.Name, a.cfg.City.NameEn, a.cfg.City.Timezone
-	p.Map.Center, p.Map.Zoom, p.Map.TileURL, p.Map.TileCRS = a.cfg.Map.Center, a.cfg.Map.Zoom, a.cfg.Map.TileURL, a.cfg.Map.TileCRS
-	p.Geo.Resolutions = a.cfg.Geo.Resolutions
-	p.Geo.Windows = a.windowNames()
-	p.Categories = a.categoryNames()
-	p.Districts = a.districts
+	p.Build = s.build
+	p.City.Name, p.City.NameEn, p.City.TZ = s.cfg.City.Name, s.cfg.City.NameEn, s.cfg.City.Timezone
+	p.Map.Center, p.Map.Zoom, p.Map.TileURL, p.Map.TileCRS = s.cfg.Map.Center, s.cfg.Map.Zoom, s.cfg.Map.TileURL, s.cfg.Map.TileCRS
+	p.Geo.Resolutions = s.cfg.Geo.Resolutions
+	p.Geo.Windows = s.windowNames()
+	p.Categories = s.categoryNames()
+	p.Districts = s.districts
 	writeJSON(w, http.StatusOK, p)
 }
 
 // categoryNames lists the categories seen in the longest window, with the
 // demo taxonomy's English names where known.
-func (a *App) categoryNames() []categoryName {
-	ws := a.cfg.Geo.Windows
-	topics := a.engine.HotTopics(ws[len(ws)-1], a.cfg.Geo.MaxCategories+1)
+func (s *Server) categoryNames() []categoryName {
+	ws := s.cfg.Geo.Windows
+	topics := s.engine.HotTopics(ws[len(ws)-1], s.cfg.Geo.MaxCategories+1)
 	out := make([]categoryName, 0, len(topics))
 	for _, t := range topics {
-		out = append(out, categoryName{Name: t.Category, En: demo.CategoryNameEn(t.Category)})
+		out = append(out, categoryName{Name: t.Category, En: s.categoryEn(t.Category)})
 	}
 	return out
 }

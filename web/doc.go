@@ -1,4 +1,11 @@
-// Package web is citywall's server: the HTTP API, the /ws hub endpoint, the
-// embedded wall pages, and App, which wires the ticket store, the H3 engine,
-// the hub and the demo city together and runs them until its context ends.
+// Package web is citywall's HTTP side and only that: the API handlers,
+// authentication (bearer tokens and session cookies), the pages and their
+// embedded static files, the /ws hub endpoint and the /ws/video camera
+// endpoint. It receives every part it serves from in one Deps struct,
+// built by package app; it starts no background work of its own.
+//
+// Ingest handlers validate a request, build an ingest.Batch and submit it
+// to the pipeline; whether the instance runs alone or shares Redis is not
+// their concern. ResolveTopic and the Topic constants are the hub
+// protocol's topic names (docs/protocol.md).
 package web

@@ -11,9 +11,9 @@ import (
 	"github.com/citywall/citywall/config"
 )
 
-// originChecker accepts requests without Origin (programs), the server's
+// OriginChecker accepts requests without Origin (programs), the server's
 // own host, and the configured extra hosts.
-func originChecker(extra []string) func(*http.Request) bool {
+func OriginChecker(extra []string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
 		o := r.Header.Get("Origin")
 		if o == "" {
@@ -39,14 +39,14 @@ func originChecker(extra []string) func(*http.Request) bool {
 // visit with ?token=… turns the token into a session cookie and reloads the
 // page without it, so the token does not stay in the address bar or the
 // browser's history.
-func (a *App) page(roles []config.Role, name string, static fs.FS) http.Handler {
+func (s *Server) page(roles []config.Role, name string, static fs.FS) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok := r.URL.Query().Get("token"); tok != "" {
-			if _, ok := a.auth.byToken(tok); !ok {
-				a.loginForm(w, r.URL.Path, http.StatusUnauthorized, true)
+			if _, ok := s.auth.byToken(tok); !ok {
+				s.loginForm(w, r.URL.Path, http.StatusUnauthorized, true)
 				return
 			}
-			a.setSession(w, r, tok)
+			s.setSession(w, r, tok)
 			q := r.URL.Query()
 			q.Del("token")
 			target := r.URL.Path
@@ -56,9 +56,9 @@ func (a *App) page(roles []config.Role, name string, static fs.FS) http.Handler 
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
-		p, ok := a.auth.authenticate(r)
+		p, ok := s.auth.authenticate(r)
 		if !ok {
-			a.loginForm(w, r.URL.RequestURI(), http.StatusUnauthorized, false)
+			s.loginForm(w, r.URL.RequestURI(), http.StatusUnauthorized, false)
 			return
 		}
 		if !p.has(roles...) {
@@ -76,7 +76,7 @@ func (a *App) page(roles []config.Role, name string, static fs.FS) http.Handler 
 	})
 }
 
-func (a *App) setSession(w http.ResponseWriter, r *http.Request, token string) {
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, token string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     SessionCookie,
 		Value:    sessionValue(token),
@@ -98,7 +98,7 @@ var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 <label>访问令牌 Access token <input name="token" type="password" autocomplete="current-password" autofocus required></label>
 <button type="submit">登录 Sign in</button></form></main></body></html>`))
 
-func (a *App) loginForm(w http.ResponseWriter, next string, status int, bad bool) {
+func (s *Server) loginForm(w http.ResponseWriter, next string, status int, bad bool) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_ = loginTmpl.Execute(w, struct {
@@ -107,23 +107,23 @@ func (a *App) loginForm(w http.ResponseWriter, next string, status int, bad bool
 	}{safeNext(next), bad})
 }
 
-func (a *App) handleLoginPage(w http.ResponseWriter, r *http.Request) {
-	a.loginForm(w, r.URL.Query().Get("next"), http.StatusOK, false)
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	s.loginForm(w, r.URL.Query().Get("next"), http.StatusOK, false)
 }
 
-func (a *App) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	tok := r.PostFormValue("token")
 	next := safeNext(r.PostFormValue("next"))
-	if _, ok := a.auth.byToken(tok); !ok {
-		a.loginForm(w, next, http.StatusUnauthorized, true)
+	if _, ok := s.auth.byToken(tok); !ok {
+		s.loginForm(w, next, http.StatusUnauthorized, true)
 		return
 	}
-	a.setSession(w, r, tok)
+	s.setSession(w, r, tok)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (a *App) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

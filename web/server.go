@@ -45,7 +45,7 @@ func writeError(w http.ResponseWriter, status int, code, reason string) {
 	writeJSON(w, status, apiError{Code: code, Reason: reason})
 }
 
-func (a *App) routes() http.Handler {
+func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.FileServerFS(static)
@@ -54,63 +54,59 @@ func (a *App) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready.Load() {
-			writeError(w, http.StatusServiceUnavailable, codeUnavailable, "not ready")
-			return
-		}
-		if why := a.clusterNotReady(); why != "" {
+		if why := s.notReady(); why != "" {
 			writeError(w, http.StatusServiceUnavailable, codeUnavailable, why)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", a.require(rolesAdmin, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	mux.Handle("GET /metrics", s.require(rolesAdmin, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.auth.authenticate(r)
+		p, ok := s.auth.authenticate(r)
 		if !ok {
 			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
 			return
 		}
-		a.hub.ServeWS(w, r, stream.Peer{
+		s.hub.ServeWS(w, r, stream.Peer{
 			Name:         p.Name,
 			Roles:        p.roleNames(),
 			CanSubscribe: func(topic string) bool { return canSubscribe(p, topic) },
 		})
 	})
 
-	mux.HandleFunc("GET /ws/video/{camera}", a.handleVideo)
-	mux.Handle("GET /api/v1/public", a.require(rolesRead, http.HandlerFunc(a.handlePublic)))
-	mux.Handle("GET /api/v1/cells", a.require(rolesRead, http.HandlerFunc(a.handleCells)))
-	mux.Handle("GET /api/v1/heat", a.require(rolesRead, http.HandlerFunc(a.handleHeat)))
-	mux.Handle("GET /api/v1/hot", a.require(rolesRead, http.HandlerFunc(a.handleHot)))
-	mux.Handle("GET /api/v1/tickets/{id}", a.require(append(rolesRead, rolesIngest...), http.HandlerFunc(a.handleGetTicket)))
-	mux.Handle("POST /api/v1/tickets", a.require(rolesIngest, http.HandlerFunc(a.handlePostTickets)))
-	mux.Handle("POST /api/v1/tickets/{id}/events", a.require(rolesIngest, http.HandlerFunc(a.handlePostEvents)))
-	mux.Handle("GET /api/v1/alerts", a.require(rolesRead, a.withAlerting(a.handleListAlerts)))
-	mux.Handle("GET /api/v1/alerts/teams", a.require(rolesRead, a.withAlerting(a.handleAlertTeams)))
-	mux.Handle("GET /api/v1/alerts/dead-letters", a.require(rolesSilence, a.withAlerting(a.handleDeadLetters)))
-	mux.Handle("GET /api/v1/alerts/{id}", a.require(rolesRead, a.withAlerting(a.handleGetAlert)))
-	mux.Handle("POST /api/v1/alerts/{id}/ack", a.require(rolesAlertHandle, a.withAlerting(a.handleAckAlert)))
-	mux.Handle("POST /api/v1/alerts/{id}/resolve", a.require(rolesAlertHandle, a.withAlerting(a.handleResolveAlert)))
-	mux.Handle("GET /api/v1/silences", a.require(rolesRead, a.withAlerting(a.handleListSilences)))
-	mux.Handle("POST /api/v1/silences", a.require(rolesSilence, a.withAlerting(a.handlePostSilence)))
-	mux.Handle("DELETE /api/v1/silences/{id}", a.require(rolesSilence, a.withAlerting(a.handleDeleteSilence)))
-	mux.Handle("POST /api/v1/readings", a.require(rolesIngest, http.HandlerFunc(a.handlePostReadings)))
-	mux.Handle("POST /api/v1/calls", a.require(rolesIngest, http.HandlerFunc(a.handlePostCalls)))
-	mux.Handle("GET /api/v1/feeds", a.require(rolesRead, http.HandlerFunc(a.handleFeeds)))
-	mux.Handle("GET /api/v1/feeds/{station}/history", a.require(rolesRead, http.HandlerFunc(a.handleFeedHistory)))
-	mux.Handle("GET /api/v1/kpi", a.require(rolesRead, http.HandlerFunc(a.handleKPI)))
-	mux.Handle("GET /api/v1/reports/daily", a.require(rolesRead, http.HandlerFunc(a.handleDailyReport)))
+	mux.HandleFunc("GET /ws/video/{camera}", s.handleVideo)
+	mux.Handle("GET /api/v1/public", s.require(rolesRead, http.HandlerFunc(s.handlePublic)))
+	mux.Handle("GET /api/v1/cells", s.require(rolesRead, http.HandlerFunc(s.handleCells)))
+	mux.Handle("GET /api/v1/heat", s.require(rolesRead, http.HandlerFunc(s.handleHeat)))
+	mux.Handle("GET /api/v1/hot", s.require(rolesRead, http.HandlerFunc(s.handleHot)))
+	mux.Handle("GET /api/v1/tickets/{id}", s.require(append(rolesRead, rolesIngest...), http.HandlerFunc(s.handleGetTicket)))
+	mux.Handle("POST /api/v1/tickets", s.require(rolesIngest, http.HandlerFunc(s.handlePostTickets)))
+	mux.Handle("POST /api/v1/tickets/{id}/events", s.require(rolesIngest, http.HandlerFunc(s.handlePostEvents)))
+	mux.Handle("GET /api/v1/alerts", s.require(rolesRead, s.withAlerting(s.handleListAlerts)))
+	mux.Handle("GET /api/v1/alerts/teams", s.require(rolesRead, s.withAlerting(s.handleAlertTeams)))
+	mux.Handle("GET /api/v1/alerts/dead-letters", s.require(rolesSilence, s.withAlerting(s.handleDeadLetters)))
+	mux.Handle("GET /api/v1/alerts/{id}", s.require(rolesRead, s.withAlerting(s.handleGetAlert)))
+	mux.Handle("POST /api/v1/alerts/{id}/ack", s.require(rolesAlertHandle, s.withAlerting(s.handleAckAlert)))
+	mux.Handle("POST /api/v1/alerts/{id}/resolve", s.require(rolesAlertHandle, s.withAlerting(s.handleResolveAlert)))
+	mux.Handle("GET /api/v1/silences", s.require(rolesRead, s.withAlerting(s.handleListSilences)))
+	mux.Handle("POST /api/v1/silences", s.require(rolesSilence, s.withAlerting(s.handlePostSilence)))
+	mux.Handle("DELETE /api/v1/silences/{id}", s.require(rolesSilence, s.withAlerting(s.handleDeleteSilence)))
+	mux.Handle("POST /api/v1/readings", s.require(rolesIngest, http.HandlerFunc(s.handlePostReadings)))
+	mux.Handle("POST /api/v1/calls", s.require(rolesIngest, http.HandlerFunc(s.handlePostCalls)))
+	mux.Handle("GET /api/v1/feeds", s.require(rolesRead, http.HandlerFunc(s.handleFeeds)))
+	mux.Handle("GET /api/v1/feeds/{station}/history", s.require(rolesRead, http.HandlerFunc(s.handleFeedHistory)))
+	mux.Handle("GET /api/v1/kpi", s.require(rolesRead, http.HandlerFunc(s.handleKPI)))
+	mux.Handle("GET /api/v1/reports/daily", s.require(rolesRead, http.HandlerFunc(s.handleDailyReport)))
 
-	mux.HandleFunc("GET /login", a.handleLoginPage)
-	mux.HandleFunc("POST /login", a.handleLogin)
-	mux.HandleFunc("POST /logout", a.handleLogout)
-	mux.Handle("GET /wall", a.page(rolesRead, "wall.html", static))
-	mux.Handle("GET /camera", a.page(rolesRead, "camera.html", static))
-	mux.Handle("GET /team", a.page(rolesTeamPage, "team.html", static))
-	mux.Handle("GET /feeds", a.page(rolesRead, "feeds.html", static))
-	a.wallRoutes(mux, static)
+	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+	mux.Handle("GET /wall", s.page(rolesRead, "wall.html", static))
+	mux.Handle("GET /camera", s.page(rolesRead, "camera.html", static))
+	mux.Handle("GET /team", s.page(rolesTeamPage, "team.html", static))
+	mux.Handle("GET /feeds", s.page(rolesRead, "feeds.html", static))
+	s.wallRoutes(mux, static)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})
@@ -118,13 +114,13 @@ func (a *App) routes() http.Handler {
 	// their own, /js/x.js. They hold no data and need no token.
 	mux.Handle("GET /static/", http.StripPrefix("/static", assetHeaders(files)))
 	mux.Handle("GET /", assetHeaders(files))
-	return securityHeaders(a.cfg.Map.TileURL, mux)
+	return securityHeaders(s.cfg.Map.TileURL, mux)
 }
 
 // require lets through callers holding one of roles (admin always).
-func (a *App) require(roles []config.Role, next http.Handler) http.Handler {
+func (s *Server) require(roles []config.Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.auth.authenticate(r)
+		p, ok := s.auth.authenticate(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="citywall"`)
 			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")

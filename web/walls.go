@@ -12,10 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/geo/demo"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/wall"
 )
@@ -27,82 +24,20 @@ const codeWallInvalid = "invalid"
 // push cameras, change layouts, sets, tours and schedules.
 var rolesWallControl = []config.Role{config.RolePatrol, config.RoleCommander}
 
-// newWalls builds the wall manager: the configured walls over the known
-// cameras (the configured ones and, in the demo, the demo city's), with the
-// demo's sets, tour and schedules when the demo is on and none are
-// configured.
-func (a *App) newWalls() (*wall.Manager, error) {
-	var cams []wall.Camera
-	for _, c := range a.cfg.Cameras {
-		cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
-	}
-	spec := a.cfg.Walls
-	if a.cfg.Demo.Enabled {
-		// The demo's cameras, unless the relay has already made them
-		// configured ones.
-		for _, c := range demo.Cameras() {
-			if len(a.cfg.Cameras) > 0 {
-				break
-			}
-			cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
-		}
-		if len(spec.Sets) == 0 && len(spec.Tours) == 0 && len(spec.Schedules) == 0 {
-			spec = wall.DemoSpec(spec, cams)
-		}
-	}
-	var store wall.Store = &wall.MemoryStore{Keep: spec.AuditKeep}
-	if spec.StateFile != "" {
-		store = &wall.FileStore{Path: spec.StateFile, Keep: spec.AuditKeep}
-	} else {
-		a.log.Info("walls.state_file is empty: wall state is kept in memory only")
-	}
-	if a.leader != nil {
-		store = a.leaderWallStore(spec.AuditKeep)
-	}
-	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "citywall_wall_changes_total",
-		Help: "Changes of what a wall shows or of the walls' spec, by action (set, layout, push, tour, release, auto, alert.push, …).",
-	}, []string{"action"})
-	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "citywall_wall_store_errors_total",
-		Help: "Failed writes of the wall state or the audit trail.",
-	})
-	a.reg.MustRegister(changes, storeErrors)
-	m, err := wall.New(wall.Options{
-		Spec: spec, Cameras: cams, Location: a.loc, Store: store, Publisher: a.hub,
-		Log:      a.log.With("component", "wall"),
-		OnChange: func(e wall.Entry) { changes.WithLabelValues(e.Action).Inc() },
-		OnError:  func(error) { storeErrors.Inc() },
-		Active:   a.leaderActive(),
-		Now:      a.now,
-	})
-	if err != nil {
-		var errs []error
-		for _, e := range wall.Errors(err) {
-			errs = append(errs, &config.Error{Key: "walls." + e.Key, Value: e.Value, Reason: e.Reason})
-		}
-		if len(errs) > 0 {
-			return nil, errors.Join(errs...)
-		}
-		return nil, err
-	}
-	return m, nil
-}
-
 // resolveWallTopic accepts wall/{id} for the walls that exist.
-func (a *App) resolveWallTopic(name string) (stream.Kind, error) {
-	if !a.walls.HasWall(strings.TrimPrefix(name, wall.TopicPrefix)) {
+func (s *Server) resolveWallTopic(name string) (stream.Kind, error) {
+	if !s.walls.HasWall(strings.TrimPrefix(name, wall.TopicPrefix)) {
 		return 0, fmt.Errorf("%w: %q: no such wall", stream.ErrUnknownTopic, name)
 	}
 	return stream.KindState, nil
 }
 
 // wallRoutes adds the walls' pages and API.
-func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
-	read := func(h http.HandlerFunc) http.Handler { return a.require(rolesRead, h) }
+func (s *Server) wallRoutes(mux *http.ServeMux, static fs.FS) {
+	read := func(h http.HandlerFunc) http.Handler { return s.require(rolesRead, h) }
 	ctl := func(h func(http.ResponseWriter, *http.Request, wall.Actor)) http.Handler {
-		return a.require(rolesWallControl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, _ := a.auth.authenticate(r)
+		return s.require(rolesWallControl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := s.auth.authenticate(r)
 			role := ""
 			for _, x := range p.Roles {
 				if x == config.RoleAdmin || wallHasRole(rolesWallControl, x) {
@@ -113,32 +48,32 @@ func (a *App) wallRoutes(mux *http.ServeMux, static fs.FS) {
 			h(w, r, wall.Actor{Name: p.Name, Role: role})
 		}))
 	}
-	wallPage := a.page(rolesRead, "wall.html", static)
+	wallPage := s.page(rolesRead, "wall.html", static)
 	mux.HandleFunc("GET /wall/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !a.walls.HasWall(r.PathValue("id")) {
+		if !s.walls.HasWall(r.PathValue("id")) {
 			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("wall %q: no such wall", r.PathValue("id")))
 			return
 		}
 		wallPage.ServeHTTP(w, r)
 	})
-	mux.Handle("GET /console", a.page(append([]config.Role{}, rolesWallControl...), "console.html", static))
+	mux.Handle("GET /console", s.page(append([]config.Role{}, rolesWallControl...), "console.html", static))
 
-	mux.Handle("GET /api/v1/walls", read(a.handleWalls))
-	mux.Handle("GET /api/v1/walls/{id}", read(a.handleWall))
-	mux.Handle("GET /api/v1/audit", read(a.handleAudit))
-	mux.Handle("POST /api/v1/walls/{id}/set", ctl(a.handleWallSet))
-	mux.Handle("POST /api/v1/walls/{id}/layout", ctl(a.handleWallLayout))
-	mux.Handle("POST /api/v1/walls/{id}/push", ctl(a.handleWallPush))
-	mux.Handle("POST /api/v1/walls/{id}/tour", ctl(a.handleWallTour))
-	mux.Handle("POST /api/v1/walls/{id}/release", ctl(a.handleWallRelease))
-	mux.Handle("PUT /api/v1/walls/{id}/layouts/{layout}", ctl(a.handlePutLayout))
-	mux.Handle("DELETE /api/v1/walls/{id}/layouts/{layout}", ctl(a.handleDeleteLayout))
-	mux.Handle("PUT /api/v1/camera-sets/{id}", ctl(putSpec(a, func(s *wall.Set) *string { return &s.ID }, a.walls.PutSet)))
-	mux.Handle("DELETE /api/v1/camera-sets/{id}", ctl(a.handleDeleteSet))
-	mux.Handle("PUT /api/v1/tours/{id}", ctl(putSpec(a, func(t *wall.Tour) *string { return &t.ID }, a.walls.PutTour)))
-	mux.Handle("DELETE /api/v1/tours/{id}", ctl(a.handleDeleteTour))
-	mux.Handle("PUT /api/v1/schedules/{id}", ctl(putSpec(a, func(s *wall.Schedule) *string { return &s.ID }, a.walls.PutSchedule)))
-	mux.Handle("DELETE /api/v1/schedules/{id}", ctl(a.handleDeleteSchedule))
+	mux.Handle("GET /api/v1/walls", read(s.handleWalls))
+	mux.Handle("GET /api/v1/walls/{id}", read(s.handleWall))
+	mux.Handle("GET /api/v1/audit", read(s.handleAudit))
+	mux.Handle("POST /api/v1/walls/{id}/set", ctl(s.handleWallSet))
+	mux.Handle("POST /api/v1/walls/{id}/layout", ctl(s.handleWallLayout))
+	mux.Handle("POST /api/v1/walls/{id}/push", ctl(s.handleWallPush))
+	mux.Handle("POST /api/v1/walls/{id}/tour", ctl(s.handleWallTour))
+	mux.Handle("POST /api/v1/walls/{id}/release", ctl(s.handleWallRelease))
+	mux.Handle("PUT /api/v1/walls/{id}/layouts/{layout}", ctl(s.handlePutLayout))
+	mux.Handle("DELETE /api/v1/walls/{id}/layouts/{layout}", ctl(s.handleDeleteLayout))
+	mux.Handle("PUT /api/v1/camera-sets/{id}", ctl(putSpec(s, func(x *wall.Set) *string { return &x.ID }, s.walls.PutSet)))
+	mux.Handle("DELETE /api/v1/camera-sets/{id}", ctl(s.handleDeleteSet))
+	mux.Handle("PUT /api/v1/tours/{id}", ctl(putSpec(s, func(t *wall.Tour) *string { return &t.ID }, s.walls.PutTour)))
+	mux.Handle("DELETE /api/v1/tours/{id}", ctl(s.handleDeleteTour))
+	mux.Handle("PUT /api/v1/schedules/{id}", ctl(putSpec(s, func(x *wall.Schedule) *string { return &x.ID }, s.walls.PutSchedule)))
+	mux.Handle("DELETE /api/v1/schedules/{id}", ctl(s.handleDeleteSchedule))
 }
 
 func wallHasRole(roles []config.Role, r config.Role) bool {
@@ -183,11 +118,11 @@ func wallModules() widgetModules {
 	return widgetModules{Widgets: list("widgets"), Layers: list("layers")}
 }
 
-func (a *App) handleWalls(w http.ResponseWriter, _ *http.Request) {
-	sp := a.walls.Spec()
+func (s *Server) handleWalls(w http.ResponseWriter, _ *http.Request) {
+	sp := s.walls.Spec()
 	info := wallsInfo{
-		Default: a.walls.DefaultWall(), Walls: a.walls.Views(), Layouts: map[string]any{},
-		Sets: wallNonNil(sp.Sets), Tours: wallNonNil(sp.Tours), Schedules: wallNonNil(sp.Schedules), Cameras: wallNonNil(a.walls.Cameras()),
+		Default: s.walls.DefaultWall(), Walls: s.walls.Views(), Layouts: map[string]any{},
+		Sets: wallNonNil(sp.Sets), Tours: wallNonNil(sp.Tours), Schedules: wallNonNil(sp.Schedules), Cameras: wallNonNil(s.walls.Cameras()),
 		Modules: wallModules(),
 	}
 	for _, wl := range sp.Walls {
@@ -203,15 +138,15 @@ func wallNonNil[T any](s []T) []T {
 	return s
 }
 
-func (a *App) handleWall(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleWall(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	v, err := a.walls.View(id)
+	v, err := s.walls.View(id)
 	if err != nil {
-		a.wallError(w, err)
+		s.wallError(w, err)
 		return
 	}
 	var layouts []wall.Layout
-	for _, wl := range a.walls.Spec().Walls {
+	for _, wl := range s.walls.Spec().Walls {
 		if wl.ID == id {
 			layouts = wl.Layouts
 		}
@@ -222,7 +157,7 @@ func (a *App) handleWall(w http.ResponseWriter, r *http.Request) {
 	}{v, layouts})
 }
 
-func (a *App) handleAudit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var aq wall.AuditQuery
 	aq.Wall = q.Get("wall")
@@ -242,11 +177,11 @@ func (a *App) handleAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		aq.Limit = n
 	}
-	if aq.Wall != "" && !a.walls.HasWall(aq.Wall) {
+	if aq.Wall != "" && !s.walls.HasWall(aq.Wall) {
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("wall %q: no such wall", aq.Wall))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": wallNonNil(a.walls.Audit(aq))})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": wallNonNil(s.walls.Audit(aq))})
 }
 
 // decodeWallBody reads a small JSON body into v; unknown fields are errors.
@@ -284,7 +219,7 @@ func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // wallError answers a failed wall operation.
-func (a *App) wallError(w http.ResponseWriter, err error) {
+func (s *Server) wallError(w http.ResponseWriter, err error) {
 	if errors.Is(err, wall.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
 		return
@@ -301,7 +236,7 @@ func (a *App) wallError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, strings.Join(parts, "; "))
 		return
 	}
-	a.log.Error("wall operation failed", "err", err)
+	s.log.Error("wall operation failed", "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "the change could not be made; see the server log")
 }
 
@@ -334,15 +269,15 @@ func wallHold(w http.ResponseWriter, s string) (time.Duration, bool) {
 	return d, true
 }
 
-func (a *App) wallDone(w http.ResponseWriter, v wall.View, err error) {
+func (s *Server) wallDone(w http.ResponseWriter, v wall.View, err error) {
 	if err != nil {
-		a.wallError(w, err)
+		s.wallError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Set string `json:"set"`
 		wallHoldFor
@@ -351,11 +286,11 @@ func (a *App) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.Act
 	if !ok {
 		return
 	}
-	v, err := a.walls.ShowSet(r.Context(), who, r.PathValue("id"), body.Set, d)
-	a.wallDone(w, v, err)
+	v, err := s.walls.ShowSet(r.Context(), who, r.PathValue("id"), body.Set, d)
+	s.wallDone(w, v, err)
 }
 
-func (a *App) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Layout string `json:"layout"`
 		wallHoldFor
@@ -364,11 +299,11 @@ func (a *App) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.
 	if !ok {
 		return
 	}
-	v, err := a.walls.ShowLayout(r.Context(), who, r.PathValue("id"), body.Layout, d)
-	a.wallDone(w, v, err)
+	v, err := s.walls.ShowLayout(r.Context(), who, r.PathValue("id"), body.Layout, d)
+	s.wallDone(w, v, err)
 }
 
-func (a *App) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Slot   string `json:"slot"`
 		Camera string `json:"camera"`
@@ -378,11 +313,11 @@ func (a *App) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Ac
 	if !ok {
 		return
 	}
-	v, err := a.walls.PushCamera(r.Context(), who, r.PathValue("id"), body.Slot, body.Camera, d)
-	a.wallDone(w, v, err)
+	v, err := s.walls.PushCamera(r.Context(), who, r.PathValue("id"), body.Slot, body.Camera, d)
+	s.wallDone(w, v, err)
 }
 
-func (a *App) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var body struct {
 		Action string `json:"action"`
 		Tour   string `json:"tour"`
@@ -392,19 +327,19 @@ func (a *App) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Ac
 	if !ok {
 		return
 	}
-	v, err := a.walls.TourAction(r.Context(), who, r.PathValue("id"), body.Action, body.Tour, d)
-	a.wallDone(w, v, err)
+	v, err := s.walls.TourAction(r.Context(), who, r.PathValue("id"), body.Action, body.Tour, d)
+	s.wallDone(w, v, err)
 }
 
-func (a *App) handleWallRelease(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handleWallRelease(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	if r.ContentLength > 0 {
 		var body struct{}
 		if !decodeWallBody(w, r, &body) {
 			return
 		}
 	}
-	v, err := a.walls.Release(r.Context(), who, r.PathValue("id"))
-	a.wallDone(w, v, err)
+	v, err := s.walls.Release(r.Context(), who, r.PathValue("id"))
+	s.wallDone(w, v, err)
 }
 
 // wallIDMatches checks that a body's id, when given, is the path's.
@@ -419,46 +354,46 @@ func wallIDMatches(w http.ResponseWriter, path string, body *string) bool {
 	return true
 }
 
-func (a *App) specDone(w http.ResponseWriter, err error) {
+func (s *Server) specDone(w http.ResponseWriter, err error) {
 	if err != nil {
-		a.wallError(w, err)
+		s.wallError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (a *App) handlePutLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+func (s *Server) handlePutLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 	var l wall.Layout
 	if !decodeWallBody(w, r, &l) || !wallIDMatches(w, r.PathValue("layout"), &l.ID) {
 		return
 	}
-	a.specDone(w, a.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
+	s.specDone(w, s.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
 }
 
-func (a *App) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	a.specDone(w, a.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
+func (s *Server) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	s.specDone(w, s.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
 }
 
 // putSpec is the PUT of a camera set, tour or schedule: its body, whose
 // id (given or not) must be the path's, then put.
-func putSpec[T any](a *App, id func(*T) *string, put func(context.Context, wall.Actor, T) error) func(http.ResponseWriter, *http.Request, wall.Actor) {
+func putSpec[T any](s *Server, id func(*T) *string, put func(context.Context, wall.Actor, T) error) func(http.ResponseWriter, *http.Request, wall.Actor) {
 	return func(w http.ResponseWriter, r *http.Request, who wall.Actor) {
 		var v T
 		if !decodeWallBody(w, r, &v) || !wallIDMatches(w, r.PathValue("id"), id(&v)) {
 			return
 		}
-		a.specDone(w, put(r.Context(), who, v))
+		s.specDone(w, put(r.Context(), who, v))
 	}
 }
 
-func (a *App) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	a.specDone(w, a.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
+func (s *Server) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	s.specDone(w, s.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
 }
 
-func (a *App) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	a.specDone(w, a.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
+func (s *Server) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	s.specDone(w, s.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
 }
 
-func (a *App) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	a.specDone(w, a.walls.DeleteSchedule(r.Context(), who, r.PathValue("id")))
+func (s *Server) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
+	s.specDone(w, s.walls.DeleteSchedule(r.Context(), who, r.PathValue("id")))
 }

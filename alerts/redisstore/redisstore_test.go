@@ -12,6 +12,7 @@ import (
 	"github.com/citywall/citywall/alerts/redisstore"
 	"github.com/citywall/citywall/cluster/lease"
 	"github.com/citywall/citywall/cluster/redistest"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // fixedFence is a leader's token as a paused process remembers it.
@@ -193,11 +194,5 @@ func TestDispatcherFailover(t *testing.T) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, 10*time.Second, 20*time.Millisecond, cond)
 }

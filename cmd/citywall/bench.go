@@ -5,9 +5,9 @@ import (
 	"errors"
 	"os"
 
-	"github.com/citywall/citywall/stream/loadtest"
-	ingestload "github.com/citywall/citywall/web/loadtest"
-	"github.com/citywall/citywall/web/videoload"
+	"github.com/citywall/citywall/tools/hubload"
+	"github.com/citywall/citywall/tools/ingestload"
+	"github.com/citywall/citywall/tools/videoload"
 )
 
 func benchCmd(ctx context.Context, args []string) error {
@@ -16,9 +16,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "hub":
-		return loadtest.Main(args[1:], os.Stdout)
+		return hubload.Main(args[1:], os.Stdout)
 	case "hub-clients":
-		return loadtest.ClientMain(args[1:], os.Stdout)
+		return hubload.ClientMain(args[1:], os.Stdout)
 	case "ingest":
 		return ingestload.Main(ctx, args[1:], os.Stdout)
 	case "video":

@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/citywall/citywall/alerts/eval"
 	"github.com/citywall/citywall/alerts/scan"
+	"github.com/citywall/citywall/tools/eval"
 )
 
 // evalCmd runs the cluster-detection evaluation behind BENCHMARKS.md.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/source"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // recorder is an Alerter that keeps what it is told.
@@ -49,13 +50,7 @@ func (r *recorder) has(s string) bool {
 
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, within, 20*time.Millisecond, cond)
 }
 
 func testStation(interval time.Duration) feeds.Station {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/deepch/vdk/codec/h264parser"
 
-	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/stream/fmp4"
 )
 

@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/internal/testkit"
-	"github.com/citywall/citywall/stream/democam"
 	"github.com/citywall/citywall/stream/relay"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/deepch/vdk/codec/h264parser"
 	"github.com/deepch/vdk/codec/h265parser"
 
-	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/demo/democam"
 )
 
 // TestTimeline: camera times become a gapless track; the 32-bit RTP

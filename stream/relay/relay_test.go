@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/citywall/citywall/stream/democam"
+	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/stream/relay"
 )
 

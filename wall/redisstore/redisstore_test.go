@@ -8,6 +8,7 @@ import (
 
 	"github.com/citywall/citywall/cluster/lease"
 	"github.com/citywall/citywall/cluster/redistest"
+	"github.com/citywall/citywall/internal/testkit"
 	"github.com/citywall/citywall/wall"
 	"github.com/citywall/citywall/wall/redisstore"
 )
@@ -144,11 +145,5 @@ func TestFencedAutomaticChange(t *testing.T) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, what, 10*time.Second, 20*time.Millisecond, cond)
 }

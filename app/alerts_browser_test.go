@@ -1,0 +1,126 @@
+package app_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/config"
+)
+
+// teamStatus is what the team page and the wall's alert modules show.
+type teamStatus struct {
+	Conn      string   `json:"conn"`
+	Cards     int      `json:"cards"`
+	Titles    []string `json:"titles"`
+	Acked     string   `json:"acked"`  // text of the first card's acknowledgement line
+	AckButton bool     `json:"ackBtn"` // the first card has an acknowledge button
+	Cams      string   `json:"cams"`
+	Widget    string   `json:"widget"` // text of the alerts widget, mounted on the page
+	LayerPx   int      `json:"layerPx"`
+	Error     string   `json:"error"`
+}
+
+const teamProbe = `(() => {
+  const $ = (s) => document.querySelector(s);
+  const cards = [...document.querySelectorAll('#list .card')];
+  const first = cards[0];
+  const b = first && first.querySelector('.card-meta b');
+  return {
+    conn: ($('#conn') || {}).className || '',
+    cards: cards.length,
+    titles: cards.map((c) => c.querySelector('.card-title').textContent),
+    acked: b ? b.textContent : '',
+    ackBtn: !!(first && first.querySelector('.btn-ack')),
+    cams: first && first.querySelector('.cams') ? first.querySelector('.cams').textContent : '',
+    widget: window.__widget ? window.__widget.textContent : '',
+    layerPx: window.__layerPx || 0,
+    error: window.__probeError || '',
+  };
+})()`
+
+// mountModules mounts the wall's alerts widget and map layer on the team
+// page, as the wall's layout engine does, with a hub of their own.
+const mountModules = `(async () => {
+  try {
+    const { Hub } = await import('/static/js/hub.js');
+    const hub = new Hub().start();
+    const el = document.createElement('div');
+    el.style.width = '800px'; el.style.height = '400px';
+    document.body.append(el);
+    const w = await import('/static/js/widgets/alerts.js');
+    const tile = w.mount(el, { hub, lang: 'zh', t: (k) => k, pub: {}, opts: {} });
+    window.__widget = el;
+    const l = await import('/static/js/layers/alerts.js');
+    const layer = l.layer({ hub, lang: 'zh' });
+    const cv = document.createElement('canvas');
+    cv.width = 400; cv.height = 400;
+    const draw = () => {
+      const g = cv.getContext('2d');
+      g.clearRect(0, 0, 400, 400);
+      layer.draw(g, (lat, lng) => [200 + (lng - 110.3235) * 20000, 200 - (lat - 20.0325) * 20000]);
+      const d = g.getImageData(0, 0, 400, 400).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) n++;
+      window.__layerPx = n;
+    };
+    setInterval(draw, 200);
+    window.__modules = { tile, layer };
+  } catch (e) { window.__probeError = String(e && e.stack || e); }
+})()`
+
+// TestTeamPageInBrowser opens the team page on a phone-sized screen in
+// headless Chromium: the alert routed to the team shows with its camera,
+// Acknowledge takes it, and the wall's alerts widget and map layer, mounted
+// on the same page, show who acknowledged it.
+func TestTeamPageInBrowser(t *testing.T) {
+	s := startServer(t, alertConfig(t, ""))
+	if err := s.app.Manager().Fire(context.Background(), alerts.Signal{Source: "cluster", Kind: "burst", Fingerprint: "cluster/供水排水/x",
+		Severity: "critical", Title: "龙华区供水排水聚集：30分钟内9件（预期0.3）", TitleEn: "Cluster of water reports in Longhua",
+		District: "龙华区", Category: "供水排水", Lat: 20.0325, Lng: 110.3235, Cameras: []string{"road-binhai"},
+		CameraInfo: []alerts.CameraRef{{ID: "road-binhai", Name: "滨海大道国贸路口", NameEn: "Binhai Ave at Guomao Rd"}},
+		Cluster:    &alerts.Cluster{Count: 9, Expected: 0.3, Score: 21}}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := startBrowser(t, 45*time.Second, 390, 844)
+	bctx := b.ctx
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/team?token="+url.QueryEscape(s.tokens[config.RoleTeam]))); err != nil {
+		t.Fatalf("open the team page: %v", err)
+	}
+	probe := func(what string, ok func(teamStatus) bool) teamStatus {
+		t.Helper()
+		st, done := evalUntil(t, bctx, "read the page", teamProbe, 20*time.Second, 200*time.Millisecond, ok)
+		if !done {
+			t.Fatalf("waiting for %s: page %+v", what, st)
+		}
+		return st
+	}
+	st := probe("the alert card", func(st teamStatus) bool { return st.Cards == 1 && strings.Contains(st.Conn, "conn-open") })
+	if !strings.Contains(st.Titles[0], "龙华区供水排水聚集") || !st.AckButton || !strings.Contains(st.Cams, "滨海大道国贸路口") {
+		t.Errorf("card: %+v", st)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[any](mountModules)); err != nil {
+		t.Fatalf("mount the wall modules: %v", err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { document.querySelector('#list .btn-ack').click(); return true; })()`)); err != nil {
+		t.Fatalf("tap Acknowledge: %v", err)
+	}
+	st = probe("the acknowledgement", func(st teamStatus) bool {
+		return strings.Contains(st.Acked, "team-1") && strings.Contains(st.Widget, "team-1") && st.LayerPx > 50
+	})
+	if st.AckButton || st.Error != "" {
+		t.Errorf("after acknowledging: %+v", st)
+	}
+	if a := s.app.Manager().Open()[0]; a.State != alerts.StateAcknowledged || a.AckedBy != "team-1" {
+		t.Errorf("alert after the tap: %s by %q", a.State, a.AckedBy)
+	}
+	screenshot(t, bctx, "team-390x844.png")
+	b.checkConsole()
+}
