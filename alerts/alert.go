@@ -23,6 +23,8 @@ const (
 	SourceSLA     = "sla"     // ticket dispatched but not responded to within 30 minutes
 	SourceCamera  = "camera"  // camera offline
 	SourceFeed    = "feed"    // flood, traffic or KPI threshold
+	// SourceHotIssue (hotissue.go): a surge beyond one neighbourhood or an
+	// emerging phrase.
 )
 
 // Severities.
@@ -52,6 +54,7 @@ type Signal struct {
 	Cells      []string    `json:"cells,omitempty"`       // H3 cells the alert covers
 	CameraInfo []CameraRef `json:"camera_info,omitempty"` // names and places of Cameras
 	Cluster    *Cluster    `json:"cluster,omitempty"`     // for source cluster
+	HotIssue   *HotIssue   `json:"hot_issue,omitempty"`   // for source hotissue
 }
 
 // CameraRef names a camera linked to an alert.
@@ -123,6 +126,15 @@ func (a Alert) clone() Alert {
 		cl.TopCategories = slices.Clone(cl.TopCategories)
 		c.Cluster = &cl
 	}
+	if a.HotIssue != nil {
+		h := *a.HotIssue
+		h.Scales = slices.Clone(h.Scales)
+		h.Samples = slices.Clone(h.Samples)
+		h.Districts = slices.Clone(h.Districts)
+		h.Categories = slices.Clone(h.Categories)
+		h.Tickets = slices.Clone(h.Tickets)
+		c.HotIssue = &h
+	}
 	return c
 }
 
@@ -166,6 +178,9 @@ func (s *Signal) validate() error {
 	}
 	if s.Cluster != nil && len(s.Cluster.Tickets) > maxTicket {
 		s.Cluster.Tickets = s.Cluster.Tickets[:maxTicket]
+	}
+	if s.HotIssue != nil && len(s.HotIssue.Tickets) > maxTicket {
+		s.HotIssue.Tickets = s.HotIssue.Tickets[:maxTicket]
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ type ClusterOptions struct {
 	Interval    time.Duration // scan interval (default 30s)
 	Quiet       time.Duration // a cluster not seen for this long has subsided (default 30m)
 	MinHistory  time.Duration // no cluster alerts before the baseline covers this (default 72h; negative: none)
+	// Forget: cells and categories of the baseline not observed for this
+	// long are pruned, hourly (default 53 weeks).
+	Forget time.Duration
 	// BaselineFile keeps the learnt history across restarts (saved
 	// hourly and on stop); empty: not kept.
 	BaselineFile   string
@@ -94,6 +97,9 @@ func NewClusterSource(m *Manager, o ClusterOptions) (*ClusterSource, error) {
 	}
 	if o.Quiet <= 0 {
 		o.Quiet = 30 * time.Minute
+	}
+	if o.Forget <= 0 {
+		o.Forget = 53 * 7 * 24 * time.Hour
 	}
 	if o.MinHistory == 0 {
 		o.MinHistory = 72 * time.Hour
@@ -235,6 +241,7 @@ func (c *ClusterSource) Run(ctx context.Context) {
 				c.Recalibrate(ctx)
 			}
 		case <-saveT.C:
+			c.pruneBaseline(c.opt.Now())
 			c.saveBaseline()
 		}
 	}
@@ -382,6 +389,14 @@ func (c *ClusterSource) districtOf(cl scan.Cluster) (string, string) {
 		}
 	}
 	return best, ""
+}
+
+// pruneBaseline forgets the cells and categories of the history not
+// observed for Forget.
+func (c *ClusterSource) pruneBaseline(now time.Time) {
+	if cells, cats := c.base.Prune(now.Add(-c.opt.Forget)); cells > 0 || cats > 0 {
+		c.log.Info("cluster baseline pruned", "cells", cells, "categories", cats, "unseen_for", c.opt.Forget)
+	}
 }
 
 func (c *ClusterSource) saveBaseline() {

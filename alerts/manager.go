@@ -285,7 +285,7 @@ func (m *Manager) Fire(ctx context.Context, s Signal) error {
 			a.NotifiedAt, a.Notifications = now, 1
 			out = append(out, m.notifyLocked(EventFiring, a, a.Teams, now))
 		}
-		m.log.Info("alert firing", "id", a.ID, "source", a.Source, "fingerprint", a.Fingerprint, "teams", a.Teams, "silenced", a.Silenced)
+		m.log.InfoContext(ctx, "alert firing", "alert", a.ID, "source", a.Source, "fingerprint", a.Fingerprint, "teams", a.Teams, "silenced", a.Silenced)
 	}
 	m.saveLocked(ctx)
 	m.metricsLocked()
@@ -344,7 +344,7 @@ func (m *Manager) Ack(ctx context.Context, id, by, note string) (Alert, error) {
 	now := m.opt.Now()
 	a.State, a.AckedAt, a.AckedBy, a.AckNote, a.UpdatedAt = StateAcknowledged, now, by, note, now
 	out := []func(){m.changedLocked(a), m.notifyLocked(EventAcknowledged, a, a.Teams, now)}
-	m.log.Info("alert acknowledged", "id", id, "by", by)
+	m.log.InfoContext(ctx, "alert acknowledged", "alert", id, "by", by)
 	m.saveLocked(ctx)
 	m.metricsLocked()
 	cp := a.clone()
@@ -376,7 +376,7 @@ func (m *Manager) Resolve(ctx context.Context, id, by, reason string) (Alert, er
 	m.held[a.Fingerprint] = m.opt.Now().Add(m.opt.HoldResolved)
 	out := m.resolveLocked(a, by, reason)
 	cp := m.history[len(m.history)-1].clone()
-	m.log.Info("alert resolved", "id", id, "by", by)
+	m.log.InfoContext(ctx, "alert resolved", "alert", id, "by", by)
 	m.saveLocked(ctx)
 	m.metricsLocked()
 	m.release(out)
@@ -467,7 +467,7 @@ func (m *Manager) saveLocked(ctx context.Context) {
 		err = m.opt.Store.Save(ctx, s)
 	}
 	if err != nil {
-		m.log.Error("alert state not saved", "err", err)
+		m.log.ErrorContext(ctx, "alert state not saved", "err", err)
 		if m.opt.Metrics != nil {
 			m.opt.Metrics.saveErrors.Inc()
 		}
@@ -478,7 +478,7 @@ func (m *Manager) metricsLocked() {
 	if m.opt.Metrics == nil {
 		return
 	}
-	m.opt.Metrics.open.Reset()
+	m.opt.Metrics.zeroOpen()
 	for _, a := range m.open {
 		m.opt.Metrics.open.WithLabelValues(a.Source, string(a.State)).Inc()
 	}

@@ -465,3 +465,61 @@ func TestRouting(t *testing.T) {
 		t.Errorf("TeamsOf = %v", got)
 	}
 }
+
+// TestOpenMetricZeroes: with nothing open, every known source has its
+// firing and acknowledged series at zero (a dashboard shows 0, not "no
+// data"); an alert resolved takes its count back to zero.
+func TestOpenMetricZeroes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newManager(t, nil, &recorder{}, reg)
+	open := func() map[string]float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "citywall_alerts_open" {
+				continue
+			}
+			for _, x := range mf.GetMetric() {
+				var src, st string
+				for _, l := range x.GetLabel() {
+					switch l.GetName() {
+					case "source":
+						src = l.GetValue()
+					case "state":
+						st = l.GetValue()
+					}
+				}
+				out[src+"/"+st] = x.GetGauge().GetValue()
+			}
+		}
+		return out
+	}
+	got := open()
+	for _, src := range []string{"cluster", "sla", "camera", "feed", "hotissue"} {
+		for _, st := range []string{"firing", "acknowledged"} {
+			if v, ok := got[src+"/"+st]; !ok || v != 0 {
+				t.Errorf("citywall_alerts_open{source=%q,state=%q} = %v (present %v), want 0", src, st, v, ok)
+			}
+		}
+	}
+	if v := counterSum(t, reg, "citywall_alerts_raised_total"); v != 0 {
+		t.Errorf("raised_total = %v before any alert", v)
+	}
+	ctx := context.Background()
+	if err := m.Fire(ctx, burst("fp")); err != nil {
+		t.Fatal(err)
+	}
+	if v := open()["cluster/firing"]; v != 1 {
+		t.Errorf("cluster/firing = %v with one alert open, want 1", v)
+	}
+	if _, err := m.Resolve(ctx, m.Open()[0].ID, "duty-1", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := open()["cluster/firing"]; !ok || v != 0 {
+		t.Errorf("cluster/firing = %v (present %v) after resolving, want 0", v, ok)
+	}
+}

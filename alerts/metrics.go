@@ -43,5 +43,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.open, m.raised, m.notifications, m.escalations, m.saveErrors, m.ScanDuration, m.ScanThreshold)
+	for _, src := range metricSources {
+		m.raised.WithLabelValues(src)
+	}
+	m.zeroOpen()
 	return m
+}
+
+// metricSources are the sources whose series exist from the start, at
+// zero, so a dashboard or a rule sees "none open" rather than no data.
+var metricSources = []string{SourceCluster, SourceSLA, SourceCamera, SourceFeed, SourceHotIssue}
+
+// zeroOpen empties the open gauge and sets every known source and open
+// state back to zero.
+func (m *Metrics) zeroOpen() {
+	m.open.Reset()
+	for _, src := range metricSources {
+		for _, st := range []State{StateFiring, StateAcknowledged} {
+			m.open.WithLabelValues(src, string(st)).Set(0)
+		}
+	}
 }

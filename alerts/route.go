@@ -16,7 +16,6 @@ type Team struct {
 	Cells      []string `json:"cells,omitempty"`
 	Categories []string `json:"categories,omitempty"`
 	Sources    []string `json:"sources,omitempty"`
-	Webhooks   []string `json:"-"` // URLs may carry keys: never shown
 }
 
 // Router picks the teams of an alert.

@@ -271,3 +271,31 @@ func TestSLAReplayedHistory(t *testing.T) {
 		<-done
 	})
 }
+
+// TestClusterBaselinePrunedHourly: the running cluster source forgets,
+// within the hour, the cells and categories of its history not observed
+// for ClusterOptions.Forget, and keeps the others.
+func TestClusterBaselinePrunedHourly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newManager(t, nil, &recorder{}, nil)
+		src, err := alerts.NewClusterSource(m, alerts.ClusterOptions{Detector: scan.Options{Threshold: 17.6},
+			MinHistory: -1, Forget: 14 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		src.Learn(ticket.Ticket{ID: "old", Category: "旧类别", Lat: 20.2, Lng: 110.6, Created: now.Add(-30 * 24 * time.Hour)})
+		src.Learn(ticket.Ticket{ID: "new", Category: "城市管理", Lat: 20.03, Lng: 110.33, Created: now.Add(-time.Hour)})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { src.Run(ctx); close(done) }()
+		time.Sleep(time.Hour + time.Second)
+		synctest.Wait()
+		b := src.Baseline()
+		if cells, cats := b.Cells(), b.Categories(); len(cells) != 1 || !slices.Equal(cats, []string{"城市管理"}) {
+			t.Errorf("after an hour: %d cells, categories %v; want the recent one only", len(cells), cats)
+		}
+		cancel()
+		<-done
+	})
+}

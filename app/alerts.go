@@ -3,20 +3,22 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/actionlink"
 	"github.com/citywall/citywall/alerts/filestore"
 	"github.com/citywall/citywall/alerts/scan"
 	"github.com/citywall/citywall/alerts/webhook"
+	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/demo"
 	"github.com/citywall/citywall/geo/ticket"
-	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/web"
 )
 
@@ -24,7 +26,7 @@ import (
 // SLA sources, the manager's changes go to the hub, notifications to
 // webhooks and the wall.
 type alerting struct {
-	hub         *stream.Hub
+	hub         alertHub
 	now         func() time.Time
 	log         *slog.Logger
 	demo        *demo.City // nil unless the demo runs
@@ -32,73 +34,122 @@ type alerting struct {
 	deadLetters func(context.Context) ([]webhook.DeadLetter, error)
 	mgr         *alerts.Manager
 	cluster     *alerts.ClusterSource
+	hot         *alerts.HotIssueSource // nil: hot issues off
 	sla         *alerts.SLA
 	hooks       *webhook.Sender
 	wall        *alerts.WallLink
 	router      *alerts.Router
+	links       *actionlink.Links // nil without server.public_url
 	metrics     *alerts.Metrics
 
 	pubMu sync.Mutex // orders hub publications as the manager's changes
 }
 
-func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
-	c := a.cfg.Alerts
-	al := &alerting{hub: a.hub, now: a.now, log: a.log, demo: a.demo, resolution: c.Resolution, metrics: alerts.NewMetrics(a.reg)}
+// alertingOptions are what the alerting is built from.
+type alertingOptions struct {
+	Config   config.Alerts
+	City     config.City     // its name and districts
+	Cameras  []config.Camera // with the demo overlay's
+	Location *time.Location
+	Now      func() time.Time
+	Reg      prometheus.Registerer
+	Log      *slog.Logger
+	Hub      alertHub
+	Demo     *demo.City                           // nil unless the demo runs: it teaches the detectors its history
+	Lookup   func(id string) (ticket.State, bool) // the ticket store, for the SLA
+	Pusher   alerts.WallPusher                    // nil: no wall linkage
+	DataFile string                               // the data directory's alerts file; "": none
+	Shared   sharedAlerts                         // the store shared through Redis; nil alone
+	Active   func() bool                          // leader-only work runs while it says so; nil: always
+	OnClose  func(func())                         // registers what the App closes when it stops
+	// PublicURL is server.public_url: where alert messages link back to.
+	PublicURL string
+}
+
+// alertHub is where alert changes are published.
+type alertHub interface {
+	PublishState(ctx context.Context, topic string, set map[string]json.RawMessage, del []string, origin time.Time) error
+}
+
+// sharedAlerts is the alert state instances share through Redis
+// (leader.go): the store and the leader's outbox in place of the file
+// and the direct notifiers, the dead letters, the links' store.
+type sharedAlerts interface {
+	sharedAlerting(al *alerting, store *alerts.Store, notifiers *[]alerts.Notifier)
+	deadLetters(ctx context.Context) ([]webhook.DeadLetter, error)
+	linkStore() actionlink.Store
+}
+
+func newAlerting(o alertingOptions) (*alerting, error) {
+	c := o.Config
+	al := &alerting{hub: o.Hub, now: o.Now, log: o.Log, demo: o.Demo, resolution: c.Resolution, metrics: alerts.NewMetrics(o.Reg)}
 	al.router = &alerts.Router{Escalation: c.EscalateTo}
+	members := map[string][]webhook.Member{}
 	for _, t := range c.Teams {
-		al.router.Teams = append(al.router.Teams, alerts.Team{ID: t.ID, Name: t.Name, NameEn: t.NameEn, Members: t.Members,
-			Districts: t.Districts, Cells: t.Cells, Categories: t.Categories, Sources: t.Sources, Webhooks: t.Webhooks})
-	}
-	var targets []webhook.Target
-	for i, u := range c.Webhooks {
-		targets = append(targets, webhook.Target{Name: fmt.Sprintf("all-%d", i+1), URL: u})
-	}
-	for _, t := range c.Teams {
-		for i, u := range t.Webhooks {
-			targets = append(targets, webhook.Target{Name: fmt.Sprintf("%s-%d", t.ID, i+1), URL: u, Teams: []string{t.ID}})
+		al.router.Teams = append(al.router.Teams, alerts.Team{ID: t.ID, Name: t.Name, NameEn: t.NameEn, Members: config.Names(t.Members),
+			Districts: t.Districts, Cells: t.Cells, Categories: t.Categories, Sources: t.Sources})
+		for _, m := range t.Members {
+			members[t.ID] = append(members[t.ID], webhook.Member{Name: m.Name, Mobile: m.Mobile, UserID: m.UserID})
 		}
 	}
-	al.hooks = webhook.New(targets, webhook.Options{Attempts: c.WebhookRetries, Backoff: c.WebhookBackoff,
-		Registerer: a.reg, Logger: a.log.With("component", "webhook")})
+	var targets []webhook.Target
+	for _, w := range c.WebhookTargets() {
+		targets = append(targets, webhook.Target{Name: w.Name, URL: w.URL, Kind: w.Kind, Secret: w.Secret, Teams: w.Teams})
+	}
+	lo := alertLinksOptions{PublicURL: o.PublicURL, StateFile: c.StateFile, Log: o.Log}
+	if o.Shared != nil {
+		lo.Shared = o.Shared.linkStore()
+	}
+	links, link, err := newAlertLinks(lo)
+	if err != nil {
+		return nil, err
+	}
+	al.links = links
+	al.hooks = webhook.New(targets, webhook.Options{Link: link, Attempts: c.WebhookRetries, Backoff: c.WebhookBackoff,
+		Members: func(team string) []webhook.Member { return members[team] }, Registerer: o.Reg, Logger: o.Log.With("component", "webhook")})
 	notifiers := []alerts.Notifier{al.hooks}
-	if pusher != nil && c.WallPush {
-		al.wall = alerts.NewWallLink(pusher, a.log.With("component", "wall-link"))
+	if o.Pusher != nil && c.WallPush {
+		al.wall = alerts.NewWallLink(o.Pusher, o.Log.With("component", "wall-link"))
 		notifiers = append(notifiers, al.wall)
 	}
 	var store alerts.Store
-	if c.StateFile != "" {
-		fs, err := filestore.New(c.StateFile)
+	stateFile := c.StateFile
+	if stateFile == "" {
+		stateFile = o.DataFile
+	}
+	switch {
+	case o.Shared != nil:
+		o.Shared.sharedAlerting(al, &store, &notifiers)
+	case stateFile != "":
+		fs, err := filestore.New(stateFile)
 		if err != nil {
 			return nil, err
 		}
 		store = fs
-	} else {
-		a.log.Warn("alerts.state_file is not set: open alerts and their timers do not survive a restart")
-	}
-	if a.cluster != nil {
-		a.cluster.sharedAlerting(al, &store, &notifiers)
+	default:
+		o.Log.Warn("alerts.state_file is not set and storage.memory is set: open alerts and their timers do not survive a restart")
 	}
 	mgr, err := alerts.New(context.Background(), alerts.Options{
 		Store: store, Router: al.router, Notifiers: notifiers, Listeners: []alerts.Listener{al.publish},
 		EscalateAfter: c.EscalateAfter, Renotify: c.Renotify, Metrics: al.metrics,
-		Logger: a.log.With("component", "alerts"), Now: a.now, Active: a.cluster.leaderActive(),
+		Logger: o.Log.With("component", "alerts"), Now: o.Now, Active: o.Active,
 	})
 	if err != nil {
 		return nil, err
 	}
 	al.mgr = mgr
-	a.onClose(al.close)
+	o.OnClose(al.close)
 	al.deadLetters = func(context.Context) ([]webhook.DeadLetter, error) { return al.hooks.DeadLetters(), nil }
-	if a.cluster != nil {
-		al.deadLetters = a.cluster.deadLetters
+	if o.Shared != nil {
+		al.deadLetters = o.Shared.deadLetters
 	}
 
 	var cams []alerts.Camera
-	for _, cam := range a.cfg.Cameras {
+	for _, cam := range o.Cameras {
 		cams = append(cams, alerts.Camera{ID: cam.ID, Name: cam.Name, NameEn: cam.NameEn, Lat: cam.Lat, Lng: cam.Lng})
 	}
 	var districts []alerts.District
-	for _, d := range a.cfg.City.Districts {
+	for _, d := range o.City.Districts {
 		districts = append(districts, alerts.District{Name: d.Name, NameEn: d.NameEn, Polygon: d.Polygon})
 	}
 	minHistory := c.MinHistory
@@ -106,27 +157,42 @@ func newAlerting(a *App, pusher alerts.WallPusher) (*alerting, error) {
 		minHistory = -1
 	}
 	baselineFile := ""
-	if c.StateFile != "" {
-		baselineFile = strings.TrimSuffix(c.StateFile, filepath.Ext(c.StateFile)) + ".baseline.json"
+	if stateFile != "" {
+		baselineFile = strings.TrimSuffix(stateFile, filepath.Ext(stateFile)) + ".baseline.json"
 	}
 	al.cluster, err = alerts.NewClusterSource(mgr, alerts.ClusterOptions{
 		Detector:     scan.Options{Windows: c.Windows, MinCount: c.MinCount, Threshold: c.Threshold},
-		Baseline:     scan.BaselineOptions{Res: c.Resolution, Location: a.loc},
+		Baseline:     scan.BaselineOptions{Res: c.Resolution, Location: o.Location},
 		Calibrate:    scan.CalibrateOptions{Weeks: c.CalibrateWeeks, FalseAlarmsPerWeek: c.FalseAlarmsPerWeek},
 		Interval:     c.ScanInterval,
 		Quiet:        c.Quiet,
 		MinHistory:   minHistory,
+		Forget:       c.BaselineForget,
 		BaselineFile: baselineFile,
 		Cameras:      cams, NearestCameras: c.NearestCameras, CameraMaxK: c.CameraMaxDistance,
 		Districts: districts, CategoryEn: ticket.CategoryNameEn, Metrics: al.metrics,
-		Logger: a.log.With("component", "clusters"), Now: a.now, Active: a.cluster.leaderActive(),
+		Logger: o.Log.With("component", "clusters"), Now: o.Now, Active: o.Active,
 	})
 	if err != nil {
 		return nil, err
 	}
+	if c.HotIssueFalseAlarmsPerWeek > 0 {
+		places := []string{o.City.Name}
+		for _, d := range o.City.Districts {
+			places = append(places, d.Name)
+		}
+		al.hot, err = alerts.NewHotIssueSource(mgr, al.cluster.Baseline(), alerts.HotIssueOptions{
+			FalseAlarmsPerWeek: c.HotIssueFalseAlarmsPerWeek, CalibrateWeeks: min(c.CalibrateWeeks, 2),
+			Places: places, MinHistory: minHistory, CategoryEn: ticket.CategoryNameEn,
+			Logger: o.Log.With("component", "hot-issues"), Now: o.Now, Active: o.Active,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	if c.SLAResponse > 0 {
-		al.sla = alerts.NewSLA(mgr, alerts.SLAOptions{Limit: c.SLAResponse, Lookup: a.store.Get,
-			CategoryEn: ticket.CategoryNameEn, Now: a.now, Active: a.cluster.leaderActive()})
+		al.sla = alerts.NewSLA(mgr, alerts.SLAOptions{Limit: c.SLAResponse, Lookup: o.Lookup,
+			CategoryEn: ticket.CategoryNameEn, Now: o.Now, Active: o.Active})
 	}
 	return al, nil
 }
@@ -146,7 +212,10 @@ func (al *alerting) run(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Go(func() { al.sla.Run(ctx) })
 	}
 	wg.Go(func() {
-		al.demo.LearnHistory(ctx, al.cluster, al.now(), al.resolution, al.log.Info)
+		al.demo.LearnHistory(ctx, al.cluster, al.hot, al.now(), al.resolution, al.log.Info)
+		if al.hot != nil {
+			wg.Go(func() { al.hot.Run(ctx) })
+		}
 		al.cluster.Run(ctx)
 	})
 }
@@ -157,7 +226,12 @@ func (al *alerting) close() {
 
 // ticket and event are called by ingest for every accepted ticket and
 // event.
-func (al *alerting) ticket(t ticket.Ticket) { al.cluster.Ticket(t) }
+func (al *alerting) ticket(t ticket.Ticket) {
+	al.cluster.Ticket(t)
+	if al.hot != nil {
+		al.hot.Ticket(t)
+	}
+}
 
 func (al *alerting) event(e ticket.Event, _ ticket.State) {
 	if al.sla != nil {
@@ -193,5 +267,5 @@ func (al *alerting) publish(x alerts.Alert) {
 
 // webAlerts is the alerting as its API serves it.
 func (al *alerting) webAlerts() *web.Alerts {
-	return &web.Alerts{Manager: al.mgr, Router: al.router, Cluster: al.cluster, DeadLetters: al.deadLetters}
+	return &web.Alerts{Manager: al.mgr, Router: al.router, Cluster: al.cluster, DeadLetters: al.deadLetters, Links: al.links}
 }

@@ -21,8 +21,9 @@ type teamStatus struct {
 	Acked     string   `json:"acked"`  // text of the first card's acknowledgement line
 	AckButton bool     `json:"ackBtn"` // the first card has an acknowledge button
 	Cams      string   `json:"cams"`
-	Widget    string   `json:"widget"` // text of the alerts widget, mounted on the page
-	LayerPx   int      `json:"layerPx"`
+	Widget    string   `json:"widget"`   // text of the alerts widget, mounted on the page
+	LayerPx   int      `json:"layerPx"`  // pixels of the acknowledged blue around the alert on the map
+	LayerCol  string   `json:"layerCol"` // the colour of the alert's marker on the map
 	Error     string   `json:"error"`
 }
 
@@ -39,7 +40,8 @@ const teamProbe = `(() => {
     ackBtn: !!(first && first.querySelector('.btn-ack')),
     cams: first && first.querySelector('.cams') ? first.querySelector('.cams').textContent : '',
     widget: window.__widget ? window.__widget.textContent : '',
-    layerPx: window.__layerPx || 0,
+    layerPx: window.__layer ? window.__layer().px : 0,
+    layerCol: window.__layer ? window.__layer().col : '',
     error: window.__probeError || '',
   };
 })()`
@@ -56,21 +58,31 @@ const mountModules = `(async () => {
     const w = await import('/static/js/widgets/alerts.js');
     const tile = w.mount(el, { hub, lang: 'zh', t: (k) => k, pub: {}, opts: {} });
     window.__widget = el;
+    // The alerts layer on a real MapLibre city map, centred on the alert.
+    const { CityMap } = await import('/static/js/citymap.js');
+    const box = document.createElement('div');
+    box.style.width = '400px'; box.style.height = '400px';
+    document.body.append(box);
+    const cm = await CityMap.create(box, { lang: 'zh', center: [20.0325, 110.3235], zoom: 13 });
+    await cm.ready;
     const l = await import('/static/js/layers/alerts.js');
     const layer = l.layer({ hub, lang: 'zh' });
-    const cv = document.createElement('canvas');
-    cv.width = 400; cv.height = 400;
-    const draw = () => {
-      const g = cv.getContext('2d');
-      g.clearRect(0, 0, 400, 400);
-      layer.draw(g, (lat, lng) => [200 + (lng - 110.3235) * 20000, 200 - (lat - 20.0325) * 20000]);
-      const d = g.getImageData(0, 0, 400, 400).data;
-      let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) n++;
-      window.__layerPx = n;
+    layer.add(cm);
+    window.__layer = () => {
+      const fs = cm.map.queryRenderedFeatures({ layers: ['alerts-core'] });
+      const cv = cm.map.getCanvas(), k = cm.map.getPixelRatio();
+      const c = document.createElement('canvas');
+      c.width = cv.width; c.height = cv.height;
+      const g = c.getContext('2d');
+      g.drawImage(cv, 0, 0);
+      const [x, y] = cm.project(20.0325, 110.3235);
+      const r = Math.round(30 * k);
+      const d = g.getImageData(Math.round(x * k) - r, Math.round(y * k) - r, 2 * r, 2 * r).data;
+      let px = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 200 && d[i + 1] > 150 && d[i] < 140) px++; // #4fc3ff
+      return { px, col: fs.length ? fs[0].properties.color : '' };
     };
-    setInterval(draw, 200);
-    window.__modules = { tile, layer };
+    window.__modules = { tile, layer, cm };
   } catch (e) { window.__probeError = String(e && e.stack || e); }
 })()`
 
@@ -113,7 +125,7 @@ func TestTeamPageInBrowser(t *testing.T) {
 		t.Fatalf("tap Acknowledge: %v", err)
 	}
 	st = probe("the acknowledgement", func(st teamStatus) bool {
-		return strings.Contains(st.Acked, "team-1") && strings.Contains(st.Widget, "team-1") && st.LayerPx > 50
+		return strings.Contains(st.Acked, "team-1") && strings.Contains(st.Widget, "team-1") && st.LayerCol == "#4fc3ff" && st.LayerPx > 50
 	})
 	if st.AckButton || st.Error != "" {
 		t.Errorf("after acknowledging: %+v", st)

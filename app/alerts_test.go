@@ -31,12 +31,12 @@ func alertConfig(t *testing.T, hook string) func(*config.Config) {
 		c.Alerts.ScanInterval = time.Second
 		c.Alerts.StateFile = filepath.Join(dir, "alerts.json")
 		c.Alerts.Teams = []config.AlertTeam{
-			{ID: "longhua", Name: "龙华区应急队", NameEn: "Longhua team", Members: []string{"team-1"}, Districts: []string{"龙华区"}},
-			{ID: "duty", Name: "值班长", Members: []string{"commander-1"}},
+			{ID: "longhua", Name: "龙华区应急队", NameEn: "Longhua team", Members: []config.TeamMember{{Name: "team-1"}}, Districts: []string{"龙华区"}},
+			{ID: "duty", Name: "值班长", Members: []config.TeamMember{{Name: "commander-1"}}},
 		}
 		c.Alerts.EscalateTo = []string{"duty"}
 		if hook != "" {
-			c.Alerts.Webhooks = []string{hook}
+			c.Alerts.Webhooks = []config.Webhook{{URL: hook}}
 			c.Alerts.WebhookBackoff = 10 * time.Millisecond
 		}
 		c.Cameras = []config.Camera{

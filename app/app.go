@@ -21,14 +21,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/phrase"
+	"github.com/citywall/citywall/analysis"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/demo"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/ingest"
+	"github.com/citywall/citywall/internal/connlimit"
+	"github.com/citywall/citywall/internal/logkit"
 	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/wall"
 	"github.com/citywall/citywall/web"
+	"github.com/citywall/citywall/web/session"
 )
 
 // Options are what an App takes besides its configuration.
@@ -52,9 +57,12 @@ type App struct {
 	loc   *time.Location
 
 	store    *ticket.Store
+	analysis *analysis.History
 	engine   *geo.Engine
 	hub      *stream.Hub
-	cluster  *clusterMode // nil: this instance runs alone
+	cluster  *clusterMode  // nil: this instance runs alone
+	storage  *storagePart  // nil: Redis, or storage.memory
+	sessions session.Store // nil: memory
 	ingest   *ingest.Pipeline
 	pub      *publisher
 	alerting *alerting // nil when alerts.enabled is false
@@ -64,7 +72,7 @@ type App struct {
 	demo     *demo.City // nil unless demo.enabled
 	web      *web.Server
 
-	listener net.Listener
+	listener *connlimit.Listener
 	ready    atomic.Bool
 	cleanup  []func() // what New opened, closed last-in first-out
 
@@ -98,7 +106,8 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("city.timezone: %w", err)
 	}
-	a := &App{cfg: cfg, log: o.Logger, reg: o.Registry, now: o.Now, build: o.Build, loc: loc}
+	// Every line carries a component, and a request's lines its id.
+	a := &App{cfg: cfg, log: slog.New(logkit.Wrap(o.Logger.Handler())), reg: o.Registry, now: o.Now, build: o.Build, loc: loc}
 	defer func() {
 		if err != nil {
 			a.rollback()
@@ -109,7 +118,7 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.onClose(a.demo.Close)
-	a.store = ticket.NewStore(ticket.StoreOptions{Retention: a.cfg.Tickets.Retention, MaxTickets: a.cfg.Tickets.MaxTickets})
+	a.store = ticket.NewStore(ticket.StoreOptions{Retention: a.cfg.Tickets.Retention, MaxTickets: a.cfg.Tickets.MaxTickets, MaxEvents: a.cfg.Tickets.MaxEvents})
 	a.engine, err = geo.NewEngine(geo.Options{
 		Resolutions:   a.cfg.Geo.Resolutions,
 		Windows:       a.cfg.Geo.Windows,
@@ -119,13 +128,31 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("geo engine: %w", err)
 	}
-	// Single instance or Redis: decided here, once.
-	var broker stream.Broker = stream.NewMemoryBroker()
+	// Single instance or Redis: decided here, once. Alone, the data
+	// directory (or memory) keeps the ingest log, walls, sessions and
+	// alerts; with Redis, Redis keeps them, shared.
+	var (
+		broker    stream.Broker = stream.NewMemoryBroker()
+		wallStore wall.Store    // nil: walls.state_file, or memory
+		shared    sharedAlerts  // nil alone
+	)
 	if a.cfg.Redis.Enabled() {
-		if a.cluster, err = newClusterMode(a); err != nil {
+		a.cluster, err = newClusterMode(clusterOptions{Redis: a.cfg.Redis, HubHistory: a.cfg.Hub.History,
+			Now: a.now, Reg: a.reg, Log: a.log, OnClose: a.onClose})
+		if err != nil {
 			return nil, err
 		}
-		broker = a.cluster.broker
+		broker, wallStore, shared = a.cluster.broker, a.cluster.wallStore(a.cfg.Walls.AuditKeep), a.cluster
+		a.sessions = a.cluster.sessionStore()
+	} else {
+		a.storage, err = openStorage(storageOptions{Config: a.cfg.Storage, Now: a.now, Log: a.log, Reg: a.reg, OnClose: a.onClose})
+		if err != nil {
+			return nil, err
+		}
+		wallStore = a.storage.wallStore(a.cfg.Walls)
+		if a.sessions, err = a.storage.sessionStore(); err != nil {
+			return nil, fmt.Errorf("sessions: %w", err)
+		}
 	}
 	a.hub = stream.New(stream.Options{
 		QueueBytes:       a.cfg.Hub.QueueBytes,
@@ -141,15 +168,19 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 		CheckOrigin:      web.OriginChecker(a.cfg.Server.Origins),
 		Resolve:          func(name string) (stream.Kind, error) { return a.web.ResolveTopic(name) },
 	}, broker, a.reg, a.log.With("component", "hub"))
-	if a.walls, err = a.newWalls(); err != nil {
+	if a.walls, err = newWalls(wallsOptions{Spec: a.cfg.Walls, Cameras: a.cfg.Cameras, Store: wallStore,
+		Active: a.cluster.leaderActive(), Publisher: a.hub, Location: a.loc, Now: a.now, Reg: a.reg, Log: a.log}); err != nil {
 		return nil, fmt.Errorf("walls: %w", err)
 	}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		a.store.Collector(), a.engine.Collector())
-	if a.video, err = newVideo(a); err != nil {
+	if a.video, err = newVideo(videoOptions{Config: a.cfg.Video, Cameras: a.cfg.Cameras, Hub: a.hub,
+		Owners: cameraOwners(a.cluster), Reg: a.reg, Log: a.log}); err != nil {
 		return nil, err
 	}
-	if a.feeds, err = newFeeds(a); err != nil {
+	a.onClose(a.video.close)
+	if a.feeds, err = newFeeds(feedsOptions{Config: a.cfg.Feeds, MaxBodyBytes: a.cfg.Server.MaxBodyBytes, Stations: a.demo.Stations(),
+		Location: a.loc, Now: a.now, Hub: a.hub, Log: a.log}); err != nil {
 		return nil, fmt.Errorf("feeds: %w", err)
 	}
 	a.pub = newPublisher(a.hub, a.engine, a.cfg.Geo, a.log)
@@ -158,11 +189,19 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 		if pusher == nil {
 			pusher = a.walls // cluster alerts put their cameras in the walls' alert slots
 		}
-		if a.alerting, err = newAlerting(a, pusher); err != nil {
+		if a.alerting, err = newAlerting(alertingOptions{Config: a.cfg.Alerts, City: a.cfg.City, Cameras: a.cfg.Cameras,
+			Location: a.loc, Now: a.now, Reg: a.reg, Log: a.log, Hub: a.hub, Demo: a.demo, Lookup: a.store.Get,
+			Pusher: pusher, DataFile: a.storage.alertsFile(), Shared: shared, Active: a.cluster.leaderActive(),
+			OnClose: a.onClose, PublicURL: a.cfg.Server.PublicURL}); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
-		a.linkAlerting()
+		// Feed thresholds and cameras that go down raise alerts through
+		// the one lifecycle; without alerting they are only logged.
+		fa := feedAlerts(a.alerting.mgr)
+		a.feeds.alerter.p.Store(&fa)
+		a.video.alerter = cameraAlerts{a.alerting.mgr}
 	}
+	a.analysis = a.newAnalysis()
 	if a.ingest, err = a.newIngest(); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -191,16 +230,53 @@ func (a *App) newIngest() (*ingest.Pipeline, error) {
 		Touched: a.pub.touch, StatsChanged: a.pub.statsChanged,
 		Location: a.loc, Now: a.now, Log: a.log, Registerer: a.reg,
 	}
+	for _, d := range a.cfg.City.Districts {
+		o.Districts = append(o.Districts, geo.District{Name: d.Name, NameEn: d.NameEn, Polygon: d.Polygon})
+	}
+	o.Area = cityArea(a.cfg.City, o.Districts)
+	a.log.Info("city area: tickets outside it are rejected", "area", o.Area.String())
 	if a.alerting != nil {
 		o.OnTicket = append(o.OnTicket, a.alerting.ticket)
 		o.OnEvent = append(o.OnEvent, a.alerting.event)
 	}
-	o.OnTicket = append(o.OnTicket, a.feeds.kpi.Ticket)
+	o.OnTicket = append(o.OnTicket, a.feeds.kpi.Ticket, a.analysis.Add)
 	o.OnEvent = append(o.OnEvent, func(_ ticket.Event, st ticket.State) { a.feeds.kpi.TicketState(st) })
-	if a.cluster != nil {
+	switch {
+	case a.cluster != nil:
 		o.Backend = a.cluster.ingestBackend
+	case a.storage != nil:
+		o.Backend = a.storage.ingestBackend(a.store)
 	}
 	return ingest.New(o)
+}
+
+// cityArea is city.area when set, else the districts' bounding box grown
+// by city.area_margin_km; nil (anywhere) without either. Validate has
+// checked the polygon.
+func cityArea(c config.City, ds []geo.District) *geo.Area {
+	if len(c.Area) > 0 {
+		if a, err := geo.NewArea(c.Area); err == nil {
+			return a
+		}
+	}
+	return geo.AreaAround(ds, c.AreaMarginKm)
+}
+
+// newAnalysis keeps the tickets of the days the ingest log holds (the
+// log's replay at start fills it) for the analysis view; its phrases are
+// cut as the emerging-issue detector cuts them, the city's and districts'
+// names left out.
+func (a *App) newAnalysis() *analysis.History {
+	retention := a.cfg.Storage.Retention
+	if a.cluster != nil {
+		retention = a.cfg.Redis.Retention
+	}
+	places := []string{a.cfg.City.Name}
+	for _, d := range a.cfg.City.Districts {
+		places = append(places, d.Name)
+	}
+	return analysis.New(analysis.Options{Location: a.loc, Retention: retention, Now: a.now,
+		Grams: phrase.NewExtractor(places).Grams})
 }
 
 // webDeps is what the HTTP server serves from.
@@ -209,14 +285,17 @@ func (a *App) webDeps() web.Deps {
 		Config: a.cfg, Log: a.log, Registry: a.reg, Build: a.build, Now: a.now, Location: a.loc,
 		CategoryEn: ticket.CategoryNameEn,
 		Store:      a.store, Engine: a.engine, Hub: a.hub, Ingest: a.ingest,
-		Feed: a.feeds.feed, KPI: a.feeds.kpi, Walls: a.walls, Relay: a.video.relay,
-		NotReady: a.notReady,
+		Feed: a.feeds.feed, KPI: a.feeds.kpi, Analysis: a.analysis, Walls: a.walls, Relay: a.video.relay,
+		NotReady: a.notReady, Land: a.demo.Land(), Sessions: a.sessions, PeerKey: a.cluster.peerKey(),
 	}
 	for _, dt := range a.cfg.City.Districts {
 		d.Districts = append(d.Districts, web.District{Name: dt.Name, NameEn: dt.NameEn, Polygon: dt.Polygon})
 	}
 	if a.alerting != nil {
 		d.Alerts = a.alerting.webAlerts()
+	}
+	if a.storage != nil {
+		d.Backup = a.Backup
 	}
 	return d
 }
@@ -225,6 +304,9 @@ func (a *App) webDeps() web.Deps {
 func (a *App) notReady() string {
 	if !a.ready.Load() {
 		return "not ready"
+	}
+	if a.cluster == nil {
+		return a.ingest.NotReady()
 	}
 	return a.cluster.notReady()
 }
@@ -242,7 +324,7 @@ func (a *App) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", a.cfg.Server.Listen, err)
 	}
-	a.listener = ln
+	a.listener = limitConns(ln, a.cfg.Server, a.reg, a.log)
 	return ln.Addr(), nil
 }
 
@@ -271,8 +353,11 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           a.web.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    a.cfg.Server.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ConnContext:       a.listener.ConnContext,
+		ConnState:         a.listener.ConnState,
+		ErrorLog:          slog.NewLogLogger(a.log.With(logkit.Component, "http").Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	a.mu.Lock()
@@ -304,7 +389,14 @@ func (a *App) Run(ctx context.Context) error {
 	if a.alerting != nil {
 		a.alerting.run(a.cluster.leaderCtx(ctx), &a.wg)
 	}
-	a.cluster.start(ctx, &a.wg)
+	a.cluster.start(ctx, &a.wg, advertiseURL(a.cfg.Redis.AdvertiseURL, a.listener.Addr().String(), a.cfg.Server.TLSCert != ""))
+	if a.cluster == nil { // with Redis the leader keeps walls and alerts together
+		var open []alerts.Alert
+		if a.alerting != nil {
+			open = a.alerting.mgr.Open()
+		}
+		releaseUnknownAlerts(ctx, a.walls, open, a.log)
+	}
 	a.wg.Go(func() { a.walls.Run(ctx) })
 	a.demo.Start(ctx, a.now, a.ingest, a.feeds.feed, &a.wg, a.log.Error)
 	a.feeds.start(ctx, &a.wg)
@@ -371,6 +463,7 @@ func (a *App) housekeeping(ctx context.Context) {
 			if n := a.store.Expire(a.now()); n > 0 {
 				a.log.Debug("tickets expired", "n", n)
 			}
+			a.storage.compact()
 		}
 	}
 }

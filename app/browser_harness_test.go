@@ -19,7 +19,7 @@ import (
 // tab opens more. The console errors and exceptions of every tab it
 // listens to are kept for checkConsole.
 type browser struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	mu    sync.Mutex
 	errs  []string
@@ -39,7 +39,7 @@ type allowedConsole struct {
 // closes it all when the test ends. A missing chromium fails the test: the
 // browser tests need Debian's chromium package. extra adds allocator
 // options to the common ones.
-func startBrowser(t *testing.T, timeout time.Duration, w, h int64, extra ...chromedp.ExecAllocatorOption) *browser {
+func startBrowser(t testing.TB, timeout time.Duration, w, h int64, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -147,12 +147,13 @@ func (b *browser) checkConsole() {
 
 // evalUntil evaluates js in tab every pause until ok accepts the result or
 // within has passed, and returns the last result and whether ok accepted
-// it. A failure to evaluate fails the test, the message starting with what.
-func evalUntil[T any](t *testing.T, tab context.Context, what, js string, within, pause time.Duration, ok func(T) bool) (T, bool) {
+// it. A promise is awaited. A failure to evaluate fails the test, the
+// message starting with what.
+func evalUntil[T any](t testing.TB, tab context.Context, what, js string, within, pause time.Duration, ok func(T) bool) (T, bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		v, err := chromedp.Run(tab, chromedp.Evaluate[T](js))
+		v, err := chromedp.Run(tab, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -168,7 +169,7 @@ func evalUntil[T any](t *testing.T, tab context.Context, what, js string, within
 
 // artifact keeps data as name in $CITYWALL_ARTIFACTS (a temporary
 // directory when it is not set) and logs where.
-func artifact(t *testing.T, name string, data []byte) {
+func artifact(t testing.TB, name string, data []byte) {
 	t.Helper()
 	dir := os.Getenv("CITYWALL_ARTIFACTS")
 	if dir == "" {
@@ -187,7 +188,7 @@ func artifact(t *testing.T, name string, data []byte) {
 
 // screenshot keeps a screenshot of tab as the artifact name; a tab that
 // cannot be captured is logged, not failed.
-func screenshot(t *testing.T, tab context.Context, name string) {
+func screenshot(t testing.TB, tab context.Context, name string) {
 	t.Helper()
 	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err != nil {

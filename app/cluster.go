@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"github.com/citywall/citywall/stream/redisbroker"
 	"github.com/citywall/citywall/wall"
 	"github.com/citywall/citywall/web"
+	"github.com/citywall/citywall/web/session"
 )
 
 // clusterMode is everything that differs when instances share one Redis;
@@ -43,6 +45,7 @@ type clusterMode struct {
 	ingest   *ingest.Redis // set by ingestBackend
 	hubEpoch string        // shared by every instance
 	local    string        // this instance's own topics' epoch
+	owners   *owners       // who dials each camera
 
 	leader
 }
@@ -62,42 +65,100 @@ func clusterDerivedTopic(t string) bool {
 	return t == web.TopicTickets || t == web.TopicStats || t == web.TopicKPI
 }
 
-func newClusterMode(a *App) (*clusterMode, error) {
+// clusterOptions are what the cluster mode is built from.
+type clusterOptions struct {
+	Redis      config.Redis
+	HubHistory int // hub.history, kept in Redis per topic
+	Now        func() time.Time
+	Reg        prometheus.Registerer
+	Log        *slog.Logger
+	// OnClose registers what the App closes when it stops (or a later
+	// step of New fails): the Redis client and the lease.
+	OnClose func(func())
+}
+
+func newClusterMode(o clusterOptions) (*clusterMode, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	c := &clusterMode{cfg: a.cfg.Redis, now: a.now, log: a.log, reg: a.reg,
-		redis: newRedis(a.cfg.Redis), id: hex.EncodeToString(b[:]), local: stream.NewEpoch()}
-	a.onClose(func() { _ = c.redis.Close() })
+	c := &clusterMode{cfg: o.Redis, now: o.Now, log: o.Log, reg: o.Reg,
+		redis: newRedis(o.Redis), id: hex.EncodeToString(b[:]), local: stream.NewEpoch()}
+	o.OnClose(func() { _ = c.redis.Close() })
 	c.broker = redisbroker.New(redisbroker.Options{
 		Client:     c.redis,
-		Prefix:     a.cfg.Redis.Prefix,
+		Prefix:     o.Redis.Prefix,
 		Instance:   c.id,
-		History:    a.cfg.Hub.History,
+		History:    o.HubHistory,
 		Local:      clusterLocalTopic,
 		Derived:    clusterDerivedTopic,
 		OnProducer: c.resync,
-		Registerer: a.reg,
-		Log:        a.log.With("component", "redisbroker"),
+		Registerer: o.Reg,
+		Log:        o.Log.With("component", "redisbroker"),
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*a.cfg.Redis.DialTimeout)
-	defer cancel()
-	var err error
-	if c.hubEpoch, err = c.broker.Epoch(ctx); err != nil {
+	if err := c.firstContact(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "citywall_redis_up",
+	o.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "citywall_redis_up",
 		Help: "1 when Redis answers this instance's ingest stream and hub stream, else 0."}, func() float64 {
 		if c.ingest != nil && c.ingest.Up() && c.broker.Up() {
 			return 1
 		}
 		return 0
 	}))
-	c.newLeader(a)
+	c.newLeader(o.OnClose)
 	// The leader publishes the topics derived from the shared ingest, so
 	// one instance does all the singleton work and a failover moves it
 	// whole.
 	c.broker.SetProducer(c.lease.IsLeader)
 	return c, nil
+}
+
+// redisLoadingWait is how long the first contact waits for a Redis that
+// is still loading its data set (a large AOF after a host reboot takes
+// minutes); redisLoadingLog is how often the wait is logged.
+var (
+	redisLoadingWait = 10 * time.Minute
+	redisLoadingLog  = 5 * time.Second
+)
+
+// firstContact reads the hub epoch and the peer key, both idempotent. A
+// Redis that answers LOADING is waited for: a host that restarts starts
+// Redis and citywall together, and an instance that exits on LOADING
+// would only be restarted into the same answer.
+func (c *clusterMode) firstContact() error {
+	start := time.Now()
+	logged := start
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*c.cfg.DialTimeout)
+		var err error
+		if c.hubEpoch, err = c.broker.Epoch(ctx); err == nil {
+			c.owners, err = newOwners(ctx, c.redis, c.cfg.Prefix, c.id)
+		}
+		cancel()
+		if err == nil {
+			if time.Since(start) > redisLoadingLog {
+				c.log.Info("redis has loaded its data set", "waited", time.Since(start).Round(time.Second).String())
+			}
+			return nil
+		}
+		if !isRedisLoading(err) {
+			return err
+		}
+		if time.Since(start) >= redisLoadingWait {
+			return fmt.Errorf("still loading its data set after %s: %w", redisLoadingWait, err)
+		}
+		if time.Since(logged) >= redisLoadingLog {
+			logged = time.Now()
+			c.log.Warn("redis is loading its data set; waiting", "waited", time.Since(start).Round(time.Second).String(),
+				"limit", redisLoadingWait.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// isRedisLoading says whether err is Redis' LOADING answer.
+func isRedisLoading(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "LOADING ")
 }
 
 // ingestBackend is the pipeline's backend: the shared ingest stream.
@@ -124,6 +185,20 @@ func (c *clusterMode) attach(p clusterParts) {
 	if c != nil {
 		c.parts = p
 	}
+}
+
+// sessionStore keeps browsers' sessions in Redis, shared by every
+// instance.
+func (c *clusterMode) sessionStore() session.Store {
+	return session.NewRedis(c.redis, "{"+c.cfg.Prefix+"}")
+}
+
+// peerKey is the key of /internal/video; "" alone.
+func (c *clusterMode) peerKey() string {
+	if c == nil {
+		return ""
+	}
+	return c.owners.key
 }
 
 // epoch is the hub's epoch: shared with Redis, fresh without.
@@ -161,12 +236,14 @@ func (c *clusterMode) notReady() string {
 	return ""
 }
 
-// start runs the broker and the leader's work under wg; nothing alone.
-func (c *clusterMode) start(ctx context.Context, wg *sync.WaitGroup) {
+// start runs the broker, the leader's work and the camera owners under
+// wg; nothing alone. advertise is where the others reach this instance.
+func (c *clusterMode) start(ctx context.Context, wg *sync.WaitGroup, advertise string) {
 	if c == nil {
 		return
 	}
 	wg.Go(func() { c.broker.Run(ctx, c.parts.hub) })
+	c.owners.start(ctx, wg, advertise, c.log.Info)
 	c.runLeader(ctx, wg)
 }
 

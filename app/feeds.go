@@ -12,20 +12,27 @@ import (
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/kpi"
 	"github.com/citywall/citywall/feeds/source"
-	"github.com/citywall/citywall/stream"
 	"github.com/citywall/citywall/web"
 )
 
-// feedsApp is the App's flood, traffic and KPI feeds: the feed, the KPI
+// feedsPart is the App's flood, traffic and KPI feeds: the feed, the KPI
 // tracker, the configured sources and, in the demo city, the simulator.
 type feedsPart struct {
-	cfg     config.Config
-	log     *slog.Logger
-	now     func() time.Time
-	hub     *stream.Hub
+	o       feedsOptions
 	feed    *feeds.Feed
 	kpi     *kpi.Tracker
 	alerter alerterSlot
+}
+
+// feedsOptions are what the feeds are built from.
+type feedsOptions struct {
+	Config       config.Feeds
+	MaxBodyBytes int64           // server.max_body_bytes, the most a poll reads
+	Stations     []feeds.Station // the demo's; nil: the configured ones
+	Location     *time.Location
+	Now          func() time.Time
+	Hub          feeds.Publisher // feeds/… and kpi topics
+	Log          *slog.Logger
 }
 
 // alerterSlot forwards feed alerts to whatever SetFeedAlerter installed;
@@ -46,12 +53,12 @@ func (s *alerterSlot) Clear(ctx context.Context, fp string) error {
 	return nil
 }
 
-func newFeeds(a *App) (*feedsPart, error) {
-	fc := a.cfg.Feeds
-	fa := &feedsPart{cfg: a.cfg, log: a.log, now: a.now, hub: a.hub}
-	stations := stationsFromConfig(fc.Stations)
-	if own := a.demo.Stations(); own != nil {
-		stations = own
+func newFeeds(o feedsOptions) (*feedsPart, error) {
+	fc := o.Config
+	fa := &feedsPart{o: o}
+	stations := o.Stations
+	if stations == nil {
+		stations = stationsFromConfig(fc.Stations)
 	}
 	var err error
 	fa.feed, err = feeds.New(feeds.Options{
@@ -59,15 +66,15 @@ func newFeeds(a *App) (*feedsPart, error) {
 		History:     fc.History,
 		StaleFactor: fc.StaleFactor,
 		JamAfter:    fc.JamAfter,
-		Now:         a.now,
-		Publisher:   a.hub,
+		Now:         o.Now,
+		Publisher:   o.Hub,
 		Alerter:     &fa.alerter,
-		Log:         a.log.With("component", "feeds"),
+		Log:         o.Log.With("component", "feeds"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	fa.kpi = kpi.New(kpi.Options{Location: a.loc, ResponseLimit: fc.ResponseLimit, HandlingLimit: fc.HandlingLimit, Now: a.now})
+	fa.kpi = kpi.New(kpi.Options{Location: o.Location, ResponseLimit: fc.ResponseLimit, HandlingLimit: fc.HandlingLimit, Now: o.Now})
 	for _, s := range fc.Sources {
 		fa.feed.AddSource(s.Name, s.Type, s.Interval)
 	}
@@ -89,12 +96,12 @@ func stationsFromConfig(cs []config.FeedStation) []feeds.Station {
 func (fa *feedsPart) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { _ = fa.feed.Run(ctx) })
 	wg.Go(func() { fa.publishKPI(ctx) })
-	for _, s := range fa.cfg.Feeds.Sources {
-		log := fa.log.With("component", "feeds", "source", s.Name)
+	for _, s := range fa.o.Config.Sources {
+		log := fa.o.Log.With("component", "feeds", "source", s.Name)
 		switch s.Type {
 		case "poll":
 			p := &source.Poller{Name: s.Name, URL: s.URL, Token: s.Token, Interval: s.Interval, Timeout: s.Timeout,
-				MaxBytes: fa.cfg.Server.MaxBodyBytes, Sink: fa.feed, Log: log}
+				MaxBytes: fa.o.MaxBodyBytes, Sink: fa.feed, Log: log}
 			wg.Go(func() { _ = p.Run(ctx) })
 		case "mqtt":
 			m := &source.MQTT{Name: s.Name, URL: s.URL, Topics: s.Topics, QoS: byte(s.QoS), ClientID: s.ClientID,
@@ -120,7 +127,7 @@ func (fa *feedsPart) publishKPI(ctx context.Context) {
 	for {
 		if v := fa.kpi.Version(); v != last || time.Since(lastAt) >= 30*time.Second {
 			b, err := json.Marshal(fa.kpi.Today())
-			if err == nil && fa.hub.PublishState(ctx, web.TopicKPI, map[string]json.RawMessage{"today": b}, nil, time.Time{}) == nil {
+			if err == nil && fa.o.Hub.PublishState(ctx, web.TopicKPI, map[string]json.RawMessage{"today": b}, nil, time.Time{}) == nil {
 				last, lastAt = v, time.Now()
 			}
 		}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -27,9 +28,11 @@ type feedsStatus struct {
 }
 
 // feedsProbe counts rows with values and samples the canvases: sparklines
-// are any opaque pixel; on the map, road colours are saturated greens,
-// yellows, oranges and reds over the dark blue background.
-const feedsProbe = `(() => {
+// are any opaque pixel; on the map (MapLibre, its traffic layer loaded),
+// road colours are saturated greens, yellows, oranges and reds over the
+// dark blue basemap.
+const feedsProbe = `(async () => {
+  ` + mapImageJS + `
   const q = (s) => [...document.querySelectorAll(s)];
   const flood = q('#w-flood .fd-row');
   const opaque = (sel, pick) => {
@@ -43,9 +46,10 @@ const feedsProbe = `(() => {
   };
   const spark = opaque('canvas.fd-spark', () => true);
   let road = 0;
-  const m = document.getElementById('fd-map');
-  if (m && m.width > 1) {
-    const d = m.getContext('2d').getImageData(0, 0, m.width, m.height).data;
+  const cm = window.citywallFeeds && window.citywallFeeds.map;
+  const img = cm && cm.map.getLayer('traffic-road') ? await settledImage(cm, 2000) : null;
+  if (img) {
+    const d = img.d;
     for (let i = 0; i < d.length; i += 4 * 3) {
       const r = d[i], g = d[i + 1], b = d[i + 2];
       if ((g > 150 && r < 120 && b < 160) || (r > 180 && g > 100 && b < 90)) road++;
@@ -127,39 +131,57 @@ func TestFeedsPageInBrowser(t *testing.T) {
 }
 
 // TestFeedsStatesInBrowser posts readings past the thresholds to a city of
-// three stations and checks what the widgets show: the reservoir above its
+// four stations and checks what the widgets show: the reservoir above its
 // flood limit, the jammed road, and the waterlogging point that stopped
-// reporting marked stale; the map draws the jam in its red.
+// reporting marked stale. On the map (MapLibre) each is drawn where the
+// map's own projection puts its coordinates, in its state's colour: the
+// flooded point and the reservoir red, the stale point grey, the jam in
+// its dark red.
 func TestFeedsStatesInBrowser(t *testing.T) {
 	s := startServer(t, func(c *config.Config) {
 		feedStations(c)
 		c.Feeds.Stations[1].Interval = time.Second // wl-a: stale 3 s after its reading
+		c.Feeds.Stations = append(c.Feeds.Stations, config.FeedStation{ID: "wl-b", Kind: "waterlogging", Name: "乙下穿",
+			Lat: 20.00, Lng: 110.335, Interval: time.Hour, Warn: 15, Limit: 30})
 	})
 	br := startBrowser(t, 60*time.Second, 3840, 2160)
 	defer br.checkConsole()
 	bctx := br.ctx
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
 	code, b := s.post("/api/v1/readings", `[{"station":"res-a","time":"`+ts+`","level":19.2,"unit":"m"},
-{"station":"wl-a","time":"`+ts+`","depth":35,"unit":"cm"},{"station":"road-a","time":"`+ts+`","speed":6,"unit":"km/h"}]`)
+{"station":"wl-a","time":"`+ts+`","depth":35,"unit":"cm"},{"station":"wl-b","time":"`+ts+`","depth":40,"unit":"cm"},
+{"station":"road-a","time":"`+ts+`","speed":6,"unit":"km/h"}]`)
 	if code != 200 {
 		t.Fatalf("post: %d %s", code, b)
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/feeds?token="+url.QueryEscape(s.tokens[config.RoleWall]))); err != nil {
 		t.Fatal(err)
 	}
-	const probe = `(() => {
+	// Each place is read where the map projects it: the pixel there and
+	// the features MapLibre rendered there.
+	const probe = `(async () => {
+  ` + mapImageJS + `
   const row = (id) => { const r = document.querySelector('[data-id="' + id + '"]'); return r ? [...r.querySelectorAll('.fd-badge')].map((b) => b.textContent) : []; };
+  const cm = window.citywallFeeds && window.citywallFeeds.map;
+  const img = cm && cm.map.getLayer('flood-station') && cm.map.getLayer('traffic-road') ? await settledImage(cm, 2000) : null;
   let red = 0;
-  const m = document.getElementById('fd-map');
-  if (m && m.width > 1) {
-    const d = m.getContext('2d').getImageData(0, 0, m.width, m.height).data;
-    for (let i = 0; i < d.length; i += 8) if (d[i] > 180 && d[i + 1] < 60 && d[i + 2] < 90) red++;
-  }
-  return {res: row('res-a'), wl: row('wl-a'), road: row('road-a'), red};
+  const place = (lat, lng) => {
+    if (!img) return { px: [], layers: [] };
+    const [x, y] = cm.project(lat, lng);
+    return { px: img.at(x, y), layers: cm.map.queryRenderedFeatures([x, y]).map((f) => f.layer.id + ':' + (f.properties.id || '')) };
+  };
+  if (img) for (let i = 0; i < img.d.length; i += 8) if (img.d[i] > 180 && img.d[i + 1] < 60 && img.d[i + 2] < 90) red++;
+  return {res: row('res-a'), wl: row('wl-a'), road: row('road-a'), red,
+    resAt: place(19.98, 110.30), wlaAt: place(20.01, 110.31), wlbAt: place(20.00, 110.335), roadAt: place(20.03, 110.31)};
 })()`
+	type place struct {
+		Px     []int
+		Layers []string
+	}
 	type seen struct {
-		Res, Wl, Road []string
-		Red           int
+		Res, Wl, Road               []string
+		Red                         int
+		ResAt, WlaAt, WlbAt, RoadAt place
 	}
 	has := func(l []string, s string) bool {
 		for _, x := range l {
@@ -169,10 +191,19 @@ func TestFeedsStatesInBrowser(t *testing.T) {
 		}
 		return false
 	}
+	// near: the pixel is the colour hex, give or take the blending of a
+	// picture's texture.
+	near := func(px []int, hex string) bool {
+		var r, g, b int
+		fmt.Sscanf(hex, "#%02x%02x%02x", &r, &g, &b)
+		return len(px) == 3 && abs(px[0]-r) <= 12 && abs(px[1]-g) <= 12 && abs(px[2]-b) <= 12
+	}
+	const danger, stale, jammed = "#ff3b3b", "#7d90ab", "#d0213a"
 	st, _ := evalUntil(t, bctx, "read the page", probe, 20*time.Second, 250*time.Millisecond, func(st seen) bool {
-		return has(st.Res, "超汛限") && has(st.Wl, "数据中断") && has(st.Road, "严重拥堵") && st.Red > 50
+		return has(st.Res, "超汛限") && has(st.Wl, "数据中断") && has(st.Road, "严重拥堵") && st.Red > 50 &&
+			near(st.WlaAt.Px, stale) && near(st.WlbAt.Px, danger) && near(st.ResAt.Px, danger) && near(st.RoadAt.Px, jammed)
 	})
-	t.Logf("badges: %+v", st)
+	t.Logf("badges and map: %+v", st)
 	if !has(st.Res, "超汛限") {
 		t.Errorf("reservoir at 19.2 m (flood limit 19): badges %q", st.Res)
 	}
@@ -185,4 +216,28 @@ func TestFeedsStatesInBrowser(t *testing.T) {
 	if st.Red <= 50 {
 		t.Errorf("the jammed road drew %d sampled red pixels on the map", st.Red)
 	}
+	for _, c := range []struct {
+		what, id, layer, color string
+		at                     place
+	}{
+		{"the waterlogging point at 40 cm (limit 30)", "wl-b", "flood-station", danger, st.WlbAt},
+		{"the stale waterlogging point", "wl-a", "flood-station", stale, st.WlaAt},
+		{"the reservoir above its flood limit", "res-a", "flood-station", danger, st.ResAt},
+		{"the jammed road's middle", "road-a", "traffic-road", jammed, st.RoadAt},
+	} {
+		if !near(c.at.Px, c.color) {
+			t.Errorf("%s is %v where the map projects it, want %s", c.what, c.at.Px, c.color)
+		}
+		if !has(c.at.Layers, c.layer+":"+c.id) {
+			t.Errorf("%s: rendered there %q, want %s of %s", c.what, c.at.Layers, c.layer, c.id)
+		}
+	}
+	screenshot(t, bctx, "feeds-states-3840x2160.png")
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -66,11 +66,17 @@ func testConfig(t testing.TB) (config.Config, map[config.Role]string) {
 	cfg := config.Default()
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Demo.Enabled = false
+	// Tests present wrong credentials by the hundred from 127.0.0.1; those
+	// about slowing failures down (authfail_test.go) set their own budget.
+	cfg.Auth.FailureBurst = 1000
 	return withTokens(t, cfg)
 }
 
 func withTokens(t testing.TB, cfg config.Config) (config.Config, map[config.Role]string) {
 	t.Helper()
+	if cfg.Storage.Dir == "" {
+		cfg.Storage.Dir = t.TempDir() // never the user's own state directory
+	}
 	tokens := map[config.Role]string{}
 	cfg.Auth.Tokens = nil
 	for _, r := range config.Roles {
@@ -95,11 +101,20 @@ func startServer(t testing.TB, edit func(*config.Config)) *server {
 // startWith starts an App and stops it when the test ends.
 func startWith(t testing.TB, cfg config.Config, tokens map[config.Role]string) *server {
 	t.Helper()
+	return startLogging(t, cfg, tokens, func(w io.Writer) slog.Handler {
+		return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+	})
+}
+
+// startLogging is startWith logging through the handler logTo makes over
+// the server's log buffer.
+func startLogging(t testing.TB, cfg config.Config, tokens map[config.Role]string, logTo func(io.Writer) slog.Handler) *server {
+	t.Helper()
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
 	cw, err := app.New(cfg, app.Options{
 		Registry: reg,
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:   slog.New(logTo(logs)),
 		Build:    "test-build",
 		Now:      testClock(t),
 	})
@@ -191,16 +206,25 @@ func (s *server) stop() error {
 // returns the status, the headers and the whole body.
 func (s *server) do(method, path, token, contentType string, body io.Reader) (int, http.Header, []byte) {
 	s.t.Helper()
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return s.doHeader(method, path, h, body)
+}
+
+// doHeader sends a request with the headers h and returns the status, the
+// headers and the whole body.
+func (s *server) doHeader(method, path string, h http.Header, body io.Reader) (int, http.Header, []byte) {
+	s.t.Helper()
 	req, err := http.NewRequest(method, s.url+path, body)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	req.Header = h.Clone()
 	// The transport, not the client: a client parses a redirect's
 	// Location even when it does not follow it, and fails on a bad one.
 	resp, err := s.client.Transport.RoundTrip(req)

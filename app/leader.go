@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/alerts/actionlink"
+	"github.com/citywall/citywall/alerts/actionlink/actionredis"
 	alertredis "github.com/citywall/citywall/alerts/redisstore"
 	"github.com/citywall/citywall/alerts/webhook"
 	"github.com/citywall/citywall/cluster/lease"
@@ -42,15 +44,16 @@ type leader struct {
 	changes  prometheus.Counter
 }
 
-// newLeader makes the lease and the shared alert store.
-func (n *clusterMode) newLeader(a *App) {
+// newLeader makes the lease and the shared alert store; onClose
+// registers the lease's release for when the App stops.
+func (n *clusterMode) newLeader(onClose func(func())) {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	id := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
-	n.prefix = a.cfg.Redis.Prefix
-	n.lease = lease.New(n.redis, lease.Options{Key: "{" + n.prefix + "}:leader", ID: id, TTL: a.cfg.Redis.LeaseTTL,
-		Logger: a.log.With("component", "lease")})
+	n.prefix = n.cfg.Prefix
+	n.lease = lease.New(n.redis, lease.Options{Key: "{" + n.prefix + "}:leader", ID: id, TTL: n.cfg.LeaseTTL,
+		Logger: n.log.With("component", "lease")})
 	n.alerts = alertredis.New(n.redis, n.prefix)
 	n.isLeader = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "citywall_leader_is_leader", Help: "1 while this instance holds the leader lease.",
@@ -63,8 +66,8 @@ func (n *clusterMode) newLeader(a *App) {
 	n.changes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "citywall_leader_changes_total", Help: "Leadership gained or lost by this instance.",
 	})
-	a.reg.MustRegister(n.isLeader, n.changes)
-	a.onClose(n.closeLease)
+	n.reg.MustRegister(n.isLeader, n.changes)
+	onClose(n.closeLease)
 }
 
 // leaderActive is the Active option of leader-only work: nil (always
@@ -110,7 +113,10 @@ func (n *clusterMode) sharedAlerting(al *alerting, store *alerts.Store, notifier
 	*notifiers = nil
 }
 
-// leaderDeadLetters are the notifications the leaders gave up on.
+// linkStore keeps the alert links' key and used links in Redis.
+func (n *clusterMode) linkStore() actionlink.Store { return actionredis.New(n.redis, n.prefix) }
+
+// deadLetters are the notifications the leaders gave up on.
 func (n *clusterMode) deadLetters(ctx context.Context) ([]webhook.DeadLetter, error) {
 	list, err := alertredis.DeadLetters(ctx, n.redis, n.prefix)
 	if err != nil {
@@ -181,6 +187,9 @@ func (n *clusterMode) follow(ctx context.Context) {
 			syncState()
 			if a.alerting != nil {
 				a.alerting.cluster.Resume(n.now())
+				if a.alerting.hot != nil {
+					a.alerting.hot.Resume(n.now())
+				}
 				a.alerting.mgr.Wake()
 			}
 			a.walls.Wake()

@@ -109,10 +109,10 @@ func leaderGroupOn(t testing.TB, addr string, n int, hook string, clock *leaderC
 	cfg.Alerts.EscalateAfter = 30 * time.Minute
 	cfg.Alerts.Renotify = 3 * time.Hour
 	cfg.Alerts.WebhookBackoff = 10 * time.Millisecond
-	cfg.Alerts.Webhooks = []string{hook + "/all"}
+	cfg.Alerts.Webhooks = []config.Webhook{{URL: hook + "/all"}}
 	cfg.Alerts.Teams = []config.AlertTeam{
-		{ID: "longhua", Name: "龙华区应急队", Members: []string{"team-1"}, Districts: []string{"龙华区"}, Webhooks: []string{hook + "/longhua"}},
-		{ID: "duty", Name: "值班长", Members: []string{"commander-1"}},
+		{ID: "longhua", Name: "龙华区应急队", Members: []config.TeamMember{{Name: "team-1"}}, Districts: []string{"龙华区"}, Webhooks: []config.Webhook{{URL: hook + "/longhua"}}},
+		{ID: "duty", Name: "值班长", Members: []config.TeamMember{{Name: "commander-1"}}},
 	}
 	cfg.Alerts.EscalateTo = []string{"duty"}
 	var out []*server

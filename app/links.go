@@ -9,12 +9,17 @@ import (
 	"github.com/citywall/citywall/feeds"
 )
 
-// linkAlerting makes the other sources raise alerts through the one
-// lifecycle: feed thresholds and staleness, and cameras that go down.
-// Without alerting they are only logged, as before.
-func (a *App) linkAlerting() {
-	m := a.alerting.mgr
-	var fa feeds.Alerter = feeds.AlerterFuncs{
+// alertRaiser is what the other sources need of the alerting: raise an
+// alert by fingerprint, and clear it.
+type alertRaiser interface {
+	Fire(ctx context.Context, s alerts.Signal) error
+	Clear(ctx context.Context, fingerprint string) error
+}
+
+// feedAlerts makes feed thresholds and staleness raise alerts through the
+// one lifecycle. Without alerting they are only logged, as before.
+func feedAlerts(m alertRaiser) feeds.Alerter {
+	return feeds.AlerterFuncs{
 		FireFunc: func(ctx context.Context, f feeds.Alert) error {
 			return m.Fire(ctx, alerts.Signal{
 				Source:      "feed",
@@ -33,13 +38,11 @@ func (a *App) linkAlerting() {
 		},
 		ClearFunc: m.Clear,
 	}
-	a.feeds.alerter.p.Store(&fa)
-	a.video.alerter = cameraAlerts{m}
 }
 
 // cameraAlerts turns a camera's trouble into an alert of source camera,
 // one per camera.
-type cameraAlerts struct{ m *alerts.Manager }
+type cameraAlerts struct{ m alertRaiser }
 
 var _ CameraAlerter = cameraAlerts{}
 

@@ -36,8 +36,7 @@ func TestMetrics(t *testing.T) {
 	// Traffic that carries tokens where a careless server might log them.
 	s.do("GET", "/wall?token="+url.QueryEscape(s.tokens[config.RoleWall]), "", "", nil)
 	s.do("GET", "/wall?token=not-a-valid-token-000000", "", "", nil)
-	s.do("POST", "/login", "", "application/x-www-form-urlencoded",
-		strings.NewReader(url.Values{"token": {s.tokens[config.RoleCommander]}, "next": {"/wall"}}.Encode()))
+	s.login(s.tokens[config.RoleCommander], "/wall")
 	s.do("GET", "/api/v1/public", "not-a-valid-token-000000", "", nil)
 	s.do("GET", "/metrics", s.tokens[config.RoleIngest], "", nil)
 	h := bearer(s.tokens[config.RolePatrol])

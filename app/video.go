@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/citywall/citywall/config"
-	"github.com/citywall/citywall/stream"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citywall/citywall/stream/relay"
+	"github.com/citywall/citywall/stream/transcode"
 	"github.com/citywall/citywall/web"
 )
 
 // video is the camera relay as the App serves it.
 type video struct {
-	hub     *stream.Hub
+	hub     camerasPublisher
 	log     *slog.Logger
 	stall   time.Duration // video.stall_timeout
 	relay   *relay.Relay
@@ -27,50 +29,98 @@ type video struct {
 
 	mu        sync.Mutex
 	published map[string]string // last value sent per camera, to send changes only
+	started   bool              // the topic has been published once
 
 	alerter CameraAlerter // nil: no alerting
 	down    map[string]downState
+
+	// share, in a cluster, trades this instance's view of its cameras for
+	// the cluster's (the owner's state, viewers on every instance); nil
+	// alone.
+	share func(context.Context, []cameraView) []cameraView
 }
 
-// newVideo builds the relay over the configured cameras.
-func newVideo(a *App) (*video, error) {
-	v := &video{hub: a.hub, log: a.log, stall: a.cfg.Video.StallTimeout, changed: make(chan struct{}, 1),
+// camerasPublisher takes the cameras topic (the hub).
+type camerasPublisher interface {
+	PublishState(ctx context.Context, topic string, set map[string]json.RawMessage, del []string, origin time.Time) error
+}
+
+// videoOptions are what the video relay is built from.
+type videoOptions struct {
+	Config  config.Video
+	Cameras []config.Camera // with the demo overlay's
+	Hub     camerasPublisher
+	// Owners, in a cluster, gives each camera its one owner and trades
+	// this instance's view of its cameras for the cluster's; nil alone.
+	Owners *owners
+	Reg    prometheus.Registerer
+	Log    *slog.Logger
+}
+
+// newVideo builds the relay over the configured cameras. The caller closes
+// it (close).
+func newVideo(o videoOptions) (*video, error) {
+	vc := o.Config
+	v := &video{hub: o.Hub, log: o.Log, stall: vc.StallTimeout, changed: make(chan struct{}, 1),
 		byID: map[string]config.Camera{}, published: map[string]string{}, down: map[string]downState{}}
-	cams := a.cfg.Cameras
+	cams := o.Cameras
 	v.cameras = cams
 	rcs := make([]relay.Camera, 0, len(cams))
 	for _, c := range cams {
 		v.byID[c.ID] = c
-		rcs = append(rcs, relay.Camera{ID: c.ID, Main: c.Main, Sub: c.Sub, Username: c.Username, Password: c.Password, AlwaysOn: c.AlwaysOn})
+		main, err := relay.ParseTranscode(c.Transcode)
+		if err != nil {
+			return nil, fmt.Errorf("camera %q: %w", c.ID, err)
+		}
+		sub, err := relay.ParseTranscode(c.SubTranscode)
+		if err != nil {
+			return nil, fmt.Errorf("camera %q sub: %w", c.ID, err)
+		}
+		rcs = append(rcs, relay.Camera{ID: c.ID, Main: c.Main, Sub: c.Sub, Username: c.Username, Password: c.Password, AlwaysOn: c.AlwaysOn,
+			Transcode: main, SubTranscode: sub})
 	}
-	idle := a.cfg.Video.IdleTimeout
+	maxTx := vc.MaxTranscodes
+	if maxTx == 0 {
+		maxTx = -1 // none
+	}
+	idle := vc.IdleTimeout
 	if idle == 0 {
 		idle = -1 // close at once
 	}
-	check := a.cfg.Video.CheckInterval
+	check := vc.CheckInterval
 	if check == 0 {
 		check = -1 // never
 	}
+	var peers relay.Peers // alone: every camera is this instance's
+	if o.Owners != nil {
+		peers = o.Owners
+	}
 	var err error
 	v.relay, err = relay.New(rcs, relay.Options{
+		Peers:         peers,
 		IdleTimeout:   idle,
-		StallTimeout:  a.cfg.Video.StallTimeout,
-		ReconnectMin:  a.cfg.Video.ReconnectMin,
-		ReconnectMax:  a.cfg.Video.ReconnectMax,
-		ViewerBytes:   a.cfg.Video.ViewerBytes,
+		StallTimeout:  vc.StallTimeout,
+		ReconnectMin:  vc.ReconnectMin,
+		ReconnectMax:  vc.ReconnectMax,
+		ViewerBytes:   vc.ViewerBytes,
 		CheckInterval: check,
-		CheckParallel: a.cfg.Video.CheckParallel,
+		CheckParallel: vc.CheckParallel,
+		MaxTranscodes: maxTx,
+		Transcoder:    transcode.Options{FFmpeg: vc.FFmpeg, Encoder: vc.Encoder, VAAPIDevice: vc.VAAPIDevice},
 		OnChange: func() {
 			select {
 			case v.changed <- struct{}{}:
 			default:
 			}
 		},
-	}, a.reg, a.log.With("component", "video"))
+	}, o.Reg, o.Log.With("component", "video"))
 	if err != nil {
 		return nil, fmt.Errorf("video relay: %w", err)
 	}
-	a.onClose(v.close)
+	if o.Owners != nil {
+		o.Owners.relay = v.relay
+		v.share = o.Owners.shareCameras
+	}
 	return v, nil
 }
 
@@ -101,6 +151,10 @@ func (v *video) run(ctx context.Context) {
 			last = time.Now()
 		case <-tick.C:
 			v.checkDown(ctx)
+			if v.share != nil {
+				v.publish(ctx) // what the other instances changed
+				last = time.Now()
+			}
 		}
 	}
 }
@@ -187,44 +241,61 @@ func (v *video) close() { v.once.Do(v.relay.Close) }
 // cameraView is a camera on the cameras topic: where it is and how it is,
 // never its URL or credentials.
 type cameraView struct {
-	ID      string     `json:"id"`
-	Name    string     `json:"name"`
-	NameEn  string     `json:"name_en"`
-	Lat     float64    `json:"lat"`
-	Lng     float64    `json:"lng"`
-	Tags    []string   `json:"tags"`
-	State   string     `json:"state"`
-	Reason  string     `json:"reason"`
-	Codec   string     `json:"codec"`
-	Viewers int        `json:"viewers"`
-	Frozen  int        `json:"frozen"`
-	Sub     bool       `json:"sub"` // has a sub stream
-	Checked *time.Time `json:"checked,omitempty"`
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	NameEn  string   `json:"name_en"`
+	Lat     float64  `json:"lat"`
+	Lng     float64  `json:"lng"`
+	Tags    []string `json:"tags"`
+	State   string   `json:"state"`
+	Reason  string   `json:"reason"`
+	Codec   string   `json:"codec"`
+	Viewers int      `json:"viewers"`
+	Frozen  int      `json:"frozen"`
+	// Transcoded: viewers that get H.264 made from the camera's H.265.
+	Transcoded int        `json:"transcoded,omitempty"`
+	Sub        bool       `json:"sub"` // has a sub stream
+	Checked    *time.Time `json:"checked,omitempty"`
+	// Owner, in a cluster, is the instance that holds the camera's one
+	// session; state, reason and codec are its, the counts the cluster's.
+	Owner string `json:"owner,omitempty"`
 }
 
 func (v *video) publish(ctx context.Context) {
-	set := map[string]json.RawMessage{}
-	v.mu.Lock()
+	var views []cameraView
 	for _, st := range v.relay.Status() {
 		c := v.byID[st.ID]
 		tags := c.Tags
 		if tags == nil {
 			tags = []string{}
 		}
-		b, err := json.Marshal(cameraView{
+		views = append(views, cameraView{
 			ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: tags,
 			State: st.State.String(), Reason: st.Reason, Codec: st.Codec, Viewers: st.Viewers, Frozen: st.Frozen,
-			Sub: c.Sub != "", Checked: st.Checked,
+			Transcoded: st.Transcoded, Sub: c.Sub != "", Checked: st.Checked,
 		})
+	}
+	if v.share != nil {
+		views = v.share(ctx, views)
+	}
+	set := map[string]json.RawMessage{}
+	v.mu.Lock()
+	for _, cv := range views {
+		b, err := json.Marshal(cv)
 		if err != nil {
 			continue
 		}
-		if v.published[st.ID] != string(b) {
-			v.published[st.ID] = string(b)
-			set[st.ID] = b
+		if v.published[cv.ID] != string(b) {
+			v.published[cv.ID] = string(b)
+			set[cv.ID] = b
 		}
 	}
+	first := !v.started
+	v.started = true
 	v.mu.Unlock()
+	if len(set) == 0 && !first {
+		return
+	}
 	if err := v.hub.PublishState(ctx, web.TopicCameras, set, nil, time.Now()); err != nil && ctx.Err() == nil {
 		v.log.Warn("cameras not published", "err", err)
 	}

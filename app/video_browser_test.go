@@ -2,9 +2,6 @@ package app_test
 
 import (
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/demo/democam"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // tileStatus is what a video tile of the camera page shows.
@@ -47,22 +45,7 @@ const tilesProbe = `(() => (window.citywallTiles || []).map((tile) => {
 // h265Camera starts an RTSP camera that sends H.265 (made with ffmpeg).
 func h265Camera(t *testing.T) *democam.Server {
 	t.Helper()
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatalf("ffmpeg not found (%v): the video tests need it: apt-get install ffmpeg", err)
-	}
-	out := filepath.Join(t.TempDir(), "clip.h265")
-	cmd := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
-		"-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-		"-x265-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1:bframes=0:log-level=error", "-f", "hevc", out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clip, err := democam.ParseClip(b, democam.H265, 25)
+	clip, err := democam.ParseClip(testkit.EncodeClip(t, "h265", "testsrc2=size=320x180:rate=25:duration=2", ""), democam.H265, 25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +57,21 @@ func h265Camera(t *testing.T) *democam.Server {
 	return cam
 }
 
+// waitLive waits until a camera is live, as /metrics says.
+func (s *server) waitLive(camera string) {
+	s.t.Helper()
+	eventually(s.t, camera+" live", func() bool {
+		_, _, b := s.do("GET", "/metrics", s.tokens[config.RoleAdmin], "", nil)
+		return strings.Contains(string(b), `citywall_video_state{camera="`+camera+`"} 2`)
+	})
+}
+
 // TestVideoInBrowser opens the camera page in headless Chromium: an H.264
 // tile plays (currentTime advances, frames are decoded and presented), a
 // second viewer of the running camera shows its first frame at once,
 // update() switches camera in place, destroy() lets the server see the
-// viewer go, and an H.265 camera's tile says this browser cannot play it
-// and suggests the sub stream.
+// viewer go, and an H.265 camera that is never transcoded has a tile that
+// says this browser cannot play it and suggests the sub stream.
 func TestVideoInBrowser(t *testing.T) {
 	h264, err := democam.Start(democam.Options{})
 	if err != nil {
@@ -91,7 +83,8 @@ func TestVideoInBrowser(t *testing.T) {
 		c.Cameras = []config.Camera{
 			{ID: "gate", Name: "校门", NameEn: "School gate", Lat: 20.02, Lng: 110.34, Main: h264.URL("gate"), AlwaysOn: true},
 			{ID: "road", Name: "路口", NameEn: "Junction", Lat: 20.03, Lng: 110.33, Main: h264.URL("road")},
-			{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: h265.URL("hevc"), Sub: h264.URL("hevc-sub")},
+			{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: h265.URL("hevc"), Sub: h264.URL("hevc-sub"),
+				Transcode: "never"}, // TestTranscodeInBrowser plays it through ffmpeg
 		}
 		// Long enough for a player to see its picture freeze before the
 		// relay calls the camera stalled.
@@ -107,10 +100,7 @@ func TestVideoInBrowser(t *testing.T) {
 	}
 	// The camera "gate" is always on: by the time the page opens it is
 	// running, and its tile must start from the cached keyframe at once.
-	eventually(t, "gate live", func() bool {
-		_, _, b := s.do("GET", "/metrics", s.tokens[config.RoleAdmin], "", nil)
-		return strings.Contains(string(b), `citywall_video_state{camera="gate"} 2`)
-	})
+	s.waitLive("gate")
 	page := s.url + "/camera?token=" + url.QueryEscape(s.tokens[config.RoleWall]) + "&camera=gate,hevc&lang=en"
 	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
 		t.Fatalf("open the camera page: %v", err)
@@ -234,4 +224,52 @@ func TestVideoInBrowser(t *testing.T) {
 	eventually(t, "no viewer left", func() bool { return viewers("road") == 0 && viewers("hevc") == 0 })
 
 	b.checkConsole()
+}
+
+// TestTranscodeInBrowser: Debian's Chromium has no H.265 in Media Source
+// Extensions; its tile of an H.265 camera plays H.264 made from it by
+// ffmpeg (frames presented, currentTime advancing), a second tile shares
+// the running transcode, and the camera has one session.
+func TestTranscodeInBrowser(t *testing.T) {
+	h265 := h265Camera(t)
+	s := startServer(t, func(c *config.Config) {
+		c.Cameras = []config.Camera{{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: h265.URL("hevc"), AlwaysOn: true}}
+	})
+	b := startBrowser(t, 60*time.Second, 1280, 720, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	bctx := b.ctx
+	hevc, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"')`))
+	if err != nil || hevc {
+		t.Fatalf("this Chromium plays H.265 in MSE (%v, %v): the test needs one that does not", hevc, err)
+	}
+	s.waitLive("hevc")
+	page := s.url + "/camera?token=" + url.QueryEscape(s.tokens[config.RoleWall]) + "&camera=hevc,hevc&lang=en"
+	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
+		t.Fatalf("open the camera page: %v", err)
+	}
+	st, _ := evalUntil(t, bctx, "read the page", tilesProbe, 30*time.Second, 200*time.Millisecond, func(st []tileStatus) bool {
+		return len(st) == 2 && st[0].Frames >= 50 && st[0].CurrentTime > 1.5 && st[1].Frames >= 50
+	})
+	if len(st) != 2 {
+		t.Fatalf("%d tiles, want 2", len(st))
+	}
+	for i, tile := range st {
+		if tile.State != "live" || tile.Frames < 50 || tile.Decoded < 50 || tile.CurrentTime < 1.5 {
+			t.Errorf("tile %d does not play the transcoded camera: %+v", i, tile)
+		}
+	}
+	time.Sleep(time.Second)
+	later, _ := chromedp.Run(bctx, chromedp.Evaluate[[]tileStatus](tilesProbe))
+	if len(later) != 2 || later[0].CurrentTime <= st[0].CurrentTime || later[0].Frames <= st[0].Frames {
+		t.Errorf("currentTime does not advance: %+v → %+v", st, later)
+	}
+	from, err := chromedp.Run(bctx, chromedp.Evaluate[string](`window.citywallTiles[0].player.codec.transcoded_from || ''`))
+	if err != nil || from != "H.265" {
+		t.Errorf("the codec message says transcoded from %q (%v)", from, err)
+	}
+	n, _ := metric(t, s.reg, "citywall_video_transcodes", nil)
+	if n != 1 || h265.Readers() != 1 {
+		t.Errorf("%v transcodes and %d camera sessions for two tiles, want 1 and 1", n, h265.Readers())
+	}
+	t.Logf("first frame of a transcoded tile in Chromium: %.0f ms and %.0f ms from socket open (steps %v)", st[0].FirstFrame, st[1].FirstFrame, st[0].Marks)
+	screenshot(t, bctx, "video-transcoded.png")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/demo/city"
 	"github.com/citywall/citywall/demo/democam"
 	"github.com/citywall/citywall/stream/relay"
 )
@@ -34,6 +35,7 @@ type videoMsg struct {
 	MIME   string `json:"mime"`
 	Video  string `json:"video"`
 	Width  int    `json:"width"`
+	From   string `json:"transcoded_from"`
 	State  string `json:"state"`
 	Reason string `json:"reason"`
 }
@@ -193,6 +195,38 @@ func TestVideoEndpoint(t *testing.T) {
 	hub.until("viewer gone", func() bool { return cam()["viewers"] == 0.0 })
 }
 
+// TestVideoTranscode: a player that says it cannot play H.265 gets an
+// H.265 camera as H.264 made by ffmpeg (the codec message says so), one
+// that can gets the camera's own stream; the cameras topic counts the
+// transcoded viewers.
+func TestVideoTranscode(t *testing.T) {
+	cam := h265Camera(t)
+	s := startServer(t, func(c *config.Config) {
+		c.Cameras = []config.Camera{{ID: "hevc", Name: "水库", NameEn: "Reservoir", Lat: 20.01, Lng: 110.30, Main: cam.URL("main")}}
+	})
+	hub := s.connect(s.tokens[config.RoleWall])
+	hub.subscribe("cameras")
+	plain, status, body := s.dialVideo("hevc", "?decodes=h264", bearer(s.tokens[config.RoleWall]))
+	if plain == nil {
+		t.Fatalf("dial: %d %s", status, body)
+	}
+	if m := plain.play(25); m.Video != "H.264" || m.From != "H.265" || !strings.HasPrefix(m.Codec, "avc1.") {
+		t.Errorf("a player without H.265 got %+v", m)
+	}
+	hevc, _, _ := s.dialVideo("hevc", "?decodes=h264,h265", bearer(s.tokens[config.RoleWall]))
+	if m := hevc.play(10); m.Video != "H.265" || m.From != "" || !strings.HasPrefix(m.Codec, "hvc1.") {
+		t.Errorf("a player with H.265 got %+v", m)
+	}
+	hub.until("one transcoded viewer of two on the topic", func() bool {
+		var v map[string]any
+		_ = json.Unmarshal(hub.state["cameras"]["hevc"], &v)
+		return v["viewers"] == 2.0 && v["transcoded"] == 1.0
+	})
+	if cam.Readers() != 1 {
+		t.Errorf("%d sessions to the camera, want 1", cam.Readers())
+	}
+}
+
 // TestVideoRefused: the endpoint's refusals say what is wrong, before any
 // upgrade.
 func TestVideoRefused(t *testing.T) {
@@ -206,6 +240,7 @@ func TestVideoRefused(t *testing.T) {
 		{"ingest token", "gate-1", "", s.tokens[config.RoleIngest], 403, "forbidden"},
 		{"unknown camera", "gate-9", "", s.tokens[config.RoleWall], 404, "unknown_camera"},
 		{"bad stream", "gate-1", "?stream=side", s.tokens[config.RoleWall], 400, "bad_request"},
+		{"bad decodes", "gate-1", "?decodes=h264,vp9", s.tokens[config.RoleWall], 400, "bad_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
@@ -290,8 +325,8 @@ func TestVideoCredentialsNeverShown(t *testing.T) {
 	}
 }
 
-// TestDemoCameras: the demo city serves its sixteen cameras from the
-// in-process RTSP camera, through the relay like real ones.
+// TestDemoCameras: the demo city serves its cameras from the in-process
+// RTSP camera, through the relay like real ones.
 func TestDemoCameras(t *testing.T) {
 	cfg := config.DemoCity()
 	cfg.Server.Listen = "127.0.0.1:0"
@@ -299,7 +334,7 @@ func TestDemoCameras(t *testing.T) {
 	s := startWith(t, cfg, tokens)
 	hub := s.connect(tokens[config.RoleWall])
 	hub.subscribe("cameras")
-	hub.until("the demo city's 16 cameras", func() bool { return len(hub.state["cameras"]) == 16 })
+	hub.until("the demo city's cameras", func() bool { return len(hub.state["cameras"]) == len(city.Cameras()) })
 	for id, v := range hub.state["cameras"] {
 		if strings.Contains(string(v), "rtsp") || !strings.Contains(string(v), `"state":"idle"`) {
 			t.Errorf("camera %s on the topic: %s", id, v)

@@ -26,14 +26,15 @@ const (
 }`
 	probeLayer = `export function layer(ctx) {
   const destroyed = window.__layer ? window.__layer.destroyed : 0;
-  window.__layer = {mounts: ((window.__layer || {}).mounts || 0) + 1, draws: 0, hub: !!ctx.hub, destroyed};
+  window.__layer = {mounts: ((window.__layer || {}).mounts || 0) + 1, adds: 0, hub: !!ctx.hub, destroyed};
   return {
-    draw(g, project) {
-      const [x, y] = project(20.03, 110.33);
-      g.fillStyle = 'rgb(0, 255, 0)';
-      g.fillRect(x - 20, y - 20, 40, 40);
-      window.__layer.draws++;
-      window.__layer.xy = [x, y];
+    add(cm) {
+      cm.map.addSource('probe', {type: 'geojson', data: {type: 'Feature', properties: {},
+        geometry: {type: 'Point', coordinates: cm.toLngLat(20.03, 110.33)}}});
+      cm.map.addLayer({id: 'probe', type: 'circle', source: 'probe',
+        paint: {'circle-radius': 20, 'circle-color': 'rgb(0, 255, 0)'}});
+      window.__layer.adds++;
+      window.__layer.cm = () => cm;
     },
     destroy() { window.__layer.destroyed++; },
   };
@@ -98,8 +99,8 @@ func serveProbeModules(t *testing.T, tab context.Context) {
 
 // TestWidgetAndLayerContract: a widget module of another kind is mounted
 // with the contract's ctx and destroyed when its layout goes; a map layer
-// module listed in the tile's opts is drawn with a projection onto the map
-// and destroyed with the map.
+// module listed in the tile's opts adds its MapLibre layer to the map,
+// drawn where the map projects its point, and is destroyed with the map.
 func TestWidgetAndLayerContract(t *testing.T) {
 	cfg, tokens := demoWalls(t, t.TempDir())
 	s := startWith(t, cfg, tokens)
@@ -130,16 +131,22 @@ func TestWidgetAndLayerContract(t *testing.T) {
 		Green  bool           `json:"green"`
 		KPI    string         `json:"kpi"`
 	}
+	// The probe layer's marker, read on the map's own picture where the
+	// map projects its point.
 	const read = `(() => {
+	  ` + mapImageJS + `
 	  const l = window.__layer || null;
 	  let green = false;
-	  const ov = document.querySelector('.tile-map canvas.map-overlay');
-	  if (l && l.xy && ov && ov.width > 1) {
-	    const d = ov.getContext('2d').getImageData(Math.round(l.xy[0]), Math.round(l.xy[1]), 1, 1).data;
-	    green = d[1] > 200 && d[0] < 50;
+	  const cm = l && l.cm && l.cm();
+	  const img = cm && mapImage(cm);
+	  if (img) {
+	    const [x, y] = cm.project(20.03, 110.33);
+	    const [r, g] = img.at(x, y);
+	    green = g > 200 && r < 50;
 	  }
 	  const k = document.querySelector('.tile[data-tile="kpi"]');
-	  return {widget: window.__probe || null, layer: l, green, kpi: k ? k.className + ' ' + k.innerText : ''};
+	  const layer = l && {mounts: l.mounts, adds: l.adds, hub: l.hub, destroyed: l.destroyed};
+	  return {widget: window.__probe || null, layer, green, kpi: k ? k.className + ' ' + k.innerText : ''};
 	})()`
 	p := wallPoll(t, tctx, "the probe widget and layer", read, 20*time.Second, func(p probe) bool {
 		return p.Widget != nil && p.Layer != nil && p.Green

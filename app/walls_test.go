@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/demo/city"
 	"github.com/citywall/citywall/wall"
 )
 
@@ -24,7 +25,7 @@ type wallView struct {
 
 // demoWalls is the demo city (its cameras, sets and tour) without the
 // simulator's load, keeping its wall state in dir.
-func demoWalls(t *testing.T, dir string) (config.Config, map[config.Role]string) {
+func demoWalls(t testing.TB, dir string) (config.Config, map[config.Role]string) {
 	cfg := config.DemoCity()
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Demo.PerDay = 1
@@ -59,7 +60,7 @@ func TestWallAPI(t *testing.T) {
 		Tours   []json.RawMessage `json:"tours"`
 	}
 	s.getJSON("/api/v1/walls", s.tokens[config.RoleWall], &list)
-	if list.Default != "overview" || len(list.Walls) != 2 || len(list.Cameras) != 16 || len(list.Sets) != 5 {
+	if list.Default != "overview" || len(list.Walls) != 2 || len(list.Cameras) != len(city.Cameras()) || len(list.Sets) != 5 {
 		t.Fatalf("walls: default %q, %d walls, %d cameras, %d sets", list.Default, len(list.Walls), len(list.Cameras), len(list.Sets))
 	}
 	if w := list.Walls[0]; w.Wall.Canvas != [2]int{7680, 2160} || w.Layout.ID != "command" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/citywall/citywall/wall"
@@ -40,6 +41,9 @@ func (c *Config) validateAlerts() []error {
 	if a.FalseAlarmsPerWeek <= 0 || a.FalseAlarmsPerWeek > 100 {
 		bad("alerts.false_alarms_per_week", a.FalseAlarmsPerWeek, "must be in (0, 100]")
 	}
+	if a.HotIssueFalseAlarmsPerWeek < 0 || a.HotIssueFalseAlarmsPerWeek > 100 {
+		bad("alerts.hot_issue_false_alarms_per_week", a.HotIssueFalseAlarmsPerWeek, "must be in [0, 100] (0: no hot-issue alerts)")
+	}
 	if a.CalibrateWeeks < 1 || a.CalibrateWeeks > 52 {
 		bad("alerts.calibrate_weeks", a.CalibrateWeeks, "must be 1..52")
 	}
@@ -48,6 +52,9 @@ func (c *Config) validateAlerts() []error {
 	}
 	if a.Quiet < time.Minute {
 		bad("alerts.quiet", a.Quiet, "must be at least 1m")
+	}
+	if a.BaselineForget < 14*24*time.Hour {
+		bad("alerts.baseline_forget", a.BaselineForget, "must be at least 336h (two weeks of history)")
 	}
 	if a.MinHistory < 0 {
 		bad("alerts.min_history", a.MinHistory, "must not be negative")
@@ -73,20 +80,45 @@ func (c *Config) validateAlerts() []error {
 	if a.WebhookBackoff < 10*time.Millisecond || a.WebhookBackoff > time.Hour {
 		bad("alerts.webhook_backoff", a.WebhookBackoff, "must be between 10ms and 1h")
 	}
-	checkURL := func(key, raw string) {
+	names := map[string]bool{}
+	checkWebhook := func(key string, w Webhook, name string) {
 		// Robot URLs carry their key in the query: the error shows the
-		// scheme and host only.
-		u, err := url.Parse(raw)
+		// scheme and host only, and never the secret.
+		u, err := url.Parse(w.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			shown := "<unparsable>"
 			if err == nil {
 				shown = u.Scheme + "://" + u.Host + "/…"
 			}
-			bad(key, quote(shown), "must be an http(s) URL")
+			bad(key+".url", quote(shown), "must be an http(s) URL")
 		}
+		if w.Kind != "" && !slices.Contains(WebhookKinds, w.Kind) {
+			bad(key+".kind", quote(w.Kind), "must be one of wecom, dingtalk, feishu, generic")
+		}
+		if w.Kind == WebhookWeCom && w.Secret != "" {
+			bad(key+".secret", quote("<redacted>"), "WeCom robots are not signed: their key is in the URL; remove the secret")
+		}
+		if len(w.Secret) > 256 {
+			bad(key+".secret", quote("<redacted>"), "at most 256 bytes")
+		}
+		if w.Name != "" && !wall.ValidID(w.Name) {
+			bad(key+".name", quote(w.Name), "must be 1..64 of a-z, 0-9, '-' and '_'")
+		}
+		if names[name] {
+			bad(key+".name", quote(name), "two webhooks have this name (unnamed ones are all-N and TEAM-N)")
+		}
+		names[name] = true
 	}
+	targets := a.WebhookTargets()
 	for i, w := range a.Webhooks {
-		checkURL(fmt.Sprintf("alerts.webhooks[%d]", i), w)
+		checkWebhook(fmt.Sprintf("alerts.webhooks[%d]", i), w, targets[i].Name)
+	}
+	next := len(a.Webhooks)
+	for i, t := range a.Teams {
+		for j, w := range t.Webhooks {
+			checkWebhook(fmt.Sprintf("alerts.teams[%d].webhooks[%d]", i, j), w, targets[next].Name)
+			next++
+		}
 	}
 	tokens := map[string][]Role{}
 	for _, t := range c.Auth.Tokens {
@@ -105,12 +137,19 @@ func (c *Config) validateAlerts() []error {
 			bad(key+".name", quote(t.Name), "the team page shows it; set it")
 		}
 		for j, m := range t.Members {
-			roles, ok := tokens[m]
+			mkey := fmt.Sprintf("%s.members[%d]", key, j)
+			roles, ok := tokens[m.Name]
 			switch {
 			case !ok:
-				bad(fmt.Sprintf("%s.members[%d]", key, j), quote(m), "no token has this name")
+				bad(mkey, quote(m.Name), "no token has this name")
 			case !slices.Contains(roles, RoleTeam) && !slices.Contains(roles, RoleCommander) && !slices.Contains(roles, RoleAdmin):
-				bad(fmt.Sprintf("%s.members[%d]", key, j), quote(m), "the token needs role team, commander or admin")
+				bad(mkey, quote(m.Name), "the token needs role team, commander or admin")
+			}
+			if m.Mobile != "" && !validMobile(m.Mobile) {
+				bad(mkey+".mobile", quote(m.Mobile), "must be a phone number: 5..20 digits, an optional leading +")
+			}
+			if m.UserID != "" && !validUserID(m.UserID) {
+				bad(mkey+".user_id", quote(m.UserID), "must be 1..128 letters, digits, '-', '_', '.' or '@'")
 			}
 		}
 		for j, cell := range t.Cells {
@@ -119,12 +158,9 @@ func (c *Config) validateAlerts() []error {
 			}
 		}
 		for j, s := range t.Sources {
-			if !slices.Contains([]string{"cluster", "sla", "camera", "feed"}, s) {
-				bad(fmt.Sprintf("%s.sources[%d]", key, j), quote(s), "must be cluster, sla, camera or feed")
+			if !slices.Contains([]string{"cluster", "sla", "camera", "feed", "hotissue"}, s) {
+				bad(fmt.Sprintf("%s.sources[%d]", key, j), quote(s), "must be cluster, sla, camera, feed or hotissue")
 			}
-		}
-		for j, w := range t.Webhooks {
-			checkURL(fmt.Sprintf("%s.webhooks[%d]", key, j), w)
 		}
 	}
 	for i, id := range a.EscalateTo {
@@ -133,4 +169,31 @@ func (c *Config) validateAlerts() []error {
 		}
 	}
 	return errs
+}
+
+func validMobile(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	if len(d) < 5 || len(d) > 20 {
+		return false
+	}
+	for _, r := range d {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validUserID keeps ids to what the platforms issue, so one cannot break
+// out of the mention markup (<@id>, <at user_id="id">) it is put in.
+func validUserID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@", r)) {
+			return false
+		}
+	}
+	return true
 }

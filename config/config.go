@@ -23,6 +23,7 @@ type Config struct {
 	Feeds   Feeds    `yaml:"feeds"`
 	Walls   Walls    `yaml:"walls"`
 	Redis   Redis    `yaml:"redis"`
+	Storage Storage  `yaml:"storage"`
 	Demo    Demo     `yaml:"demo"`
 	Log     Log      `yaml:"log"`
 }
@@ -41,6 +42,11 @@ type Camera struct {
 	Username string   `yaml:"username"`  // if not in the URLs
 	Password string   `yaml:"password"`  // if not in the URLs
 	AlwaysOn bool     `yaml:"always_on"` // keep the upstream open without viewers
+	// Transcode and SubTranscode: when the main (sub) stream's H.265 is
+	// turned into H.264 by ffmpeg: auto (for players that cannot play
+	// H.265; the default), never, always.
+	Transcode    string `yaml:"transcode"`
+	SubTranscode string `yaml:"sub_transcode"`
 }
 
 // Video tunes the camera relay.
@@ -50,11 +56,20 @@ type Video struct {
 	ReconnectMin time.Duration `yaml:"reconnect_min"` // first retry delay; doubles with jitter
 	ReconnectMax time.Duration `yaml:"reconnect_max"`
 	ViewerBytes  int           `yaml:"viewer_bytes"` // per-viewer queue; past it the viewer skips to the next keyframe
+	// MaxViewersPerToken bounds the video connections one token holds on
+	// this instance (each may queue viewer_bytes); past it 429.
+	MaxViewersPerToken int `yaml:"max_viewers_per_token"`
 	// CheckInterval: how often a camera nobody watches is dialled to see
 	// that it answers and sends video (its state shows on the console);
 	// 0: never.
 	CheckInterval time.Duration `yaml:"check_interval"`
 	CheckParallel int           `yaml:"check_parallel"` // checks at once, across cameras
+	// MaxTranscodes bounds the H.265 → H.264 transcodes running at once
+	// (one ffmpeg per camera stream, shared by its viewers); 0: none.
+	MaxTranscodes int    `yaml:"max_transcodes"`
+	Encoder       string `yaml:"encoder"`      // libx264, vaapi or nvenc (libx264 when the device is absent)
+	VAAPIDevice   string `yaml:"vaapi_device"` // render node for vaapi, e.g. /dev/dri/renderD128
+	FFmpeg        string `yaml:"ffmpeg"`       // the ffmpeg program
 }
 
 // Alerts configures cluster detection, the alert lifecycle and who is told.
@@ -71,8 +86,17 @@ type Alerts struct {
 	ScanInterval       time.Duration   `yaml:"scan_interval"`
 	Quiet              time.Duration   `yaml:"quiet"`       // a cluster unseen this long has subsided: its alert resolves
 	MinHistory         time.Duration   `yaml:"min_history"` // no cluster alerts before this much history is learnt
-	NearestCameras     int             `yaml:"nearest_cameras"`
-	CameraMaxDistance  int             `yaml:"camera_max_distance"` // H3 grid steps
+	// BaselineForget: a cell or category of the learnt history not seen
+	// for this long is forgotten (a year and a week by default, so that
+	// seasonal ones come back before they go).
+	BaselineForget    time.Duration `yaml:"baseline_forget"`
+	NearestCameras    int           `yaml:"nearest_cameras"`
+	CameraMaxDistance int           `yaml:"camera_max_distance"` // H3 grid steps
+	// Hot issues: surges over grids, districts and the city, weekly rises
+	// and emerging phrases, on the cluster scan's baseline. Their false
+	// alerts a week, all kinds together (added to false_alarms_per_week,
+	// this is the whole budget); 0: off.
+	HotIssueFalseAlarmsPerWeek float64 `yaml:"hot_issue_false_alarms_per_week"`
 	// Lifecycle.
 	EscalateAfter time.Duration `yaml:"escalate_after"` // unacknowledged this long: to the escalation teams
 	Renotify      time.Duration `yaml:"renotify"`       // re-notify an unacknowledged alert this often
@@ -81,7 +105,7 @@ type Alerts struct {
 	WallPush      bool          `yaml:"wall_push"`      // push a new cluster's cameras onto the wall's alert slots
 	// Who is told.
 	Teams          []AlertTeam   `yaml:"teams"`
-	Webhooks       []string      `yaml:"webhooks"` // told of every alert (chat robots)
+	Webhooks       []Webhook     `yaml:"webhooks"` // told of every alert (chat robots)
 	WebhookRetries int           `yaml:"webhook_retries"`
 	WebhookBackoff time.Duration `yaml:"webhook_backoff"` // first retry delay, doubled each time
 }
@@ -89,15 +113,15 @@ type Alerts struct {
 // AlertTeam is an emergency team: alerts in its area and categories are
 // routed to it; its members are token names (role team).
 type AlertTeam struct {
-	ID         string   `yaml:"id"` // [a-z0-9_-]; topic alerts/team/{id}
-	Name       string   `yaml:"name"`
-	NameEn     string   `yaml:"name_en"`
-	Members    []string `yaml:"members"`
-	Districts  []string `yaml:"districts"`
-	Cells      []string `yaml:"cells"` // H3 cells of any resolution
-	Categories []string `yaml:"categories"`
-	Sources    []string `yaml:"sources"` // cluster, sla, camera, feed
-	Webhooks   []string `yaml:"webhooks"`
+	ID         string       `yaml:"id"` // [a-z0-9_-]; topic alerts/team/{id}
+	Name       string       `yaml:"name"`
+	NameEn     string       `yaml:"name_en"`
+	Members    []TeamMember `yaml:"members"`
+	Districts  []string     `yaml:"districts"`
+	Cells      []string     `yaml:"cells"` // H3 cells of any resolution
+	Categories []string     `yaml:"categories"`
+	Sources    []string     `yaml:"sources"` // cluster, sla, camera, feed
+	Webhooks   []Webhook    `yaml:"webhooks"`
 }
 
 // City names the centre's city; the wall's title and "today" use it.
@@ -108,6 +132,12 @@ type City struct {
 	// Districts are outlined on the wall's map; the demo city brings its
 	// own when none are configured.
 	Districts []District `yaml:"districts"`
+	// Area is where the city's tickets can be, [lat, lng] vertices of a
+	// polygon (four for a box); a ticket outside it is rejected. Empty:
+	// the districts' bounding box grown by AreaMarginKm; with no districts
+	// either, tickets are taken anywhere.
+	Area         [][2]float64 `yaml:"area"`
+	AreaMarginKm float64      `yaml:"area_margin_km"`
 }
 
 // District is one outlined area of the city map.
@@ -125,11 +155,48 @@ type Server struct {
 	Origins         []string      `yaml:"origins"`          // allowed Origin hosts for /ws besides the server's own host
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`   // largest accepted request body
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // how long a graceful stop waits for requests
+	// ReadTimeout bounds how long a request's body may take to arrive after
+	// its headers (which have 10 s); WebSocket connections are exempt once
+	// upgraded.
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	MaxHeaderBytes int           `yaml:"max_header_bytes"` // request line and headers
+	// MaxConnections bounds the HTTP connections open at once; it is lowered
+	// to three quarters of the open-file limit when that is smaller.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxUnauthenticatedConnections bounds, of those, the connections on
+	// which no request has shown a valid token yet; past it the oldest of
+	// them is closed for the new one.
+	MaxUnauthenticatedConnections int `yaml:"max_unauthenticated_connections"`
+	// MaxUnauthenticatedPerAddress bounds those from one source IP address,
+	// so that one host cannot push out everyone else's.
+	MaxUnauthenticatedPerAddress int `yaml:"max_unauthenticated_per_address"`
+	// PublicURL is the address people reach the server at (https://wall.example.gov.cn),
+	// used for the links in alert messages; empty: messages carry no link.
+	PublicURL string `yaml:"public_url"`
+	// BehindTLSProxy: browsers reach the server over HTTPS through a proxy
+	// that terminates TLS, so the session cookie is Secure although this
+	// server speaks plain HTTP.
+	BehindTLSProxy bool `yaml:"behind_tls_proxy"`
 }
 
 // Auth maps bearer tokens to roles.
 type Auth struct {
 	Tokens []Token `yaml:"tokens"`
+	// A browser's session ends when unused for SessionIdle, and SessionMax
+	// after sign-in in any case; signing out, or removing or changing its
+	// token here, ends it at once.
+	SessionIdle time.Duration `yaml:"session_idle"`
+	SessionMax  time.Duration `yaml:"session_max"`
+	// Failed authentication from one source address (IPv6: its /64):
+	// FailureBurst wrong credentials are answered 401 at once; past them
+	// the address earns one more every FailureInterval, and a credential
+	// not used from it before waits for its turn, at most FailureMaxWait,
+	// else 429 with Retry-After. FailureAddresses bounds the addresses
+	// remembered.
+	FailureBurst     int           `yaml:"failure_burst"`
+	FailureInterval  time.Duration `yaml:"failure_interval"`
+	FailureMaxWait   time.Duration `yaml:"failure_max_wait"`
+	FailureAddresses int           `yaml:"failure_addresses"`
 }
 
 // Token is one credential. Name is what logs and the audit trail show; the
@@ -165,6 +232,9 @@ type Hub struct {
 	PongWait         time.Duration `yaml:"pong_wait"`         // silence after which a client is dropped
 	ReadLimit        int64         `yaml:"read_limit"`        // largest client message
 	MaxSubscriptions int           `yaml:"max_subscriptions"` // topics per connection
+	// MaxConnectionsPerToken bounds the /ws connections one token holds on
+	// this instance (a wall's tabs and reconnects); past it 429.
+	MaxConnectionsPerToken int `yaml:"max_connections_per_token"`
 }
 
 // Geo shapes the heat maps.
@@ -182,15 +252,26 @@ type Tickets struct {
 	Retention  time.Duration `yaml:"retention"`   // how long tickets are kept for dedup and lifecycle
 	MaxTickets int           `yaml:"max_tickets"` // store bound; the oldest go first
 	MaxBatch   int           `yaml:"max_batch"`   // items in one POST
+	MaxEvents  int           `yaml:"max_events"`  // lifecycle events of one ticket; past it, rejected as too_many_events
 }
 
-// Map is the wall's map view.
+// Map is the maps' view and basemap. Every map fits the city's districts
+// to its own size unless center and zoom (both set) fix the view.
 type Map struct {
-	Center  [2]float64 `yaml:"center"`   // lat, lng (WGS84)
-	Zoom    float64    `yaml:"zoom"`     // Web Mercator zoom
-	TileURL string     `yaml:"tile_url"` // optional XYZ tile server on the closed network, e.g. http://tiles.local/{z}/{x}/{y}.png
+	Center  [2]float64 `yaml:"center"`   // lat, lng (WGS84); with zoom, a fixed view
+	Zoom    float64    `yaml:"zoom"`     // Web Mercator zoom; 0 fits the districts
+	Basemap string     `yaml:"basemap"`  // builtin (sea, land, districts, roads from the city's own data), pmtiles or xyz
+	PMTiles string     `yaml:"pmtiles"`  // basemap pmtiles: a PMTiles archive of vector tiles, served to signed-in pages
+	TileURL string     `yaml:"tile_url"` // basemap xyz: raster tiles on the closed network, e.g. http://tiles.local/{z}/{x}/{y}.png
 	TileCRS string     `yaml:"tile_crs"` // coordinate system of those tiles: wgs84 or gcj02; points are shifted to match
 }
+
+// The basemaps of map.basemap.
+const (
+	BasemapBuiltin = "builtin"
+	BasemapPMTiles = "pmtiles"
+	BasemapXYZ     = "xyz"
+)
 
 // Demo is the built-in simulated city.
 type Demo struct {
@@ -210,11 +291,22 @@ type Log struct {
 // off. The embedded demo (no config file) is DemoCity().
 func Default() Config {
 	return Config{
-		City: City{Name: "海口", NameEn: "Haikou", Timezone: "Asia/Shanghai"},
+		City: City{Name: "海口", NameEn: "Haikou", Timezone: "Asia/Shanghai", AreaMarginKm: 10},
 		Server: Server{
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    8 << 20,
 			ShutdownTimeout: 5 * time.Second,
+			ReadTimeout:     30 * time.Second,
+			MaxHeaderBytes:  64 << 10,
+			MaxConnections:  4096,
+
+			MaxUnauthenticatedConnections: 512,
+			MaxUnauthenticatedPerAddress:  64,
+		},
+		Auth: Auth{
+			SessionIdle: 12 * time.Hour, SessionMax: 30 * 24 * time.Hour,
+			FailureBurst: 10, FailureInterval: 6 * time.Second, FailureMaxWait: 10 * time.Second,
+			FailureAddresses: 10_000,
 		},
 		Hub: Hub{
 			QueueBytes:       4 << 20,
@@ -224,6 +316,9 @@ func Default() Config {
 			PongWait:         45 * time.Second,
 			ReadLimit:        64 << 10,
 			MaxSubscriptions: 128,
+			// A wall token drives a 4x2 wall from several tabs and
+			// reconnects: far from 64 at once.
+			MaxConnectionsPerToken: 64,
 		},
 		Geo: Geo{
 			Resolutions:     []int{7, 8, 9},
@@ -237,10 +332,10 @@ func Default() Config {
 			Retention:  48 * time.Hour,
 			MaxTickets: 1_000_000,
 			MaxBatch:   10_000,
+			MaxEvents:  1000,
 		},
 		Map: Map{
-			Center:  [2]float64{19.99, 110.36},
-			Zoom:    11.8,
+			Basemap: BasemapBuiltin,
 			TileCRS: "wgs84",
 		},
 		Video: Video{
@@ -249,35 +344,46 @@ func Default() Config {
 			ReconnectMin: time.Second,
 			ReconnectMax: 30 * time.Second,
 			ViewerBytes:  8 << 20,
+			// 64 viewers of 8 MiB: at most 512 MiB queued for one token.
+			MaxViewersPerToken: 64,
 			// 7,000 cameras, one in ten unreachable (5 s each), checked
 			// 16 at a time: a round takes about 4 minutes (BENCHMARKS.md).
 			CheckInterval: 10 * time.Minute,
 			CheckParallel: 16,
+			// A 1080p transcode with libx264 takes about a core
+			// (BENCHMARKS.md).
+			MaxTranscodes: 4,
+			Encoder:       "libx264",
+			VAAPIDevice:   "/dev/dri/renderD128",
+			FFmpeg:        "ffmpeg",
 		},
 		Alerts: Alerts{
-			Enabled:            true,
-			Resolution:         8,
-			Windows:            []time.Duration{30 * time.Minute, time.Hour},
-			MinCount:           5,
-			FalseAlarmsPerWeek: 0.25,
-			CalibrateWeeks:     4,
-			ScanInterval:       30 * time.Second,
-			Quiet:              30 * time.Minute,
-			MinHistory:         72 * time.Hour,
-			NearestCameras:     3,
-			CameraMaxDistance:  3,
-			EscalateAfter:      30 * time.Minute,
-			Renotify:           10 * time.Minute,
-			SLAResponse:        30 * time.Minute,
-			WallPush:           true,
-			WebhookRetries:     5,
-			WebhookBackoff:     time.Second,
+			Enabled:                    true,
+			Resolution:                 8,
+			Windows:                    []time.Duration{30 * time.Minute, time.Hour},
+			MinCount:                   5,
+			FalseAlarmsPerWeek:         0.25,
+			HotIssueFalseAlarmsPerWeek: 0.5,
+			CalibrateWeeks:             4,
+			ScanInterval:               30 * time.Second,
+			Quiet:                      30 * time.Minute,
+			MinHistory:                 72 * time.Hour,
+			BaselineForget:             53 * 7 * 24 * time.Hour,
+			NearestCameras:             3,
+			CameraMaxDistance:          3,
+			EscalateAfter:              30 * time.Minute,
+			Renotify:                   10 * time.Minute,
+			SLAResponse:                30 * time.Minute,
+			WallPush:                   true,
+			WebhookRetries:             5,
+			WebhookBackoff:             time.Second,
 		},
-		Feeds: defaultFeeds(),
-		Redis: defaultRedis(),
-		Walls: defaultWalls(),
-		Demo:  Demo{PerDay: 2700, Speed: 1},
-		Log:   Log{Level: "info", Format: "text"},
+		Feeds:   defaultFeeds(),
+		Redis:   defaultRedis(),
+		Storage: defaultStorage(),
+		Walls:   defaultWalls(),
+		Demo:    Demo{PerDay: 2700, Speed: 1},
+		Log:     Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -286,6 +392,5 @@ func Default() Config {
 func DemoCity() Config {
 	c := Default()
 	c.Demo.Enabled = true
-	c.Walls.StateFile = demoWallState()
 	return c
 }

@@ -57,15 +57,28 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{"short token", func(c *Config) {
 			c.Auth.Tokens = []Token{{Name: "w", Token: "short", Roles: []Role{RoleWall}}}
 		}, "auth.tokens[0].token", "<redacted>"},
+		{"failure burst", func(c *Config) { c.Auth.FailureBurst = 0 }, "auth.failure_burst", "0"},
+		{"failure interval", func(c *Config) { c.Auth.FailureInterval = 2 * time.Hour }, "auth.failure_interval", "2h0m0s"},
+		{"failure wait", func(c *Config) { c.Auth.FailureMaxWait = -time.Second }, "auth.failure_max_wait", "-1s"},
+		{"failure addresses", func(c *Config) { c.Auth.FailureAddresses = 0 }, "auth.failure_addresses", "0"},
+		{"ws per token", func(c *Config) { c.Hub.MaxConnectionsPerToken = 0 }, "hub.max_connections_per_token", "0"},
+		{"viewers per token", func(c *Config) { c.Video.MaxViewersPerToken = -1 }, "video.max_viewers_per_token", "-1"},
 		{"tile url", func(c *Config) { c.Map.TileURL = "http://tiles/{z}/{x}.png" }, "map.tile_url", `"http://tiles/{z}/{x}.png"`},
 		{"center", func(c *Config) { c.Map.Center = [2]float64{95, 110} }, "map.center", "[95 110]"},
 		{"retention", func(c *Config) { c.Tickets.Retention = 2 * time.Hour }, "tickets.retention", "2h0m0s"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level", `"loud"`},
 		{"check interval", func(c *Config) { c.Video.CheckInterval = 100 * time.Millisecond }, "video.check_interval", "100ms"},
 		{"check parallel", func(c *Config) { c.Video.CheckParallel = 0 }, "video.check_parallel", "0"},
+		{"max transcodes", func(c *Config) { c.Video.MaxTranscodes = -1 }, "video.max_transcodes", "-1"},
+		{"encoder", func(c *Config) { c.Video.Encoder = "x265" }, "video.encoder", `"x265"`},
+		{"no ffmpeg", func(c *Config) { c.Video.FFmpeg = "" }, "video.ffmpeg", `""`},
 		{"district vertex", func(c *Config) {
 			c.City.Districts = []District{{Name: "龙华区", Polygon: [][2]float64{{20, 110}, {20.1, 200}, {20, 110.1}}}}
 		}, "city.districts[0].polygon[1]", "[20.1 200]"},
+		{"area vertices", func(c *Config) { c.City.Area = [][2]float64{{20, 110}, {20.1, 110}} }, "city.area", "2 vertices"},
+		{"area vertex", func(c *Config) { c.City.Area = [][2]float64{{20, 110}, {95, 110}, {20, 111}} }, "city.area[1]", "[95 110]"},
+		{"area margin", func(c *Config) { c.City.AreaMarginKm = -1 }, "city.area_margin_km", "-1"},
+		{"baseline forget", func(c *Config) { c.Alerts.BaselineForget = 24 * time.Hour }, "alerts.baseline_forget", "24h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +117,8 @@ func TestCameras(t *testing.T) {
 		{"no main", func(c *Camera) { c.Main = "" }, "cameras[1].main"},
 		{"http url", func(c *Camera) { c.Main = "http://admin:s3cr3t@cam/x" }, "cameras[1].main"},
 		{"no location", func(c *Camera) { c.Lat, c.Lng = 0, 0 }, "cameras[1].lat"},
+		{"transcode", func(c *Camera) { c.Transcode = "sometimes" }, "cameras[1].transcode"},
+		{"sub transcode", func(c *Camera) { c.SubTranscode = "yes" }, "cameras[1].sub_transcode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,4 +233,73 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+func TestBasemap(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	header := func(tileType, tileCompression byte) []byte {
+		b := make([]byte, 200)
+		copy(b, "PMTiles\x03")
+		b[8], b[16] = 127, 10 // the root directory right after the header
+		b[97], b[98], b[99] = 2, tileCompression, tileType
+		return b
+	}
+	vector := file("city.pmtiles", header(1, 2))
+	raster := file("raster.pmtiles", header(2, 1))
+	brotli := file("brotli.pmtiles", header(1, 3))
+	geojson := file("city.geojson", []byte(`{"type":"FeatureCollection","features":[]}`+strings.Repeat(" ", 200)))
+	ok := []Map{
+		{Basemap: "builtin", TileCRS: "wgs84"},
+		{Basemap: "pmtiles", PMTiles: vector, TileCRS: "wgs84"},
+		{Basemap: "xyz", TileURL: "http://tiles.local/{z}/{x}/{y}.png", TileCRS: "gcj02"},
+	}
+	for _, m := range ok {
+		c := Default()
+		c.Map = m
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", m, err)
+		}
+	}
+	tests := []struct {
+		name string
+		m    Map
+		key  string
+		want string
+	}{
+		{"unknown basemap", Map{Basemap: "osm"}, "map.basemap", "builtin, pmtiles or xyz"},
+		{"pmtiles without a file", Map{Basemap: "pmtiles"}, "map.pmtiles", "must name the PMTiles archive"},
+		{"missing archive", Map{Basemap: "pmtiles", PMTiles: filepath.Join(dir, "gone.pmtiles")}, "map.pmtiles", "no such file"},
+		{"unreadable archive", Map{Basemap: "pmtiles", PMTiles: dir}, "map.pmtiles", "cannot be read"},
+		{"not an archive", Map{Basemap: "pmtiles", PMTiles: geojson}, "map.pmtiles", "not a PMTiles version 3 archive"},
+		{"raster archive", Map{Basemap: "pmtiles", PMTiles: raster}, "map.pmtiles", "holds png tiles"},
+		{"brotli tiles", Map{Basemap: "pmtiles", PMTiles: brotli}, "map.pmtiles", "other than gzip"},
+		{"archive without its basemap", Map{Basemap: "builtin", PMTiles: vector}, "map.pmtiles", "only with map.basemap: pmtiles"},
+		{"xyz without a url", Map{Basemap: "xyz"}, "map.tile_url", "must be set with map.basemap: xyz"},
+		{"url without xyz", Map{Basemap: "builtin", TileURL: "http://t/{z}/{x}/{y}.png"}, "map.tile_url", "only with map.basemap: xyz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.m.TileCRS = "wgs84"
+			c.Map = tt.m
+			err := c.Validate()
+			var found bool
+			for _, e := range unjoin(err) {
+				var ce *Error
+				if errors.As(e, &ce) && ce.Key == tt.key && strings.Contains(ce.Error(), tt.want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("want an error for %s saying %q, got: %v", tt.key, tt.want, err)
+			}
+		})
+	}
 }

@@ -129,9 +129,10 @@ func ApplyEnv(c *Config, environ []string) error {
 	return nil
 }
 
-// redactEnv keeps tokens out of error messages.
+// redactEnv keeps tokens, robot keys and webhook secrets out of error
+// messages.
 func redactEnv(name, v string) string {
-	if strings.Contains(name, "TOKEN") {
+	if strings.Contains(name, "TOKEN") || strings.Contains(name, "WEBHOOKS") || strings.Contains(name, "ALERTS_TEAMS") {
 		return "<redacted>"
 	}
 	return v

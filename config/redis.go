@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -23,6 +24,10 @@ type Redis struct {
 	Retention   time.Duration `yaml:"retention"` // how far back the ingest stream is kept (and replayed at start)
 	LeaseTTL    time.Duration `yaml:"lease_ttl"` // the leader's lease; another instance takes over within it
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// AdvertiseURL is where the other instances reach this one to read
+	// the cameras it owns (http://10.0.0.5:8080); empty: the listen
+	// address, with this host's name when it listens on every interface.
+	AdvertiseURL string `yaml:"advertise_url"`
 }
 
 // Enabled says whether Redis is configured.
@@ -59,6 +64,11 @@ func (c *Config) validateRedis(bad func(key string, value any, format string, ar
 	if r.LeaseTTL < time.Second || r.LeaseTTL > 9*time.Second {
 		// A crashed leader is replaced within lease_ttl + 0.25 s.
 		bad("redis.lease_ttl", r.LeaseTTL, "must be in 1s..9s (failover must finish within 10 s)")
+	}
+	if a := r.AdvertiseURL; a != "" {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			bad("redis.advertise_url", quote(a), "must be an http(s) URL with a host, such as http://10.0.0.5:8080")
+		}
 	}
 	if r.DialTimeout <= 0 {
 		bad("redis.dial_timeout", r.DialTimeout, "must be positive")

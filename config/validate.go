@@ -6,11 +6,13 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // zones resolve on minimal machines too
 
+	"github.com/citywall/citywall/internal/pmtiles"
 	"github.com/citywall/citywall/wall"
 )
 
@@ -54,6 +56,17 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if n := len(c.City.Area); n != 0 && (n < 3 || n > 10_000) {
+		bad("city.area", fmt.Sprintf("%d vertices", n), "must have 3..10000 vertices, or none for the districts' box")
+	}
+	for j, v := range c.City.Area {
+		if p := latLngProblem(v[0], v[1]); p != "" {
+			bad(fmt.Sprintf("city.area[%d]", j), v, "%s", p)
+		}
+	}
+	if m := c.City.AreaMarginKm; m < 0 || m > 1000 || math.IsNaN(m) {
+		bad("city.area_margin_km", m, "must be 0..1000 (km around the districts' box)")
+	}
 	if _, port, err := net.SplitHostPort(c.Server.Listen); err != nil || port == "" {
 		bad("server.listen", quote(c.Server.Listen), "must be host:port")
 	}
@@ -71,8 +84,50 @@ func (c *Config) Validate() error {
 	if c.Server.ShutdownTimeout <= 0 {
 		bad("server.shutdown_timeout", c.Server.ShutdownTimeout, "must be positive")
 	}
+	if c.Server.ReadTimeout < time.Second {
+		bad("server.read_timeout", c.Server.ReadTimeout, "must be at least 1s")
+	}
+	if c.Server.MaxHeaderBytes < 4096 {
+		bad("server.max_header_bytes", c.Server.MaxHeaderBytes, "must be at least 4096")
+	}
+	if c.Server.MaxConnections < 16 {
+		bad("server.max_connections", c.Server.MaxConnections, "must be at least 16")
+	}
+	if u := c.Server.MaxUnauthenticatedConnections; u < 1 || u > c.Server.MaxConnections {
+		bad("server.max_unauthenticated_connections", u, "must be 1..server.max_connections (%d)", c.Server.MaxConnections)
+	}
+	if u := c.Server.MaxUnauthenticatedPerAddress; u < 1 || u > c.Server.MaxUnauthenticatedConnections {
+		bad("server.max_unauthenticated_per_address", u, "must be 1..server.max_unauthenticated_connections (%d)", c.Server.MaxUnauthenticatedConnections)
+	}
+	if p := c.Server.PublicURL; p != "" {
+		u, err := url.Parse(p)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("server.public_url", quote(p), "must be an http(s) URL such as https://wall.example.gov.cn")
+		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+			bad("server.public_url", quote(u.Scheme+"://"+u.Host+u.Path+"…"), "must be scheme, host and an optional path: no user, query or fragment")
+		}
+	}
 
 	seen := map[string]string{}
+	if c.Auth.SessionIdle < time.Minute {
+		bad("auth.session_idle", c.Auth.SessionIdle, "must be at least 1m")
+	}
+	if c.Auth.SessionMax < c.Auth.SessionIdle {
+		bad("auth.session_max", c.Auth.SessionMax, "must be at least auth.session_idle")
+	}
+	if b := c.Auth.FailureBurst; b < 1 || b > 1000 {
+		bad("auth.failure_burst", b, "must be 1..1000")
+	}
+	if d := c.Auth.FailureInterval; d < 10*time.Millisecond || d > time.Hour {
+		bad("auth.failure_interval", d, "must be 10ms..1h")
+	}
+	if d := c.Auth.FailureMaxWait; d < 0 || d > time.Minute {
+		bad("auth.failure_max_wait", d, "must be 0..1m (0: a slowed address's new credentials are refused, not held)")
+	}
+	if n := c.Auth.FailureAddresses; n < 1 || n > 10_000_000 {
+		bad("auth.failure_addresses", n, "must be 1..10000000")
+	}
 	for i, t := range c.Auth.Tokens {
 		key := fmt.Sprintf("auth.tokens[%d]", i)
 		if t.Name == "" {
@@ -116,6 +171,9 @@ func (c *Config) Validate() error {
 	}
 	if h.MaxSubscriptions < 1 {
 		bad("hub.max_subscriptions", h.MaxSubscriptions, "must be at least 1")
+	}
+	if n := h.MaxConnectionsPerToken; n < 1 || n > 100_000 {
+		bad("hub.max_connections_per_token", n, "must be 1..100000")
 	}
 
 	g := c.Geo
@@ -167,13 +225,38 @@ func (c *Config) Validate() error {
 	if t.MaxBatch < 1 || t.MaxBatch > 1_000_000 {
 		bad("tickets.max_batch", t.MaxBatch, "must be 1..1000000")
 	}
+	if t.MaxEvents < 10 || t.MaxEvents > 100_000 {
+		bad("tickets.max_events", t.MaxEvents, "must be 10..100000 (a real ticket has a handful of events)")
+	}
 
 	m := c.Map
 	if bad2 := latLngProblem(m.Center[0], m.Center[1]); bad2 != "" {
 		bad("map.center", m.Center, "%s", bad2)
 	}
-	if m.Zoom < 1 || m.Zoom > 20 {
-		bad("map.zoom", m.Zoom, "must be 1..20")
+	switch {
+	case m.Zoom == 0 && m.Center != [2]float64{}:
+		bad("map.zoom", m.Zoom, "must be set (1..20) with map.center, or both left out to fit the districts")
+	case m.Zoom != 0 && (m.Zoom < 1 || m.Zoom > 20):
+		bad("map.zoom", m.Zoom, "must be 1..20, or 0 to fit the districts")
+	}
+	switch m.Basemap {
+	case BasemapBuiltin:
+	case BasemapPMTiles:
+		if msg := pmtilesProblem(m.PMTiles); msg != "" {
+			bad("map.pmtiles", quote(m.PMTiles), "%s", msg)
+		}
+	case BasemapXYZ:
+		if m.TileURL == "" {
+			bad("map.tile_url", quote(m.TileURL), "must be set with map.basemap: xyz")
+		}
+	default:
+		bad("map.basemap", quote(m.Basemap), "must be builtin, pmtiles or xyz")
+	}
+	if m.PMTiles != "" && m.Basemap != BasemapPMTiles {
+		bad("map.pmtiles", quote(m.PMTiles), "is read only with map.basemap: pmtiles (map.basemap is %q)", m.Basemap)
+	}
+	if m.TileURL != "" && m.Basemap != BasemapXYZ {
+		bad("map.tile_url", quote(m.TileURL), "is read only with map.basemap: xyz (map.basemap is %q)", m.Basemap)
 	}
 	if m.TileURL != "" {
 		u, err := url.Parse(m.TileURL)
@@ -217,6 +300,13 @@ func (c *Config) Validate() error {
 				bad(key+"."+f.name, quote(RedactURL(f.v)), "must be an rtsp:// or rtsps:// URL")
 			}
 		}
+		for _, f := range []struct{ name, v string }{{"transcode", cam.Transcode}, {"sub_transcode", cam.SubTranscode}} {
+			switch f.v {
+			case "", "auto", "never", "always":
+			default:
+				bad(key+"."+f.name, quote(f.v), "must be auto, never or always")
+			}
+		}
 	}
 	v := c.Video
 	if v.IdleTimeout < 0 {
@@ -231,16 +321,31 @@ func (c *Config) Validate() error {
 	if v.ViewerBytes < 256<<10 {
 		bad("video.viewer_bytes", v.ViewerBytes, "must be at least 262144")
 	}
+	if n := v.MaxViewersPerToken; n < 1 || n > 100_000 {
+		bad("video.max_viewers_per_token", n, "must be 1..100000")
+	}
 	if v.CheckInterval != 0 && v.CheckInterval < time.Second {
 		bad("video.check_interval", v.CheckInterval, "must be 0 (no checks) or at least 1s")
 	}
 	if v.CheckParallel < 1 || v.CheckParallel > 256 {
 		bad("video.check_parallel", v.CheckParallel, "must be between 1 and 256")
 	}
+	if v.MaxTranscodes < 0 || v.MaxTranscodes > 256 {
+		bad("video.max_transcodes", v.MaxTranscodes, "must be between 0 (no transcoding) and 256")
+	}
+	switch v.Encoder {
+	case "libx264", "vaapi", "nvenc":
+	default:
+		bad("video.encoder", quote(v.Encoder), "must be libx264, vaapi or nvenc")
+	}
+	if v.MaxTranscodes > 0 && v.FFmpeg == "" {
+		bad("video.ffmpeg", `""`, "transcoding needs the ffmpeg program (or set max_transcodes: 0)")
+	}
 
 	errs = append(errs, c.validateAlerts()...)
 	c.validateFeeds(bad)
 	c.validateRedis(bad)
+	c.validateStorage(bad)
 	errs = append(errs, c.validateWalls()...)
 
 	if c.Demo.PerDay <= 0 || c.Demo.PerDay > 10_000_000 {
@@ -288,4 +393,32 @@ func RedactURL(raw string) string {
 		u.User = url.User("xxxxx")
 	}
 	return u.String()
+}
+
+// pmtilesProblem says what is wrong with the archive at path for the
+// pmtiles basemap: it must be there, readable, a PMTiles archive of
+// version 3, and of vector tiles (the embedded style draws those).
+func pmtilesProblem(path string) string {
+	if path == "" {
+		return "must name the PMTiles archive with map.basemap: pmtiles"
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("cannot be read: %v", err)
+	}
+	defer f.Close()
+	h, err := pmtiles.ReadHeader(f)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("cannot be read: %v", err)
+	case h.TileType != pmtiles.TypeMVT:
+		return fmt.Sprintf("holds %s tiles; the pmtiles basemap draws vector (mvt) tiles", h.TileType)
+	case !browserDecompresses(h.TileCompression) || !browserDecompresses(h.InternalCompression):
+		return fmt.Sprintf("is compressed with other than gzip (tiles %d, directories %d), which the maps cannot undo", h.TileCompression, h.InternalCompression)
+	}
+	return ""
+}
+
+func browserDecompresses(c pmtiles.Compression) bool {
+	return c == pmtiles.CompressionNone || c == pmtiles.CompressionGzip
 }

@@ -1,20 +1,12 @@
 package config
 
-import (
-	"os"
-	"path/filepath"
-
-	"github.com/citywall/citywall/wall"
-)
+import "github.com/citywall/citywall/wall"
 
 // Walls is the walls section: walls of monitors, their layouts, camera
 // sets, tours and schedules (see package wall).
 type Walls = wall.Spec
 
 func defaultWalls() Walls { return wall.DefaultSpec() }
-
-// demoWallState keeps the demo's wall state across restarts of the demo.
-func demoWallState() string { return filepath.Join(os.TempDir(), "citywall-demo", "walls.json") }
 
 // validateWalls checks the walls section. Camera ids are checked against
 // the cameras section; the demo city's own cameras are checked when the

@@ -14,6 +14,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"github.com/uber/h3-go/v4"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ type City struct {
 	cams     *democam.Server // nil when cameras are configured
 	stations []feeds.Station // the demo's own, nil when stations are configured
 	feedSim  *feedsim.Sim
+	// ownDistricts: the districts are the demo city's, so is its land.
+	ownDistricts bool
 }
 
 // Sink is where the simulated city's tickets, events and calls go: the
@@ -57,12 +60,22 @@ func Apply(cfg *config.Config, now time.Time) (*City, error) {
 	}
 	d := &City{cfg: cfg.Demo, backfill: backfill(cfg.Demo, now)}
 	if len(cfg.City.Districts) == 0 {
+		d.ownDistricts = true
 		for _, x := range city.Districts() {
 			cfg.City.Districts = append(cfg.City.Districts, config.District{Name: x.Name, NameEn: x.NameEn, Polygon: x.Polygon})
 		}
 	}
 	if len(cfg.Cameras) == 0 {
-		srv, err := democam.Start(democam.Options{Addr: "127.0.0.1:0"})
+		// Each camera plays its own clip on its main and sub stream.
+		paths := map[string]*democam.Clip{}
+		for _, c := range city.Cameras() {
+			clip, err := cameraClip(c.ID)
+			if err != nil {
+				return nil, fmt.Errorf("demo camera: %w", err)
+			}
+			paths["cam/"+c.ID+"/main"], paths["cam/"+c.ID+"/sub"] = clip, clip
+		}
+		srv, err := democam.Start(democam.Options{Addr: "127.0.0.1:0", Paths: paths})
 		if err != nil {
 			return nil, fmt.Errorf("demo camera: %w", err)
 		}
@@ -79,7 +92,7 @@ func Apply(cfg *config.Config, now time.Time) (*City, error) {
 		for _, c := range cfg.Cameras {
 			cams = append(cams, wall.Camera{ID: c.ID, Name: c.Name, NameEn: c.NameEn, Lat: c.Lat, Lng: c.Lng, Tags: c.Tags})
 		}
-		cfg.Walls = wall.DemoSpec(w, cams)
+		cfg.Walls = wallSpec(w, cams)
 	}
 	if len(cfg.Feeds.Stations) == 0 {
 		d.stations = feedsim.Stations()
@@ -158,24 +171,37 @@ type emitter struct{ s Sink }
 func (e emitter) Ticket(t ticket.Ticket) { e.s.EmitTicket(t) }
 func (e emitter) Event(ev ticket.Event)  { e.s.EmitEvent(ev) }
 
-// LearnHistory gives the demo city's detector the weeks of history a
+// LearnHistory gives the demo city's detectors the weeks of history a
 // real centre would have: three weeks of the same simulated city before
-// the day the demo back-fills, at H3 resolution res.
-func (d *City) LearnHistory(ctx context.Context, c *alerts.ClusterSource, now time.Time, res int, logf func(string, ...any)) {
+// the day the demo back-fills, at H3 resolution res. The hot-issue source
+// (nil: none) is handed the whole tickets (subcategories, places,
+// summaries) to learn when it starts.
+func (d *City) LearnHistory(ctx context.Context, c *alerts.ClusterSource, hot *alerts.HotIssueSource, now time.Time, res int, logf func(string, ...any)) {
 	if d == nil {
 		return
 	}
 	from, to := c.Baseline().Span()
-	if to.Sub(from) >= 14*24*time.Hour {
-		return // kept from an earlier run
+	kept := to.Sub(from) >= 14*24*time.Hour // from an earlier run
+	if kept && hot == nil {
+		return
 	}
 	began := time.Now()
-	evs, err := eval.Background(ctx, d.cfg.PerDay, 21*24*time.Hour, now.Add(-24*time.Hour), d.cfg.Seed+7, 0, res)
+	tickets, err := eval.BackgroundTickets(ctx, d.cfg.PerDay, 21*24*time.Hour, now.Add(-24*time.Hour), d.cfg.Seed+7, 0)
 	if err != nil {
 		return
 	}
-	for _, e := range evs {
-		_ = c.Baseline().Observe(e.Cell, e.Category, e.Time)
+	for i, t := range tickets {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return
+		}
+		if !kept {
+			if cell, err := h3.LatLngToCell(h3.LatLng{Lat: t.Lat, Lng: t.Lng}, res); err == nil {
+				_ = c.Baseline().Observe(cell, t.Category, t.Created)
+			}
+		}
 	}
-	logf("demo alert history learnt", "tickets", len(evs), "took", time.Since(began).Round(time.Millisecond))
+	if hot != nil {
+		hot.Backlog(tickets) // learnt when it starts, after its delay
+	}
+	logf("demo alert history learnt", "tickets", len(tickets), "took", time.Since(began).Round(time.Millisecond))
 }

@@ -4,64 +4,96 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/internal/atomicfile"
 )
 
 // Unconfigured completes the configuration of a server started without a
 // configuration file: tokens (unless set by the environment) and the
-// demo's teams, and an alert state file in the user's config directory so
-// the demo keeps its open alerts and timers across restarts. It returns
-// the demo's tokens by role, nil when the environment set tokens.
-func Unconfigured(cfg *config.Config) map[config.Role]string {
+// demo's teams. The tokens are kept in dataDir (the instance's data
+// directory; "": fresh at every start). It returns the demo's tokens by
+// role, nil when the environment set tokens.
+func Unconfigured(cfg *config.Config, dataDir string) map[config.Role]string {
 	var tokens map[config.Role]string
 	if len(cfg.Auth.Tokens) == 0 {
-		tokens = addTokens(cfg)
+		tokens = addTokens(cfg, dataDir)
 		addTeams(cfg)
-	}
-	if cfg.Alerts.StateFile == "" {
-		if dir, err := os.UserConfigDir(); err == nil {
-			cfg.Alerts.StateFile = filepath.Join(dir, "citywall", "alerts-state.json")
-		}
 	}
 	return tokens
 }
 
+// TokenFile is where the demo keeps its tokens in the data directory.
+const TokenFile = "demo-tokens.json"
+
 // addTokens gives the demo city tokens of its own: random, made on the
-// first start and kept in the user's config directory, so a demo never
-// ships a well-known password and a wall's session survives a restart.
-func addTokens(cfg *config.Config) map[config.Role]string {
-	path := ""
-	if dir, err := os.UserConfigDir(); err == nil {
-		path = filepath.Join(dir, "citywall", "demo-tokens.json")
-	}
-	out := map[config.Role]string{}
-	if path != "" {
-		if data, err := os.ReadFile(path); err == nil {
-			_ = json.Unmarshal(data, &out)
-		}
-	}
-	changed := false
-	for _, r := range []config.Role{config.RoleAdmin, config.RoleWall, config.RoleIngest, config.RoleCommander, config.RolePatrol, config.RoleTeam} {
-		if len(out[r]) < 32 {
-			var b [16]byte
-			_, _ = rand.Read(b[:])
-			out[r] = hex.EncodeToString(b[:])
-			changed = true
-		}
+// first start and kept in the data directory, so a demo never ships a
+// well-known password and a wall's session survives a restart.
+func addTokens(cfg *config.Config, dataDir string) map[config.Role]string {
+	out := demoTokens(dataDir)
+	for _, r := range demoRoles {
 		cfg.Auth.Tokens = append(cfg.Auth.Tokens, config.Token{Name: "demo-" + string(r), Token: out[r], Roles: []config.Role{r}})
 	}
-	if changed && path != "" {
-		// Best effort: without it the tokens are new at the next start.
-		if data, err := json.Marshal(out); err == nil && os.MkdirAll(filepath.Dir(path), 0o700) == nil {
-			_ = os.WriteFile(path, data, 0o600)
+	return out
+}
+
+var demoRoles = []config.Role{config.RoleAdmin, config.RoleWall, config.RoleIngest, config.RoleCommander, config.RolePatrol, config.RoleTeam}
+
+// demoTokens reads the demo's tokens from dataDir, making the missing
+// ones. The file is written whole or not at all (a crash never leaves a
+// torn file, which would change every token at the next start), and a
+// new file is created exclusively: of two demos starting on one data
+// directory (the second is then refused by its lock) both read the one
+// set that was written first, never each its own.
+func demoTokens(dataDir string) map[config.Role]string {
+	path := ""
+	if dataDir != "" {
+		path = filepath.Join(dataDir, TokenFile)
+	}
+	for attempt := 0; ; attempt++ {
+		out := map[config.Role]string{}
+		existed := false
+		if path != "" {
+			if data, err := os.ReadFile(path); err == nil {
+				existed = true
+				_ = json.Unmarshal(data, &out)
+			}
+		}
+		changed := false
+		for _, r := range demoRoles {
+			if len(out[r]) < 32 {
+				var b [16]byte
+				_, _ = rand.Read(b[:])
+				out[r] = hex.EncodeToString(b[:])
+				changed = true
+			}
+		}
+		if !changed || path == "" {
+			return out
+		}
+		data, err := json.Marshal(out)
+		if err != nil || os.MkdirAll(dataDir, 0o700) != nil {
+			return out // best effort: the tokens are new at the next start
+		}
+		if existed {
+			_ = atomicfile.Write(path, data)
+			return out
+		}
+		switch err := atomicfile.Create(path, data); {
+		case err == nil:
+			return out
+		case errors.Is(err, fs.ErrExist) && attempt < 3:
+			continue // another start wrote it first: read theirs
+		default:
+			return out
 		}
 	}
-	return out
 }
 
 // PrintWelcome prints where the demo city's pages are and its tokens.
@@ -74,7 +106,7 @@ func PrintWelcome(w io.Writer, url string, tok map[config.Role]string) {
   emergency team:   %s/team?token=%s
   duty commander:   %s/team?token=%s
   post tickets:     curl -H 'Authorization: Bearer %s' -d @tickets.json %s/api/v1/tickets
-  demo tokens are kept in your config directory (citywall/demo-tokens.json);
+  demo tokens are kept in the data directory (demo-tokens.json);
   a real centre sets auth.tokens in its config file
 
 `, url, tok[config.RoleAdmin], url, tok[config.RoleWall], url, tok[config.RolePatrol],
@@ -90,11 +122,11 @@ func addTeams(cfg *config.Config) {
 	}
 	cfg.Alerts.Teams = []config.AlertTeam{
 		{ID: "west", Name: "秀英龙华应急分队", NameEn: "Xiuying-Longhua emergency team",
-			Members: []string{"demo-team"}, Districts: []string{"秀英区", "龙华区"}},
+			Members: []config.TeamMember{{Name: "demo-team"}}, Districts: []string{"秀英区", "龙华区"}},
 		{ID: "east", Name: "琼山美兰应急分队", NameEn: "Qiongshan-Meilan emergency team",
-			Members: []string{"demo-team"}, Districts: []string{"琼山区", "美兰区"}},
+			Members: []config.TeamMember{{Name: "demo-team"}}, Districts: []string{"琼山区", "美兰区"}},
 		{ID: "duty", Name: "值班长", NameEn: "Duty commander",
-			Members: []string{"demo-commander"}},
+			Members: []config.TeamMember{{Name: "demo-commander"}}},
 	}
 	cfg.Alerts.EscalateTo = []string{"duty"}
 }

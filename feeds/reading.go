@@ -106,8 +106,8 @@ func DecodeReadings(r io.Reader, max int) ([]Item, error) {
 func decodeItem(i int, raw json.RawMessage) Item {
 	it := Item{Index: i}
 	var w readingJSON
-	if err := json.Unmarshal(raw, &w); err != nil {
-		it.Err = fieldErr("item", "", "must be a JSON object: "+err.Error())
+	if err := jsonbody.Unmarshal(raw, &w); err != nil {
+		it.Err = err
 		return it
 	}
 	switch {

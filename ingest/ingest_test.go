@@ -20,7 +20,7 @@ import (
 
 // newPipeline is a pipeline over real parts: a store, an engine, a hub on
 // the in-memory broker, a feed without stations and a KPI tracker.
-func newPipeline(t *testing.T, backend func(ingest.ApplyFunc) (ingest.Backend, error)) (*ingest.Pipeline, *ticket.Store) {
+func newPipeline(t *testing.T, backend func(ingest.ApplyFunc) (ingest.Backend, error), opts ...func(*ingest.Options)) (*ingest.Pipeline, *ticket.Store) {
 	t.Helper()
 	now := time.Now()
 	eng, err := geo.NewEngine(geo.Options{}, now)
@@ -34,11 +34,15 @@ func newPipeline(t *testing.T, backend func(ingest.ApplyFunc) (ingest.Backend, e
 		t.Fatal(err)
 	}
 	store := ticket.NewStore(ticket.StoreOptions{})
-	p, err := ingest.New(ingest.Options{
+	o := ingest.Options{
 		Store: store, Engine: eng, Hub: hub, Readings: feed, Calls: kpi.New(kpi.Options{}),
 		Backend:    backend,
 		Registerer: prometheus.NewRegistry(),
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	p, err := ingest.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +85,78 @@ func TestLocalAppliesAtOnce(t *testing.T) {
 	}
 	if why := p.NotReady(); why != "" {
 		t.Fatalf("local backend not ready: %s", why)
+	}
+}
+
+// TestFillsDistrict: a ticket without a district gets the one its
+// position is in; one with a district keeps it; one outside every
+// district stays without.
+func TestFillsDistrict(t *testing.T) {
+	west := geo.District{Name: "西区", Polygon: [][2]float64{{20, 110}, {20.1, 110}, {20.1, 110.3}, {20, 110.3}}}
+	east := geo.District{Name: "东区", Polygon: [][2]float64{{20, 110.3}, {20.1, 110.3}, {20.1, 110.6}, {20, 110.6}}}
+	p, store := newPipeline(t, nil, func(o *ingest.Options) { o.Districts = []geo.District{west, east} })
+	a, b, c, d := tk(t, "a", "城市管理"), tk(t, "b", "城市管理"), tk(t, "c", "城市管理"), tk(t, "d", "城市管理")
+	a.Lng = 110.2
+	b.Lng = 110.4
+	c.Lng, c.District = 110.4, "西区"
+	d.Lat = 19.5
+	in := []ticket.Ticket{a, b, c}
+	if _, err := p.Submit(context.Background(), ingest.Batch{Kind: ingest.KindTickets, Tickets: in}); err != nil {
+		t.Fatal(err)
+	}
+	p.EmitTicket(d)
+	if in[0].District != "" {
+		t.Error("Submit changed the caller's tickets")
+	}
+	for id, want := range map[string]string{"a": "西区", "b": "东区", "c": "西区", "d": ""} {
+		testkit.Eventually(t, "ticket "+id+" stored", 5*time.Second, 5*time.Millisecond, func() bool { _, ok := store.Get(id); return ok })
+		st, _ := store.Get(id)
+		if st.Ticket.District != want {
+			t.Errorf("ticket %s: district %q, want %q", id, st.Ticket.District, want)
+		}
+	}
+}
+
+// TestOutsideTheArea: tickets outside the city's area are rejected before
+// they are stored, in their place in the batch, with a reason naming
+// lat,lng and, when swapping them would put the point inside, saying so;
+// a simulated one outside is dropped too.
+func TestOutsideTheArea(t *testing.T) {
+	area, err := geo.NewArea([][2]float64{{40, 20}, {40, 21}, {41, 21}, {41, 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, store := newPipeline(t, nil, func(o *ingest.Options) { o.Area = area })
+	in, out, swapped, emitted := tk(t, "in", "城市管理"), tk(t, "out", "城市管理"), tk(t, "swapped", "城市管理"), tk(t, "emitted", "城市管理")
+	in.Lat, in.Lng = 40.5, 20.5
+	out.Lat, out.Lng = 20.03, 110.33
+	swapped.Lat, swapped.Lng = 20.5, 40.5
+	emitted.Lat, emitted.Lng = 0.5, 0.5
+	res, err := p.Submit(context.Background(), ingest.Batch{Kind: ingest.KindTickets, Tickets: []ticket.Ticket{out, in, swapped}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.EmitTicket(emitted)
+	if len(res.Items) != 3 {
+		t.Fatalf("%d answers for 3 tickets: %+v", len(res.Items), res)
+	}
+	for i, want := range []struct {
+		id, status, reason string
+	}{
+		{"out", "rejected", `lat,lng: "20.03,110.33" out of the city's area (a polygon of 4 vertices within lat 40.0000..41.0000, lng 20.0000..21.0000)`},
+		{"in", "accepted", ""},
+		{"swapped", "rejected", "; lat and lng swapped?"},
+	} {
+		it := res.Items[i]
+		if it.ID != want.id || string(it.Status) != want.status || !strings.Contains(it.Reason, want.reason) || (want.reason == "") != (it.Reason == "") {
+			t.Errorf("item %d: %+v, want %s %s %q", i, it, want.id, want.status, want.reason)
+		}
+	}
+	testkit.Eventually(t, "the ticket inside stored", 5*time.Second, 5*time.Millisecond, func() bool { _, ok := store.Get("in"); return ok })
+	for _, id := range []string{"out", "swapped", "emitted"} {
+		if _, ok := store.Get(id); ok {
+			t.Errorf("ticket %s outside the area was stored", id)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/citywall/citywall/feeds/kpi"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/stream"
 )
 
 // TopicTickets is the hub's events topic of accepted tickets (a View each).
@@ -47,6 +49,12 @@ type Options struct {
 	// OnEvent hears every event that changed its ticket, with the state it
 	// left (alerting's SLA, KPIs), in order.
 	OnEvent []func(ticket.Event, ticket.State)
+	// Districts fill in a ticket's missing district from its position
+	// (geo.DistrictAt) before it is submitted.
+	Districts []geo.District
+	// Area is where the city's tickets can be; a ticket outside it is
+	// rejected before it is stored (reason out_of_area). nil: anywhere.
+	Area *geo.Area
 	// Touched: an accepted ticket at now awaits publication on the heat
 	// maps; StatsChanged: today's counts moved.
 	Touched      func(now time.Time)
@@ -108,7 +116,98 @@ func (p *Pipeline) Submit(ctx context.Context, b Batch) (Result, error) {
 	if b.Len() == 0 && b.Kind != KindReadings && b.Kind != KindCalls {
 		return Result{}, nil
 	}
-	return p.backend.Submit(ctx, b)
+	if b.Kind != KindTickets {
+		return p.backend.Submit(ctx, b)
+	}
+	// Tickets outside the city's area are answered here, before anything
+	// is stored: the rest go through the backend and their answers are
+	// put back in the batch's order.
+	var out map[int]ticket.PostItem
+	kept := b.Tickets
+	for i, t := range b.Tickets {
+		err := p.OutsideArea(t.Lat, t.Lng)
+		if err == nil {
+			if out != nil {
+				kept = append(kept, t)
+			}
+			continue
+		}
+		if out == nil {
+			out = map[int]ticket.PostItem{}
+			kept = append([]ticket.Ticket(nil), b.Tickets[:i]...)
+		}
+		p.Rejected(RejectOutOfArea)
+		out[i] = ticket.PostItem{ID: t.ID, Status: ticket.StatusRejected, Reason: err.Error()}
+	}
+	if out == nil {
+		b.Tickets = p.withDistricts(b.Tickets)
+		return p.backend.Submit(ctx, b)
+	}
+	var res Result
+	if len(kept) > 0 {
+		var err error
+		if res, err = p.backend.Submit(ctx, Batch{Kind: KindTickets, Tickets: p.withDistricts(kept)}); err != nil {
+			return Result{}, err
+		}
+	}
+	all := Result{Items: make([]ticket.PostItem, len(b.Tickets))}
+	j := 0
+	for i := range all.Items {
+		if it, ok := out[i]; ok {
+			all.Items[i] = it
+			continue
+		}
+		if j < len(res.Items) {
+			all.Items[i] = res.Items[j]
+		}
+		j++
+	}
+	return all, nil
+}
+
+// RejectOutOfArea is the reason label of tickets outside the city's area.
+const RejectOutOfArea = "out_of_area"
+
+// OutsideArea is nil when the point (WGS84) is in the city's area, and
+// otherwise the *ticket.FieldError that rejects it, naming lat,lng, the
+// area, and a swap of lat and lng when that would put the point inside.
+func (p *Pipeline) OutsideArea(lat, lng float64) error {
+	a := p.o.Area
+	if a.Contains(lat, lng) {
+		return nil
+	}
+	reason := "out of the city's area (" + a.String() + ")"
+	if a.Contains(lng, lat) {
+		reason += "; lat and lng swapped?"
+	}
+	return &ticket.FieldError{Field: "lat,lng", Value: strconv.FormatFloat(lat, 'f', -1, 64) + "," + strconv.FormatFloat(lng, 'f', -1, 64), Reason: reason}
+}
+
+// withDistricts is ts with each missing district filled in from the
+// ticket's position, where a configured district holds it; ts itself is
+// left as it is.
+func (p *Pipeline) withDistricts(ts []ticket.Ticket) []ticket.Ticket {
+	if len(p.o.Districts) == 0 {
+		return ts
+	}
+	var out []ticket.Ticket
+	for i, t := range ts {
+		if t.District != "" {
+			continue
+		}
+		d, ok := geo.DistrictAt(p.o.Districts, t.Lat, t.Lng)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append([]ticket.Ticket(nil), ts...)
+		}
+		out[i].District = d.Name
+	}
+	if out == nil {
+		return ts
+	}
+	return out
 }
 
 // Run runs the backend until ctx ends.
@@ -126,7 +225,11 @@ func (p *Pipeline) EmitTicket(t ticket.Ticket) {
 		p.Rejected(RejectLabel(err))
 		return
 	}
-	p.backend.Emit(context.Background(), Batch{Kind: KindTickets, Tickets: []ticket.Ticket{t}})
+	if p.OutsideArea(t.Lat, t.Lng) != nil {
+		p.Rejected(RejectOutOfArea)
+		return
+	}
+	p.backend.Emit(context.Background(), Batch{Kind: KindTickets, Tickets: p.withDistricts([]ticket.Ticket{t})})
 }
 
 // EmitEvent takes a simulated lifecycle event like a posted one.
@@ -157,7 +260,11 @@ func (p *Pipeline) Apply(ctx context.Context, b Batch) Result {
 		res.Items = make([]ticket.PostItem, len(b.Tickets))
 		for i, t := range b.Tickets {
 			res.Items[i].ID = t.ID
-			res.Items[i].Status, res.Items[i].Reason = p.ticket(ctx, t)
+			tctx := ctx
+			if src := itemSource(ctx, i); src != "" {
+				tctx = stream.WithSource(ctx, src)
+			}
+			res.Items[i].Status, res.Items[i].Reason = p.ticket(tctx, t)
 		}
 	case KindEvents:
 		res.Items = make([]ticket.PostItem, len(b.Events))
@@ -227,6 +334,9 @@ func (p *Pipeline) ticket(ctx context.Context, t ticket.Ticket) (ticket.PostStat
 	for _, f := range p.o.OnTicket {
 		f(t)
 	}
+	if Replaying(ctx) {
+		return ticket.StatusAccepted, "" // told when it was accepted
+	}
 	if ev, err := json.Marshal(NewView(t)); err == nil {
 		_ = p.o.Hub.PublishEvent(ctx, TopicTickets, ev, now)
 	}
@@ -236,6 +346,10 @@ func (p *Pipeline) ticket(ctx context.Context, t ticket.Ticket) (ticket.PostStat
 // event applies one lifecycle event that has passed Normalize.
 func (p *Pipeline) event(e ticket.Event) (changed bool, err error) {
 	st, changed, err := p.o.Store.AddEvent(e)
+	if errors.Is(err, ticket.ErrTooManyEvents) {
+		p.EventRejected("too_many_events")
+		return false, err
+	}
 	if err != nil {
 		p.EventRejected("unknown_ticket")
 		return false, err

@@ -2,7 +2,10 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -152,6 +155,21 @@ func (r *Redis) Run(ctx context.Context) {
 	}
 }
 
+type entryKey struct{}
+
+// itemSource is the place of item i of the shared stream's entry that ctx
+// applies, as a string that sorts in the stream's order ("" outside the
+// shared stream): every instance publishes the item's hub event under it,
+// and the hub's backplane keeps the first (stream.Publication.Source).
+func itemSource(ctx context.Context, i int) string {
+	id, _ := ctx.Value(entryKey{}).(string)
+	ms, seq, err := ingestlog.ParseID(id)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%020d-%020d-%07d", ms, seq, i)
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -170,7 +188,7 @@ func (r *Redis) applyEntry(ctx context.Context, e ingestlog.Entry) {
 		r.entries.WithLabelValues("bad").Inc()
 		r.o.Log.Warn("ingest entry skipped", "id", e.ID, "kind", e.Kind, "err", err)
 	} else {
-		res = r.apply(ctx, b)
+		res = r.apply(context.WithValue(ctx, entryKey{}, e.ID), b)
 		r.entries.WithLabelValues(string(e.Kind)).Inc()
 	}
 	if e.Origin != r.o.Instance {
@@ -212,7 +230,12 @@ func (r *Redis) Submit(ctx context.Context, b Batch) (Result, error) {
 	}
 	if _, err := r.log.Append(ctx, ingestlog.Entry{Kind: b.Kind, Origin: r.o.Instance, Nonce: nonce, Data: data}); err != nil {
 		forget()
-		return Result{}, r.unavailableErr("redis could not take the batch (" + err.Error() + "): nothing was accepted; retry later (ids make a retry safe)")
+		if notSent(err) {
+			return Result{}, r.unavailableErr("redis could not take the batch (" + err.Error() + "): nothing was accepted; retry later (ids make a retry safe)")
+		}
+		// The append may have reached Redis before the connection failed:
+		// the batch may be in the stream and be applied everywhere.
+		return Result{}, r.unavailableErr("outcome unknown: redis did not confirm the batch (" + err.Error() + "); it may have been accepted: retry with the same ids (a stored ticket answers duplicate)")
 	}
 	t := time.NewTimer(redisApplyWait)
 	defer t.Stop()
@@ -223,7 +246,18 @@ func (r *Redis) Submit(ctx context.Context, b Batch) (Result, error) {
 	case <-ctx.Done():
 	}
 	forget()
-	return Result{}, r.unavailableErr("the batch is in the ingest stream but was not applied here in time; retry (ids make a retry safe)")
+	return Result{}, r.unavailableErr("outcome unknown: the batch is in the ingest stream but was not applied here in time; retry with the same ids (a stored ticket answers duplicate)")
+}
+
+// notSent says whether err proves the append never took effect: Redis
+// answered it with an error, or no connection was made to send it.
+func notSent(err error) bool {
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // Emit appends the batch without waiting for it, so every instance sees

@@ -25,6 +25,13 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 # Mosquitto for the MQTT feed tests, which start their own broker on a free
 # port (never the machine's service on 1883); only the binary is needed.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# deploy/: systemd-analyze verifies the unit; promtool checks the alert rules
+# and metrics; a real prometheus scrapes a real citywall for the dashboard.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
+# buildah builds deploy/Containerfile from base images debootstrap makes.
+command -v buildah >/dev/null || missing+=(buildah)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 if ((${#missing[@]})); then
 	say "installing ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -32,7 +39,7 @@ if ((${#missing[@]})); then
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-noto-cjk >/dev/null
 fi
-for t in go gcc redis-server chromium ffmpeg; do
+for t in go gcc redis-server chromium ffmpeg systemd-analyze promtool prometheus buildah debootstrap; do
 	command -v "$t" >/dev/null || { echo "test.sh: $t is still missing" >&2; exit 1; }
 done
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "test.sh: mosquitto is still missing" >&2; exit 1; }

@@ -44,6 +44,27 @@ type Publication struct {
 	// skipped; one past a gap restarts the topic's history there. Zero
 	// means "the next one" (a single instance).
 	Seq uint64 `json:"seq,omitempty"`
+	// Source, when set, is the publication's place in an ordered log that
+	// every instance applies alike (the shared ingest stream). A shared
+	// backplane then takes it from whichever instance sends it first and
+	// skips it from the others, so it is published once as long as one
+	// instance lives, not only by a producer that may be gone. Sources of
+	// one topic compare as strings, in the log's order.
+	Source string `json:"-"`
+}
+
+type sourceKey struct{}
+
+// WithSource marks what is published under ctx as coming from position
+// source of an ordered log (see Publication.Source).
+func WithSource(ctx context.Context, source string) context.Context {
+	return context.WithValue(ctx, sourceKey{}, source)
+}
+
+// SourceOf is the position WithSource gave ctx, or "".
+func SourceOf(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
 }
 
 // Broker carries publications from publishers to hubs. Deliveries for one

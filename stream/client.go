@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"errors"
+	"net"
 	"runtime"
 	"sync"
 	"time"
@@ -96,7 +98,7 @@ func (c *client) enqueue(m *message) {
 		c.mu.Unlock()
 		c.hub.metrics.dropped.Add(float64(dropped))
 		c.hub.metrics.slow.Inc()
-		c.close(CloseSlow, "client too slow")
+		c.cut(cutSlow, CloseSlow, "client too slow")
 		return
 	}
 	c.queue = append(c.queue, m)
@@ -105,14 +107,52 @@ func (c *client) enqueue(m *message) {
 	c.mu.Unlock()
 }
 
+// Reasons a client is cut off, the label of citywall_hub_disconnects_total.
+const (
+	cutSlow         = "slow"          // its queue passed Options.QueueBytes
+	cutWriteTimeout = "write_timeout" // a write took longer than Options.WriteTimeout
+	cutWriteFailed  = "write_failed"  // a write failed otherwise
+	cutNoPong       = "no_pong"       // silent for Options.PongWait
+	cutReadLimit    = "read_limit"    // sent a message over Options.ReadLimit
+	cutBadFrame     = "bad_frame"     // broke the WebSocket protocol
+	cutShutdown     = "shutdown"      // the hub closed
+)
+
+// writeFailed cuts the client whose write failed: a client that stopped
+// reading shows here, as a write that times out once its socket's buffers
+// are full.
+func (c *client) writeFailed(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.cut(cutWriteTimeout, websocket.CloseGoingAway, "write timed out")
+		return
+	}
+	c.cut(cutWriteFailed, websocket.CloseGoingAway, "write failed")
+}
+
+// cut closes the client for reason, counts it and logs it (at most one line
+// per reason every few seconds, with how many were held back).
+func (c *client) cut(reason string, code int, text string) {
+	if !c.close(code, text) {
+		return // closed already, for another reason
+	}
+	c.hub.metrics.disconnects.WithLabelValues(reason).Inc()
+	if reason != cutShutdown {
+		if ok, held := c.hub.cutLog.Allow(reason); ok {
+			c.hub.log.Warn("hub client disconnected", "reason", reason, "client", c.peer.Name,
+				"remote", c.conn.RemoteAddr().String(), "close_code", code, "similar_not_logged", held)
+		}
+	}
+}
+
 // close marks the client closed and tells it why. It never blocks the
 // caller: the close frame is written from a goroutine, with a deadline, since
-// the connection may be the stalled one.
-func (c *client) close(code int, reason string) {
+// the connection may be the stalled one. false: it was closed already.
+func (c *client) close(code int, reason string) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.closed = true
 	c.code, c.reason = code, reason
@@ -127,6 +167,7 @@ func (c *client) close(code int, reason string) {
 		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		_ = c.conn.Close()
 	}()
+	return true
 }
 
 // writeLoop drains the queue and returns once it is empty. Whatever is
@@ -158,7 +199,7 @@ func (c *client) writeLoop() {
 		c.mu.Unlock()
 		if ping {
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.opts.WriteTimeout)); err != nil {
-				c.close(websocket.CloseGoingAway, "write failed")
+				c.writeFailed(err)
 				return
 			}
 		}
@@ -166,7 +207,7 @@ func (c *client) writeLoop() {
 			continue
 		}
 		if err := c.write(batch); err != nil {
-			c.close(websocket.CloseGoingAway, "write failed")
+			c.writeFailed(err)
 			return
 		}
 		c.hub.metrics.sent.Add(float64(len(batch)))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ type fixtureConfig struct {
 	// sndbuf, when set, shrinks the server's socket send buffer, so a client
 	// that stops reading fills it quickly.
 	sndbuf int
+	log    *slog.Logger // nil: discarded
 }
 
 // resolve knows heat/…, hot/… and stats as state topics and tickets and
@@ -66,7 +68,7 @@ func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
 		can = func(topic string) bool { return !strings.HasPrefix(topic, "heat/secret/") }
 	}
 	reg := prometheus.NewRegistry()
-	hub := stream.New(cfg.opts, stream.NewMemoryBroker(), reg, nil)
+	hub := stream.New(cfg.opts, stream.NewMemoryBroker(), reg, cfg.log)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hub.ServeWS(w, r, stream.Peer{Name: "t", Roles: []string{"wall"}, CanSubscribe: can})
 	}))

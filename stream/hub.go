@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citywall/citywall/internal/ratelog"
 )
 
 // Options tune a Hub. Zero values take the defaults in brackets.
@@ -77,6 +80,10 @@ type Peer struct {
 	Name         string
 	Roles        []string
 	CanSubscribe func(topic string) bool
+	// Done, if set, is called once when the connection ends, or at once
+	// when ServeWS makes none (so a caller can count connections per
+	// token).
+	Done func()
 }
 
 // ErrUnknownTopic is what Resolve returns for a topic that cannot exist.
@@ -91,6 +98,7 @@ type Hub struct {
 	broker   Broker
 	metrics  *metrics
 	log      *slog.Logger
+	cutLog   ratelog.Limiter
 	epoch    string
 	upgrader websocket.Upgrader
 
@@ -170,7 +178,7 @@ func (h *Hub) PublishEvent(ctx context.Context, topic string, event json.RawMess
 	if !json.Valid(event) {
 		return fmt.Errorf("publish %q: event is not valid JSON", topic)
 	}
-	return h.broker.Publish(ctx, Publication{Topic: topic, Kind: KindEvents, Event: event, Origin: origin})
+	return h.broker.Publish(ctx, Publication{Topic: topic, Kind: KindEvents, Event: event, Origin: origin, Source: SourceOf(ctx)})
 }
 
 // deliver applies a publication from the broker.
@@ -239,6 +247,12 @@ func (h *Hub) release(t *topic) {
 // ServeWS upgrades the request and serves the connection until it ends. The
 // caller has authenticated peer.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, peer Peer) {
+	served := false
+	defer func() {
+		if !served && peer.Done != nil {
+			peer.Done()
+		}
+	}()
 	h.mu.RLock()
 	closed := h.closed
 	h.mu.RUnlock()
@@ -260,6 +274,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, peer Peer) {
 	h.clients[c] = struct{}{}
 	h.wg.Add(1)
 	h.mu.Unlock()
+	served = true // drop calls peer.Done
 	h.metrics.connections.Inc()
 
 	roles, _ := json.Marshal(peer.Roles)
@@ -283,10 +298,21 @@ func (h *Hub) readLoop(c *client) {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				c.close(CloseIdle, "no pong")
-			} else {
+			var ce *websocket.CloseError
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				c.cut(cutNoPong, CloseIdle, "no pong")
+			case errors.Is(err, websocket.ErrReadLimit):
+				c.cut(cutReadLimit, websocket.CloseMessageTooBig, "message too big")
+			case errors.As(err, &ce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+				// The client left (or the hub closed it): not a cut.
 				c.close(websocket.CloseNormalClosure, "")
+			default:
+				if isProtocolError(err) {
+					c.cut(cutBadFrame, websocket.CloseProtocolError, "protocol error")
+				} else {
+					c.close(websocket.CloseNormalClosure, "")
+				}
 			}
 			return
 		}
@@ -302,6 +328,17 @@ func (h *Hub) readLoop(c *client) {
 		}()
 		<-done
 	}
+}
+
+// isProtocolError tells gorilla/websocket's errors for a frame that breaks
+// the protocol (it has no type for them) from a connection that failed.
+func isProtocolError(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return false // the connection failed
+	}
+	var ne net.Error // gorilla's protocol errors are net.Errors of their own
+	return errors.As(err, &ne)
 }
 
 func (h *Hub) handle(c *client, data []byte) {
@@ -400,6 +437,9 @@ func (h *Hub) drop(c *client) {
 	delete(h.clients, c)
 	h.mu.Unlock()
 	h.metrics.connections.Dec()
+	if c.peer.Done != nil {
+		c.peer.Done()
+	}
 }
 
 // Close disconnects every client with 1001 (going away) and waits for
@@ -413,7 +453,7 @@ func (h *Hub) Close() error {
 	}
 	h.mu.Unlock()
 	for _, c := range clients {
-		c.close(websocket.CloseGoingAway, "server shutting down")
+		c.cut(cutShutdown, websocket.CloseGoingAway, "server shutting down")
 	}
 	h.wg.Wait()
 	return nil

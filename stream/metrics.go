@@ -9,6 +9,7 @@ type metrics struct {
 	sent          prometheus.Counter
 	dropped       prometheus.Counter
 	slow          prometheus.Counter
+	disconnects   *prometheus.CounterVec
 	published     prometheus.Counter
 	resumes       *prometheus.CounterVec
 	errors        *prometheus.CounterVec
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		slow: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywall_hub_slow_disconnects_total", Help: "Clients disconnected for falling behind (close code 4001).",
 		}),
+		disconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywall_hub_disconnects_total",
+			Help: "Clients the hub cut off, by reason: slow (queue over hub.queue_bytes), write_timeout, write_failed, no_pong, read_limit, bad_frame, shutdown.",
+		}, []string{"reason"}),
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "citywall_hub_publications_total", Help: "Deltas published to topics.",
 		}),
@@ -51,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.subscriptions, m.topics, m.sent, m.dropped, m.slow, m.published, m.resumes, m.errors, m.latency)
+		reg.MustRegister(m.connections, m.subscriptions, m.topics, m.sent, m.dropped, m.slow, m.disconnects, m.published, m.resumes, m.errors, m.latency)
 	}
 	return m
 }

@@ -256,3 +256,28 @@ func (m *Manager) alertsChanged(ctx context.Context, action, detail string) {
 	m.record(Entry{Time: now, Who: actorAlerts.Name, Role: actorAlerts.Role, Action: action, Detail: detail})
 	m.save(now)
 }
+
+// ReleaseAlerts takes off the walls the cameras of every pushed alert
+// that open does not know (an alert resolved or forgotten while this
+// instance was down, or raised by another), and returns their ids.
+func (m *Manager) ReleaseAlerts(ctx context.Context, open func(alertID string) bool) ([]string, error) {
+	unlock, err := m.shared()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var gone []string
+	m.alerts = slices.DeleteFunc(m.alerts, func(a AlertPush) bool {
+		if open(a.ID) {
+			return false
+		}
+		gone = append(gone, a.ID)
+		return true
+	})
+	if len(gone) > 0 {
+		m.alertsChanged(ctx, "alert.release", strings.Join(gone, ","))
+	}
+	return gone, nil
+}

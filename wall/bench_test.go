@@ -20,7 +20,14 @@ func benchManager(b *testing.B, store Store) *Manager {
 		{ID: "s1", Tags: []string{"school-gate"}}, {ID: "s2", Tags: []string{"school-gate"}},
 		{ID: "k1", Tags: []string{"kitchen"}}, {ID: "r1", Tags: []string{"road"}}, {ID: "w1", Tags: []string{"waterlogging"}},
 	}
-	m, err := New(Options{Spec: DemoSpec(DefaultSpec(), cams), Cameras: cams, Location: shanghai, Store: store, Publisher: discard{}})
+	spec := DefaultSpec()
+	spec.Sets = []Set{
+		{ID: "school-gates", Cameras: []string{"s1", "s2"}}, {ID: "kitchens", Cameras: []string{"k1"}},
+		{ID: "roads", Cameras: []string{"r1"}}, {ID: "waterlogging", Cameras: []string{"w1"}},
+	}
+	spec.Tours = []Tour{{ID: "patrol", Dwell: 30 * time.Minute, Steps: []Step{{Set: "school-gates"}, {Set: "kitchens"}, {Set: "roads"}}}}
+	spec.Walls[0].Tour = "patrol"
+	m, err := New(Options{Spec: spec, Cameras: cams, Location: shanghai, Store: store, Publisher: discard{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,12 +11,14 @@ func alertTile(t Tile) Tile { t.Alert = true; return t }
 // DefaultSpec is the walls of a centre with no walls configured: a command
 // wall of 4 × 2 monitors of 1920×1080 and a single duty screen, each with
 // an overview layout and a video layout. Sets, tours and schedules name
-// cameras, so they come from the configuration (or DemoSpec).
+// cameras, so they come from the configuration (or the demo overlay).
 func DefaultSpec() Spec {
 	layers := []any{"cameras", "alerts", "flood", "traffic"}
 	return Spec{
-		OverrideFor: DefaultOverride,
-		AuditKeep:   10000,
+		OverrideFor:   DefaultOverride,
+		AuditKeep:     10000,
+		AuditMaxBytes: 64 << 20,
+		AuditMaxAge:   30 * 24 * time.Hour,
 		Walls: []Wall{
 			{
 				ID: "main", Name: "指挥大屏", NameEn: "Command wall", Rows: 2, Cols: 4, Monitor: [2]int{1920, 1080},
@@ -86,64 +88,4 @@ func DefaultSpec() Spec {
 			},
 		},
 	}
-}
-
-// DemoSpec adds to spec the demo city's camera sets (by the cameras' tags),
-// a tour through them every 30 minutes as the command wall's default, and
-// the schedules of the brief: school gates at 17:00 on workdays, kitchens
-// at meal times, underpasses through the night.
-func DemoSpec(spec Spec, cams []Camera) Spec {
-	byTag := func(tag string) []string {
-		var out []string
-		for _, c := range cams {
-			for _, t := range c.Tags {
-				if t == tag {
-					out = append(out, c.ID)
-					break
-				}
-			}
-		}
-		return out
-	}
-	sets := []Set{
-		{ID: "school-gates", Name: "校园周边", NameEn: "School gates", Cameras: byTag("school-gate")},
-		{ID: "kitchens", Name: "明厨亮灶", NameEn: "Restaurant kitchens", Cameras: byTag("kitchen")},
-		{ID: "reservoirs", Name: "水库水情", NameEn: "Reservoirs", Cameras: byTag("reservoir")},
-		{ID: "roads", Name: "主干道路", NameEn: "Main roads", Cameras: byTag("road")},
-		{ID: "waterlogging", Name: "易涝点", NameEn: "Waterlogging points", Cameras: byTag("waterlogging")},
-	}
-	spec = spec.clone()
-	for _, s := range sets {
-		if len(s.Cameras) > 0 {
-			spec.Sets = append(spec.Sets, s)
-		}
-	}
-	var steps []Step
-	for _, s := range spec.Sets {
-		steps = append(steps, Step{Set: s.ID})
-	}
-	if len(steps) == 0 {
-		return spec
-	}
-	spec.Tours = append(spec.Tours, Tour{ID: "patrol", Name: "日常轮巡", NameEn: "Daily patrol", Dwell: 30 * time.Minute, Steps: steps})
-	for i := range spec.Walls {
-		if spec.Walls[i].Set == "" && spec.Walls[i].Tour == "" {
-			spec.Walls[i].Tour = "patrol"
-		}
-	}
-	has := func(id string) bool { return spec.set(id) != nil }
-	add := func(s Schedule) {
-		if has(s.Set) {
-			spec.Schedules = append(spec.Schedules, s)
-		}
-	}
-	add(Schedule{ID: "school-pm", Name: "放学时段校门", NameEn: "School gates after class", Wall: "main",
-		Days: []string{"workdays"}, Start: "17:00", End: "18:30", Set: "school-gates"})
-	add(Schedule{ID: "kitchens-lunch", Name: "午餐明厨亮灶", NameEn: "Kitchens at lunch", Wall: "main",
-		Days: []string{"daily"}, Start: "10:30", End: "12:30", Set: "kitchens"})
-	add(Schedule{ID: "kitchens-dinner", Name: "晚餐明厨亮灶", NameEn: "Kitchens at dinner", Wall: "main",
-		Days: []string{"daily"}, Start: "17:00", End: "19:00", Set: "kitchens"})
-	add(Schedule{ID: "night-underpasses", Name: "夜间易涝点", NameEn: "Underpasses at night", Wall: "main",
-		Days: []string{"daily"}, Start: "22:00", End: "06:00", Set: "waterlogging"})
-	return spec
 }

@@ -9,7 +9,10 @@ import (
 )
 
 // edit changes the spec through f, validates the result and takes it.
-func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f func(sp *Spec, ed *Edits)) error {
+// An error of f (ErrNotFound: nothing to delete) leaves everything as it
+// was and records nothing, so calls that change nothing cannot push real
+// changes out of the audit trail.
+func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f func(sp *Spec, ed *Edits) error) error {
 	unlock, err := m.shared()
 	if err != nil {
 		return err
@@ -18,7 +21,9 @@ func (m *Manager) edit(ctx context.Context, a Actor, action, detail string, f fu
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sp, ed := m.spec.clone(), m.edits.clone()
-	f(&sp, &ed)
+	if err := f(&sp, &ed); err != nil {
+		return err
+	}
 	if err := Validate(&sp, m.known); err != nil {
 		return err
 	}
@@ -45,7 +50,7 @@ func (m *Manager) PutLayout(ctx context.Context, a Actor, wallID string, l Layou
 	if !m.HasWall(wallID) {
 		return fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
 	}
-	return m.edit(ctx, a, "layout.put", wallID+"/"+l.ID, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "layout.put", wallID+"/"+l.ID, func(sp *Spec, ed *Edits) error {
 		w := sp.wall(wallID)
 		if i := slices.IndexFunc(w.Layouts, func(x Layout) bool { return x.ID == l.ID }); i >= 0 {
 			w.Layouts[i] = l
@@ -53,6 +58,7 @@ func (m *Manager) PutLayout(ctx context.Context, a Actor, wallID string, l Layou
 			w.Layouts = append(w.Layouts, l)
 		}
 		ed.Layouts = setEdit(ed.Layouts, wallID+"/"+l.ID, &l)
+		return nil
 	})
 }
 
@@ -61,59 +67,78 @@ func (m *Manager) DeleteLayout(ctx context.Context, a Actor, wallID, id string) 
 	if !m.HasWall(wallID) {
 		return fmt.Errorf("wall %q: %w", wallID, ErrNotFound)
 	}
-	return m.edit(ctx, a, "layout.delete", wallID+"/"+id, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "layout.delete", wallID+"/"+id, func(sp *Spec, ed *Edits) error {
 		w := sp.wall(wallID)
+		if !slices.ContainsFunc(w.Layouts, func(x Layout) bool { return x.ID == id }) {
+			return fmt.Errorf("layout %q of wall %q: %w", id, wallID, ErrNotFound)
+		}
 		w.Layouts = slices.DeleteFunc(w.Layouts, func(x Layout) bool { return x.ID == id })
 		ed.Layouts = setEdit[Layout](ed.Layouts, wallID+"/"+id, nil)
+		return nil
 	})
 }
 
 // PutSet adds or replaces a camera set.
 func (m *Manager) PutSet(ctx context.Context, a Actor, s Set) error {
-	return m.edit(ctx, a, "set.put", s.ID, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "set.put", s.ID, func(sp *Spec, ed *Edits) error {
 		sp.Sets = putByID(sp.Sets, s, func(x Set) string { return x.ID })
 		ed.Sets = setEdit(ed.Sets, s.ID, &s)
+		return nil
 	})
 }
 
 // DeleteSet removes a camera set; sets still used by a tour, schedule or
 // wall cannot go.
 func (m *Manager) DeleteSet(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "set.delete", id, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "set.delete", id, func(sp *Spec, ed *Edits) error {
+		if !slices.ContainsFunc(sp.Sets, func(x Set) bool { return x.ID == id }) {
+			return fmt.Errorf("camera set %q: %w", id, ErrNotFound)
+		}
 		sp.Sets = slices.DeleteFunc(sp.Sets, func(x Set) bool { return x.ID == id })
 		ed.Sets = setEdit[Set](ed.Sets, id, nil)
+		return nil
 	})
 }
 
 // PutTour adds or replaces a tour.
 func (m *Manager) PutTour(ctx context.Context, a Actor, t Tour) error {
-	return m.edit(ctx, a, "tour.put", t.ID, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "tour.put", t.ID, func(sp *Spec, ed *Edits) error {
 		sp.Tours = putByID(sp.Tours, t, func(x Tour) string { return x.ID })
 		ed.Tours = setEdit(ed.Tours, t.ID, &t)
+		return nil
 	})
 }
 
 // DeleteTour removes a tour.
 func (m *Manager) DeleteTour(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "tour.delete", id, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "tour.delete", id, func(sp *Spec, ed *Edits) error {
+		if !slices.ContainsFunc(sp.Tours, func(x Tour) bool { return x.ID == id }) {
+			return fmt.Errorf("tour %q: %w", id, ErrNotFound)
+		}
 		sp.Tours = slices.DeleteFunc(sp.Tours, func(x Tour) bool { return x.ID == id })
 		ed.Tours = setEdit[Tour](ed.Tours, id, nil)
+		return nil
 	})
 }
 
 // PutSchedule adds or replaces a schedule.
 func (m *Manager) PutSchedule(ctx context.Context, a Actor, s Schedule) error {
-	return m.edit(ctx, a, "schedule.put", s.ID, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "schedule.put", s.ID, func(sp *Spec, ed *Edits) error {
 		sp.Schedules = putByID(sp.Schedules, s, func(x Schedule) string { return x.ID })
 		ed.Schedules = setEdit(ed.Schedules, s.ID, &s)
+		return nil
 	})
 }
 
 // DeleteSchedule removes a schedule.
 func (m *Manager) DeleteSchedule(ctx context.Context, a Actor, id string) error {
-	return m.edit(ctx, a, "schedule.delete", id, func(sp *Spec, ed *Edits) {
+	return m.edit(ctx, a, "schedule.delete", id, func(sp *Spec, ed *Edits) error {
+		if !slices.ContainsFunc(sp.Schedules, func(x Schedule) bool { return x.ID == id }) {
+			return fmt.Errorf("schedule %q: %w", id, ErrNotFound)
+		}
 		sp.Schedules = slices.DeleteFunc(sp.Schedules, func(x Schedule) bool { return x.ID == id })
 		ed.Schedules = setEdit[Schedule](ed.Schedules, id, nil)
+		return nil
 	})
 }
 

@@ -8,14 +8,19 @@ import (
 // layouts, the camera sets, tours and schedules. The API changes it at run
 // time; every change is validated as a whole before it is taken.
 type Spec struct {
-	StateFile   string        `yaml:"state_file" json:"-"`    // where the state is kept across restarts; "" keeps it in memory only
-	OverrideFor time.Duration `yaml:"override_for" json:"-"`  // how long a manual switch holds off the schedule
-	AuditKeep   int           `yaml:"audit_keep" json:"-"`    // audit entries kept
-	Default     string        `yaml:"default" json:"default"` // the wall /wall shows; "": the first single-monitor wall, else the first
-	Walls       []Wall        `yaml:"walls" json:"walls"`
-	Sets        []Set         `yaml:"sets" json:"sets"`
-	Tours       []Tour        `yaml:"tours" json:"tours"`
-	Schedules   []Schedule    `yaml:"schedules" json:"schedules"`
+	StateFile   string        `yaml:"state_file" json:"-"`   // where the state is kept across restarts; "" keeps it in memory only
+	OverrideFor time.Duration `yaml:"override_for" json:"-"` // how long a manual switch holds off the schedule
+	AuditKeep   int           `yaml:"audit_keep" json:"-"`   // audit entries the API shows (held in memory)
+	// The audit file (StateFile + ".audit") is only ever appended to; past
+	// AuditMaxBytes, or once its first entry is AuditMaxAge old, it is
+	// renamed to StateFile + ".audit.<UTC time>" and kept, never trimmed.
+	AuditMaxBytes int64         `yaml:"audit_max_bytes" json:"-"`
+	AuditMaxAge   time.Duration `yaml:"audit_max_age" json:"-"`
+	Default       string        `yaml:"default" json:"default"` // the wall /wall shows; "": the first single-monitor wall, else the first
+	Walls         []Wall        `yaml:"walls" json:"walls"`
+	Sets          []Set         `yaml:"sets" json:"sets"`
+	Tours         []Tour        `yaml:"tours" json:"tours"`
+	Schedules     []Schedule    `yaml:"schedules" json:"schedules"`
 }
 
 // Wall is a canvas of Rows × Cols monitors of Monitor pixels each.

@@ -2,13 +2,13 @@ package wall
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -117,13 +117,20 @@ func (m *MemoryStore) Entries() ([]Entry, error) {
 // to a temporary file in the same directory, synced, renamed over the old
 // one, and the directory synced), so a crash leaves the old state or the
 // new one, never a torn file. The audit trail is a JSON-lines file next to
-// it, appended and synced per entry, compacted to the last Keep entries.
+// it, appended and synced per entry and never rewritten: past MaxBytes, or
+// once its first entry is MaxAge old, it is renamed to
+// Path + ".audit.<UTC time>" and a new one begins. Rotated files are kept;
+// removing them is the operator's decision, never the API's.
 type FileStore struct {
-	Path string // the state file; the audit trail is Path + ".audit"
-	Keep int    // audit entries kept; 10000 when 0
+	Path     string        // the state file; the audit trail is Path + ".audit"
+	Keep     int           // audit entries Entries returns; 10000 when 0
+	MaxBytes int64         // rotate the audit file past this size; 64 MiB when 0
+	MaxAge   time.Duration // rotate once its first entry is this old; 720h when 0
+	Now      func() time.Time
 
 	mu    sync.Mutex
-	lines int // audit lines in the file
+	size  int64     // bytes in the audit file; 0: look at the file
+	first time.Time // its first entry's time
 }
 
 var _ Store = (*FileStore)(nil)
@@ -133,6 +140,13 @@ func (f *FileStore) keep() int {
 		return f.Keep
 	}
 	return 10000
+}
+
+func (f *FileStore) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 // Load implements Store.
@@ -188,16 +202,20 @@ func (f *FileStore) Append(e Entry) error {
 	if err != nil {
 		return err
 	}
+	b = append(b, '\n')
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
 		return fmt.Errorf("audit dir: %w", err)
 	}
+	if err := f.rotateIfDue(int64(len(b))); err != nil {
+		return err
+	}
 	file, err := os.OpenFile(f.auditPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("open audit: %w", err)
 	}
-	_, err = file.Write(append(b, '\n'))
+	_, err = file.Write(b)
 	if err == nil {
 		err = file.Sync()
 	}
@@ -205,54 +223,87 @@ func (f *FileStore) Append(e Entry) error {
 		err = cerr
 	}
 	if err != nil {
+		f.size = 0 // look again: part of the line may be there
 		return fmt.Errorf("append audit: %w", err)
 	}
-	f.lines++
-	if f.lines > 2*f.keep() {
-		return f.compact()
+	if f.size == 0 {
+		f.first = e.Time
 	}
+	f.size += int64(len(b))
 	return nil
 }
 
-// compact rewrites the audit file with its last Keep entries. f.mu held.
-func (f *FileStore) compact() error {
-	entries, err := f.read()
-	if err != nil {
-		return err
+// rotateIfDue renames the audit file aside when adding n bytes would pass
+// MaxBytes or its first entry is MaxAge old. f.mu held.
+func (f *FileStore) rotateIfDue(n int64) error {
+	if f.size <= 0 {
+		f.size, f.first = 0, time.Time{}
+		st, err := os.Stat(f.auditPath())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		f.size = st.Size()
+		if entries, err := readEntries(f.auditPath()); err == nil && len(entries) > 0 {
+			f.first = entries[0].Time
+		} else {
+			f.first = st.ModTime()
+		}
 	}
-	if len(entries) > f.keep() {
-		entries = entries[len(entries)-f.keep():]
+	maxBytes, maxAge := f.MaxBytes, f.MaxAge
+	if maxBytes <= 0 {
+		maxBytes = 64 << 20
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, e := range entries {
-		_ = enc.Encode(e)
+	if maxAge <= 0 {
+		maxAge = 30 * 24 * time.Hour
 	}
-	if err := writeAtomic(f.auditPath(), buf.Bytes()); err != nil {
-		return err
+	if f.size == 0 || f.size+n <= maxBytes && f.now().Sub(f.first) < maxAge {
+		return nil
 	}
-	f.lines = len(entries)
+	aside := f.auditPath() + "." + f.now().UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(f.auditPath(), aside); err != nil {
+		return fmt.Errorf("rotate audit: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(f.Path)); err == nil {
+		_ = d.Sync() // the rename is in place either way
+		_ = d.Close()
+	}
+	f.size, f.first = 0, time.Time{}
 	return nil
 }
 
-// Entries implements Store. A torn last line (a crash mid-append) is
-// skipped.
+// Entries implements Store: the last Keep entries, from the audit file and,
+// when it holds fewer, the newest rotated ones. A torn last line (a crash
+// mid-append) is skipped.
 func (f *FileStore) Entries() ([]Entry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	entries, err := f.read()
+	entries, err := readEntries(f.auditPath())
 	if err != nil {
 		return nil, err
 	}
-	f.lines = len(entries)
+	rotated, _ := filepath.Glob(f.auditPath() + ".*")
+	sort.Sort(sort.Reverse(sort.StringSlice(rotated)))
+	for _, p := range rotated {
+		if len(entries) >= f.keep() {
+			break
+		}
+		older, err := readEntries(p)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(older, entries...)
+	}
 	if len(entries) > f.keep() {
 		entries = entries[len(entries)-f.keep():]
 	}
 	return entries, nil
 }
 
-func (f *FileStore) read() ([]Entry, error) {
-	file, err := os.Open(f.auditPath())
+func readEntries(path string) ([]Entry, error) {
+	file, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

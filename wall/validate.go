@@ -69,6 +69,12 @@ func Validate(s *Spec, known func(id string) bool) error {
 	if s.AuditKeep < 0 || s.AuditKeep > 1_000_000 {
 		bad("audit_keep", s.AuditKeep, "must be 0..1000000")
 	}
+	if s.AuditMaxBytes < 0 || s.AuditMaxBytes > 0 && s.AuditMaxBytes < 64<<10 {
+		bad("audit_max_bytes", s.AuditMaxBytes, "must be 0 (the default, 64 MiB) or at least 65536")
+	}
+	if s.AuditMaxAge < 0 || s.AuditMaxAge > 0 && s.AuditMaxAge < time.Hour {
+		bad("audit_max_age", s.AuditMaxAge, "must be 0 (the default, 720h) or at least 1h")
+	}
 	if len(s.Walls) > maxItems || len(s.Sets) > maxItems || len(s.Tours) > maxItems || len(s.Schedules) > maxItems {
 		bad("walls", len(s.Walls)+len(s.Sets)+len(s.Tours)+len(s.Schedules), "at most %d walls, sets, tours and schedules each", maxItems)
 		return errors.Join(errs...)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/alerts/webhook"
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/internal/jsoncheck"
 	"github.com/citywall/citywall/stream"
 )
 
@@ -154,14 +156,18 @@ type SilenceRequest struct {
 // maxAlertBody bounds the bodies of the alert API.
 const maxAlertBody = 64 << 10
 
-// decodeStrict reads one JSON object with no unknown fields; an empty body
-// is the zero value when allowEmpty.
+// decodeStrict reads one JSON object with no unknown fields, no member
+// named twice and valid UTF-8; an empty body is the zero value when
+// allowEmpty.
 func decodeStrict(data []byte, v any, allowEmpty bool) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		if allowEmpty {
 			return nil
 		}
 		return errors.New("empty body: send a JSON object")
+	}
+	if err := jsoncheck.Check(data); err != nil {
+		return fmt.Errorf("malformed body: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -286,17 +292,9 @@ func (s *Server) handleAckAlert(al *Alerts, w http.ResponseWriter, r *http.Reque
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	id := r.PathValue("id")
-	if x, ok := al.Manager.Get(id); ok && !al.mayHandle(p, x) {
-		writeError(w, http.StatusForbidden, codeForbidden, "this alert is not routed to your team")
-		return
-	}
-	x, err := al.Manager.Ack(r.Context(), id, p.Name, req.Note)
-	if err != nil {
-		s.lifecycleError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, x)
+	s.actOnAlert(al, w, r, p, func(ctx context.Context, id string) (alerts.Alert, error) {
+		return al.Manager.Ack(ctx, id, p.Name, req.Note)
+	})
 }
 
 func (s *Server) handleResolveAlert(al *Alerts, w http.ResponseWriter, r *http.Request) {
@@ -310,12 +308,21 @@ func (s *Server) handleResolveAlert(al *Alerts, w http.ResponseWriter, r *http.R
 		s.lifecycleError(w, err)
 		return
 	}
+	s.actOnAlert(al, w, r, p, func(ctx context.Context, id string) (alerts.Alert, error) {
+		return al.Manager.Resolve(ctx, id, p.Name, req.Reason)
+	})
+}
+
+// actOnAlert runs act on the alert of the path when it is routed to the
+// caller's team (or the caller may handle any), and answers with the
+// alert as act left it.
+func (s *Server) actOnAlert(al *Alerts, w http.ResponseWriter, r *http.Request, p principal, act func(context.Context, string) (alerts.Alert, error)) {
 	id := r.PathValue("id")
 	if x, ok := al.Manager.Get(id); ok && !al.mayHandle(p, x) {
 		writeError(w, http.StatusForbidden, codeForbidden, "this alert is not routed to your team")
 		return
 	}
-	x, err := al.Manager.Resolve(r.Context(), id, p.Name, req.Reason)
+	x, err := act(r.Context(), id)
 	if err != nil {
 		s.lifecycleError(w, err)
 		return

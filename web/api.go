@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/geo"
 	"github.com/citywall/citywall/geo/ticket"
 	"github.com/citywall/citywall/ingest"
@@ -67,7 +68,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (string, bool)
 		return "", false
 	}
 	switch mt {
-	case "", "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl", "text/plain":
+	case "", "application/json", "application/x-ndjson", "application/ndjson", "application/jsonl":
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedType,
 			fmt.Sprintf("content type %q: send application/json (an object or an array) or application/x-ndjson", mt))
@@ -320,10 +321,12 @@ type publicInfo struct {
 		TZ     string `json:"timezone"`
 	} `json:"city"`
 	Map struct {
-		Center  [2]float64 `json:"center"`
-		Zoom    float64    `json:"zoom"`
-		TileURL string     `json:"tile_url"`
-		TileCRS string     `json:"tile_crs"`
+		Center     [2]float64 `json:"center"`
+		Zoom       float64    `json:"zoom"`
+		Basemap    string     `json:"basemap"`               // builtin, pmtiles or xyz
+		PMTilesURL string     `json:"pmtiles_url,omitempty"` // basemap pmtiles: where the archive is read
+		TileURL    string     `json:"tile_url"`
+		TileCRS    string     `json:"tile_crs"`
 	} `json:"map"`
 	Geo struct {
 		Resolutions []int    `json:"resolutions"`
@@ -343,6 +346,10 @@ func (s *Server) handlePublic(w http.ResponseWriter, _ *http.Request) {
 	p.Build = s.build
 	p.City.Name, p.City.NameEn, p.City.TZ = s.cfg.City.Name, s.cfg.City.NameEn, s.cfg.City.Timezone
 	p.Map.Center, p.Map.Zoom, p.Map.TileURL, p.Map.TileCRS = s.cfg.Map.Center, s.cfg.Map.Zoom, s.cfg.Map.TileURL, s.cfg.Map.TileCRS
+	p.Map.Basemap = s.cfg.Map.Basemap
+	if p.Map.Basemap == config.BasemapPMTiles {
+		p.Map.PMTilesURL = basemapArchivePath
+	}
 	p.Geo.Resolutions = s.cfg.Geo.Resolutions
 	p.Geo.Windows = s.windowNames()
 	p.Categories = s.categoryNames()

@@ -45,6 +45,12 @@ func writeError(w http.ResponseWriter, status int, code, reason string) {
 	writeJSON(w, status, apiError{Code: code, Reason: reason})
 }
 
+// unauthorized is the API's answer to missing or wrong credentials; it
+// says no more.
+func unauthorized(w http.ResponseWriter) {
+	writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
@@ -60,23 +66,37 @@ func (s *Server) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	mux.Handle("GET /api/v1/admin/backup", s.require(rolesAdmin, http.HandlerFunc(s.handleBackup)))
 	mux.Handle("GET /metrics", s.require(rolesAdmin, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 
 	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, r *http.Request) {
-		p, ok := s.auth.authenticate(r)
+		p, ok := s.caller(w, r, func() { unauthorized(w) })
 		if !ok {
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
+			return
+		}
+		if !p.has(rolesRead...) {
+			// Refused before the upgrade: a token that may subscribe to
+			// nothing (ingest) has no use for a connection.
+			s.wsLimits.refused.WithLabelValues(endpointHub, refuseNoTopic).Inc()
+			writeError(w, http.StatusForbidden, codeForbidden, "this token's roles may subscribe to no topic")
+			return
+		}
+		if !s.wsLimits.take(w, r, s.wsLimits.hub, p.Name) {
 			return
 		}
 		s.hub.ServeWS(w, r, stream.Peer{
 			Name:         p.Name,
 			Roles:        p.roleNames(),
 			CanSubscribe: func(topic string) bool { return canSubscribe(p, topic) },
+			Done:         func() { s.wsLimits.hub.give(p.Name) },
 		})
 	})
 
 	mux.HandleFunc("GET /ws/video/{camera}", s.handleVideo)
+	mux.HandleFunc("GET /internal/video/{camera}", s.handlePeerVideo)
 	mux.Handle("GET /api/v1/public", s.require(rolesRead, http.HandlerFunc(s.handlePublic)))
+	mux.Handle("GET /api/v1/basemap", s.require(rolesRead, http.HandlerFunc(s.handleBasemap)))
+	mux.Handle("GET "+basemapArchivePath, s.require(rolesRead, http.HandlerFunc(s.handleBasemapArchive)))
 	mux.Handle("GET /api/v1/cells", s.require(rolesRead, http.HandlerFunc(s.handleCells)))
 	mux.Handle("GET /api/v1/heat", s.require(rolesRead, http.HandlerFunc(s.handleHeat)))
 	mux.Handle("GET /api/v1/hot", s.require(rolesRead, http.HandlerFunc(s.handleHot)))
@@ -98,6 +118,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/v1/feeds/{station}/history", s.require(rolesRead, http.HandlerFunc(s.handleFeedHistory)))
 	mux.Handle("GET /api/v1/kpi", s.require(rolesRead, http.HandlerFunc(s.handleKPI)))
 	mux.Handle("GET /api/v1/reports/daily", s.require(rolesRead, http.HandlerFunc(s.handleDailyReport)))
+	s.analysisRoutes(mux)
 
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.HandleFunc("POST /login", s.handleLogin)
@@ -106,7 +127,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /camera", s.page(rolesRead, "camera.html", static))
 	mux.Handle("GET /team", s.page(rolesTeamPage, "team.html", static))
 	mux.Handle("GET /feeds", s.page(rolesRead, "feeds.html", static))
+	mux.Handle("GET /analysis", s.page(rolesAnalysis, "analysis.html", static))
 	s.wallRoutes(mux, static)
+	s.linkRoutes(mux, static)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/wall", http.StatusFound)
 	})
@@ -114,16 +137,17 @@ func (s *Server) routes() http.Handler {
 	// their own, /js/x.js. They hold no data and need no token.
 	mux.Handle("GET /static/", http.StripPrefix("/static", assetHeaders(files)))
 	mux.Handle("GET /", assetHeaders(files))
-	return securityHeaders(s.cfg.Map.TileURL, mux)
+	return s.connGuard(s.withRequestLog(securityHeaders(s.cfg.Map.TileURL, s.guardUnsafe(mux))))
 }
 
 // require lets through callers holding one of roles (admin always).
 func (s *Server) require(roles []config.Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := s.auth.authenticate(r)
-		if !ok {
+		p, ok := s.caller(w, r, func() {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="citywall"`)
-			writeError(w, http.StatusUnauthorized, codeUnauthorized, "missing or invalid token")
+			unauthorized(w)
+		})
+		if !ok {
 			return
 		}
 		if !p.has(roles...) {
@@ -150,17 +174,21 @@ func assetHeaders(next http.Handler) http.Handler {
 
 // securityHeaders keeps pages to their own origin: no script, style or
 // connection leaves the closed network, and tiles come only from the
-// configured tile server.
+// configured tile server (which MapLibre fetches, and its worker from
+// 'self' decodes).
 func securityHeaders(tileURL string, next http.Handler) http.Handler {
 	img := "'self' data: blob:"
+	connect := "'self'"
 	if u, err := url.Parse(tileURL); err == nil && u.Host != "" {
 		img += " " + u.Scheme + "://" + u.Host
+		connect += " " + u.Scheme + "://" + u.Host
 	}
 	csp := strings.Join([]string{
 		"default-src 'self'",
 		"img-src " + img,
 		"media-src 'self' blob:",
-		"connect-src 'self'",
+		"connect-src " + connect,
+		"worker-src 'self'",
 		"style-src 'self'",
 		"script-src 'self'",
 		"frame-ancestors 'self'",

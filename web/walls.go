@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,7 +141,7 @@ func (s *Server) handleWall(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	v, err := s.walls.View(id)
 	if err != nil {
-		s.wallError(w, err)
+		s.wallError(w, r, err)
 		return
 	}
 	var layouts []wall.Layout
@@ -200,26 +199,20 @@ func decodeWallBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "body unreadable: "+err.Error())
 		return false
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeStrict(body, v, false); err != nil {
 		var we *wall.Error
 		if errors.As(err, &we) {
 			writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, we.Error())
 			return false
 		}
-		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "malformed body: more than one JSON value")
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return false
 	}
 	return true
 }
 
 // wallError answers a failed wall operation.
-func (s *Server) wallError(w http.ResponseWriter, err error) {
+func (s *Server) wallError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, wall.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
 		return
@@ -236,7 +229,7 @@ func (s *Server) wallError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusUnprocessableEntity, codeWallInvalid, strings.Join(parts, "; "))
 		return
 	}
-	s.log.Error("wall operation failed", "err", err)
+	s.logError(r, "wall operation failed", err)
 	writeError(w, http.StatusInternalServerError, "internal", "the change could not be made; see the server log")
 }
 
@@ -269,9 +262,9 @@ func wallHold(w http.ResponseWriter, s string) (time.Duration, bool) {
 	return d, true
 }
 
-func (s *Server) wallDone(w http.ResponseWriter, v wall.View, err error) {
+func (s *Server) wallDone(w http.ResponseWriter, r *http.Request, v wall.View, err error) {
 	if err != nil {
-		s.wallError(w, err)
+		s.wallError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
@@ -287,7 +280,7 @@ func (s *Server) handleWallSet(w http.ResponseWriter, r *http.Request, who wall.
 		return
 	}
 	v, err := s.walls.ShowSet(r.Context(), who, r.PathValue("id"), body.Set, d)
-	s.wallDone(w, v, err)
+	s.wallDone(w, r, v, err)
 }
 
 func (s *Server) handleWallLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
@@ -300,7 +293,7 @@ func (s *Server) handleWallLayout(w http.ResponseWriter, r *http.Request, who wa
 		return
 	}
 	v, err := s.walls.ShowLayout(r.Context(), who, r.PathValue("id"), body.Layout, d)
-	s.wallDone(w, v, err)
+	s.wallDone(w, r, v, err)
 }
 
 func (s *Server) handleWallPush(w http.ResponseWriter, r *http.Request, who wall.Actor) {
@@ -314,7 +307,7 @@ func (s *Server) handleWallPush(w http.ResponseWriter, r *http.Request, who wall
 		return
 	}
 	v, err := s.walls.PushCamera(r.Context(), who, r.PathValue("id"), body.Slot, body.Camera, d)
-	s.wallDone(w, v, err)
+	s.wallDone(w, r, v, err)
 }
 
 func (s *Server) handleWallTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
@@ -328,7 +321,7 @@ func (s *Server) handleWallTour(w http.ResponseWriter, r *http.Request, who wall
 		return
 	}
 	v, err := s.walls.TourAction(r.Context(), who, r.PathValue("id"), body.Action, body.Tour, d)
-	s.wallDone(w, v, err)
+	s.wallDone(w, r, v, err)
 }
 
 func (s *Server) handleWallRelease(w http.ResponseWriter, r *http.Request, who wall.Actor) {
@@ -339,7 +332,7 @@ func (s *Server) handleWallRelease(w http.ResponseWriter, r *http.Request, who w
 		}
 	}
 	v, err := s.walls.Release(r.Context(), who, r.PathValue("id"))
-	s.wallDone(w, v, err)
+	s.wallDone(w, r, v, err)
 }
 
 // wallIDMatches checks that a body's id, when given, is the path's.
@@ -354,9 +347,9 @@ func wallIDMatches(w http.ResponseWriter, path string, body *string) bool {
 	return true
 }
 
-func (s *Server) specDone(w http.ResponseWriter, err error) {
+func (s *Server) specDone(w http.ResponseWriter, r *http.Request, err error) {
 	if err != nil {
-		s.wallError(w, err)
+		s.wallError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -367,11 +360,11 @@ func (s *Server) handlePutLayout(w http.ResponseWriter, r *http.Request, who wal
 	if !decodeWallBody(w, r, &l) || !wallIDMatches(w, r.PathValue("layout"), &l.ID) {
 		return
 	}
-	s.specDone(w, s.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
+	s.specDone(w, r, s.walls.PutLayout(r.Context(), who, r.PathValue("id"), l))
 }
 
 func (s *Server) handleDeleteLayout(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	s.specDone(w, s.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
+	s.specDone(w, r, s.walls.DeleteLayout(r.Context(), who, r.PathValue("id"), r.PathValue("layout")))
 }
 
 // putSpec is the PUT of a camera set, tour or schedule: its body, whose
@@ -382,18 +375,18 @@ func putSpec[T any](s *Server, id func(*T) *string, put func(context.Context, wa
 		if !decodeWallBody(w, r, &v) || !wallIDMatches(w, r.PathValue("id"), id(&v)) {
 			return
 		}
-		s.specDone(w, put(r.Context(), who, v))
+		s.specDone(w, r, put(r.Context(), who, v))
 	}
 }
 
 func (s *Server) handleDeleteSet(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	s.specDone(w, s.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
+	s.specDone(w, r, s.walls.DeleteSet(r.Context(), who, r.PathValue("id")))
 }
 
 func (s *Server) handleDeleteTour(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	s.specDone(w, s.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
+	s.specDone(w, r, s.walls.DeleteTour(r.Context(), who, r.PathValue("id")))
 }
 
 func (s *Server) handleDeleteSchedule(w http.ResponseWriter, r *http.Request, who wall.Actor) {
-	s.specDone(w, s.walls.DeleteSchedule(r.Context(), who, r.PathValue("id")))
+	s.specDone(w, r, s.walls.DeleteSchedule(r.Context(), who, r.PathValue("id")))
 }

@@ -44,7 +44,15 @@ type BaselineOptions struct {
 	// CategoryPrior is the weight, in tickets, of the city's category mix
 	// in a district's (default 20).
 	CategoryPrior float64
+	// MaxCategories bounds the category names learnt (default 64, above
+	// the heat maps' 48); past it a new name is counted as
+	// OtherCategory, so a flood of made-up names cannot grow the history.
+	MaxCategories int
 }
+
+// OtherCategory is where names past MaxCategories are counted (the heat
+// maps' name for theirs).
+const OtherCategory = "其他"
 
 func (o BaselineOptions) withDefaults() BaselineOptions {
 	if o.Res <= 0 {
@@ -64,6 +72,9 @@ func (o BaselineOptions) withDefaults() BaselineOptions {
 	}
 	if o.CategoryPrior <= 0 {
 		o.CategoryPrior = 20
+	}
+	if o.MaxCategories < 2 {
+		o.MaxCategories = 64
 	}
 	return o
 }
@@ -99,6 +110,7 @@ type Baseline struct {
 	catNames  []string
 	catTotal  []float64
 	catHour   [][24]float64
+	catLast   []int32 // hour (since 1970) a category was last observed
 	cv2       float64 // of cell rates around their district's; 0 until estimated
 	cv2At     float64 // total when estimated
 	areaCells float64 // cells of the detection resolution in a district cell
@@ -109,7 +121,11 @@ type cellHist struct {
 	n     float64
 	hours [hoursPerWeek]uint16
 	area  *areaHist
+	last  int32 // hour (since 1970) of its latest ticket
 }
+
+// unixHour is t's hour since 1970, what Prune compares.
+func unixHour(t time.Time) int32 { return int32(t.Unix() / 3600) }
 
 type areaHist struct {
 	n    float64
@@ -169,7 +185,10 @@ func (b *Baseline) Observe(cell h3.Cell, category string, t time.Time) error {
 	ci := b.catLocked(category)
 	b.catTotal[ci]++
 	b.catHour[ci][h%24]++
+	at := unixHour(t)
+	b.catLast[ci] = max(b.catLast[ci], at)
 	c := b.cellLocked(cell)
+	c.last = max(c.last, at)
 	c.n++
 	if c.hours[h] < math.MaxUint16 {
 		c.hours[h]++
@@ -236,11 +255,16 @@ func (b *Baseline) catLocked(name string) int {
 	if i, ok := b.catIndex[name]; ok {
 		return i
 	}
+	// One place is kept for OtherCategory.
+	if name != OtherCategory && len(b.catNames) >= b.opt.MaxCategories-1 {
+		return b.catLocked(OtherCategory)
+	}
 	i := len(b.catNames)
 	b.catIndex[name] = i
 	b.catNames = append(b.catNames, name)
 	b.catTotal = append(b.catTotal, 0)
 	b.catHour = append(b.catHour, [24]float64{})
+	b.catLast = append(b.catLast, 0)
 	return i
 }
 
@@ -297,6 +321,56 @@ func (b *Baseline) Cells() []h3.Cell {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// Prune forgets the cells and the categories last observed before
+// before, and says how many of each it forgot. Without it the history
+// only grows: every cell a ticket ever fell in and every category name
+// ever posted stays for good. A forgotten cell's tickets stay in its
+// district's and the city's counts (they did happen), so the cell is
+// expected at its district's rate; a forgotten category's share of the
+// city and of each district is dropped.
+func (b *Baseline) Prune(before time.Time) (cells, categories int) {
+	cut := unixHour(before)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, c := range b.cells {
+		if c.last < cut {
+			delete(b.cells, id)
+			cells++
+		}
+	}
+	keep := make([]int, 0, len(b.catNames)) // old index of each category kept
+	for ci := range b.catNames {
+		if b.catLast[ci] >= cut {
+			keep = append(keep, ci)
+		}
+	}
+	if categories = len(b.catNames) - len(keep); categories > 0 {
+		names, total, hour, last := make([]string, len(keep)), make([]float64, len(keep)), make([][24]float64, len(keep)), make([]int32, len(keep))
+		index := make(map[string]int, len(keep))
+		for ni, ci := range keep {
+			names[ni], total[ni], hour[ni], last[ni] = b.catNames[ci], b.catTotal[ci], b.catHour[ci], b.catLast[ci]
+			index[names[ni]] = ni
+		}
+		for _, a := range b.areas {
+			cats := make([]float64, 0, len(keep))
+			for _, ci := range keep {
+				v := 0.0
+				if ci < len(a.cats) {
+					v = a.cats[ci]
+				}
+				cats = append(cats, v)
+			}
+			a.cats = cats
+		}
+		b.catNames, b.catTotal, b.catHour, b.catLast, b.catIndex = names, total, hour, last, index
+	}
+	if cells > 0 || categories > 0 {
+		b.gen++ // the detector's cached cell lookups
+		b.estimateLocked()
+	}
+	return cells, categories
 }
 
 // Categories lists the categories seen, most frequent first.
@@ -452,10 +526,14 @@ type baselineJSON struct {
 	CatHour  [][24]float64           `json:"category_hours"`
 	Cells    map[string]cellHistJSON `json:"cells"`
 	AreaCats map[string][]float64    `json:"area_categories"`
+	CatLast  []int32                 `json:"category_last,omitempty"`
+	// AreaN is each district cell's tickets, its forgotten cells' too.
+	AreaN map[string]float64 `json:"area_n,omitempty"`
 }
 
 type cellHistJSON struct {
 	Hours map[int]uint16 `json:"h"`
+	Last  int32          `json:"l,omitempty"` // hour since 1970 of its latest ticket
 }
 
 // MarshalJSON saves the history, so a restart does not forget it.
@@ -463,7 +541,7 @@ func (b *Baseline) MarshalJSON() ([]byte, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	s := baselineJSON{Res: b.opt.Res, AreaRes: b.opt.AreaRes, From: b.from, To: b.to, Hours: b.hours,
-		Cats: b.catNames, CatHour: b.catHour, Cells: map[string]cellHistJSON{}, AreaCats: map[string][]float64{}}
+		Cats: b.catNames, CatHour: b.catHour, CatLast: b.catLast, Cells: map[string]cellHistJSON{}, AreaCats: map[string][]float64{}}
 	for cell, c := range b.cells {
 		h := map[int]uint16{}
 		for i, v := range c.hours {
@@ -471,10 +549,12 @@ func (b *Baseline) MarshalJSON() ([]byte, error) {
 				h[i] = v
 			}
 		}
-		s.Cells[cell.String()] = cellHistJSON{Hours: h}
+		s.Cells[cell.String()] = cellHistJSON{Hours: h, Last: c.last}
 	}
+	s.AreaN = map[string]float64{}
 	for a, h := range b.areas {
 		s.AreaCats[a.String()] = h.cats
+		s.AreaN[a.String()] = h.n
 	}
 	return json.Marshal(s)
 }
@@ -492,12 +572,26 @@ func (b *Baseline) UnmarshalJSON(data []byte) error {
 	if len(s.CatHour) != len(s.Cats) {
 		return fmt.Errorf("baseline: %d categories but %d hour rows", len(s.Cats), len(s.CatHour))
 	}
+	if len(s.CatLast) != 0 && len(s.CatLast) != len(s.Cats) {
+		return fmt.Errorf("baseline: %d categories but %d last times", len(s.Cats), len(s.CatLast))
+	}
+	// Saved before last times were kept: everything counts as seen at the
+	// end of the history, so nothing is forgotten before its time.
+	saved := unixHour(s.To)
 	nb := NewBaseline(b.opt)
 	nb.from, nb.to, nb.hours = s.From, s.To, s.Hours
+	// A saved name past MaxCategories is added to OtherCategory's counts.
+	catAt := make([]int, len(s.Cats))
 	for i, name := range s.Cats {
 		ci := nb.catLocked(name)
-		nb.catHour[ci] = s.CatHour[i]
+		catAt[i] = ci
+		last := saved
+		if len(s.CatLast) != 0 {
+			last = s.CatLast[i]
+		}
+		nb.catLast[ci] = max(nb.catLast[ci], last)
 		for h, v := range s.CatHour[i] {
+			nb.catHour[ci][h] += v
 			nb.catTotal[ci] += v
 			nb.hourOfDay[h] += v
 		}
@@ -511,6 +605,10 @@ func (b *Baseline) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("baseline: bad cell %q", id)
 		}
 		c := nb.cellLocked(cell)
+		c.last = saved
+		if ch.Last != 0 {
+			c.last = ch.Last
+		}
 		for h, v := range ch.Hours {
 			if h < 0 || h >= hoursPerWeek {
 				return fmt.Errorf("baseline: cell %s: hour %d out of range", id, h)
@@ -520,21 +618,66 @@ func (b *Baseline) UnmarshalJSON(data []byte) error {
 			c.area.n += float64(v)
 		}
 	}
+	for id, n := range s.AreaN {
+		area := h3.CellFromString(id)
+		if !area.IsValid() || area.Resolution() != nb.opt.AreaRes || n < 0 {
+			return fmt.Errorf("baseline: bad district cell %q", id)
+		}
+		a := nb.areas[area]
+		if a == nil {
+			a = &areaHist{idx: int32(len(nb.areas))}
+			nb.areas[area] = a
+		}
+		a.n = n
+	}
 	for id, cats := range s.AreaCats {
 		area := h3.CellFromString(id)
 		if a := nb.areas[area]; a != nil {
-			if len(cats) > len(nb.catNames) {
-				cats = cats[:len(nb.catNames)]
+			a.cats = make([]float64, len(nb.catNames))
+			for i, v := range cats {
+				if i < len(catAt) {
+					a.cats[catAt[i]] += v
+				}
 			}
-			a.cats = append([]float64(nil), cats...)
 		}
 	}
 	nb.estimateLocked()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.from, b.to, b.total, b.hours, b.hourOfDay = nb.from, nb.to, nb.total, nb.hours, nb.hourOfDay
-	b.cells, b.areas, b.catIndex, b.catNames, b.catTotal, b.catHour = nb.cells, nb.areas, nb.catIndex, nb.catNames, nb.catTotal, nb.catHour
+	b.cells, b.areas, b.catIndex, b.catNames, b.catTotal, b.catHour, b.catLast = nb.cells, nb.areas, nb.catIndex, nb.catNames, nb.catTotal, nb.catHour, nb.catLast
 	b.cv2, b.cv2At = nb.cv2, nb.cv2At
 	b.gen++
 	return nil
+}
+
+// HourRates is the count expected in cell during each hour of the week
+// (Monday 00:00 in the baseline's zone first), all categories: λ_ih. The
+// hot-issue detectors add cells' rates up into larger areas.
+func (b *Baseline) HourRates(cell h3.Cell) [hoursPerWeek]float64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out [hoursPerWeek]float64
+	if b.total == 0 {
+		return out
+	}
+	c, area := b.lookupLocked(cell)
+	w := b.weeksLocked()
+	for h := range out {
+		out[h] = b.hourRateLocked(c, area, h, w)
+	}
+	return out
+}
+
+// HourShares is the share of category among cell's tickets at each hour
+// of the day, as CategoryShare gives it.
+func (b *Baseline) HourShares(cell h3.Cell, category string) [24]float64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out [24]float64
+	_, area := b.lookupLocked(cell)
+	for h := range out {
+		out[h] = b.shareLocked(area, category, h)
+	}
+	return out
 }

@@ -387,3 +387,113 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestBaselinePrunes: cells and categories not observed since the cut
+// are forgotten (the history no longer grows with every cell and name
+// ever seen); the cells kept expect what they did, a forgotten cell its
+// district's rate, and a save and load keeps the last-seen times and the
+// district's counts.
+func TestBaselinePrunes(t *testing.T) {
+	b := NewBaseline(BaselineOptions{})
+	centre := cellAt(t, haikou)
+	disk, _ := centre.GridDisk(1)
+	start := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC)
+	old := start.Add(-60 * Week)
+	// A year and more ago: a far cell and a category that no longer occur.
+	far := cellAt(t, h3.LatLng{Lat: 20.2, Lng: 110.6})
+	for i := range 30 {
+		_ = b.Observe(far, "旧类别", old.Add(time.Duration(i)*time.Hour))
+		_ = b.Observe(centre, "旧类别", old.Add(time.Duration(i)*time.Hour))
+	}
+	uniformHistory(t, b, disk, 0.3, start, 2, 2)
+	cells0, cats0 := len(b.Cells()), len(b.Categories())
+	at := start.Add(2*Week + 5*time.Hour)
+	before := map[h3.Cell]float64{}
+	for _, c := range disk {
+		before[c] = b.Expected(c, at, at.Add(time.Hour))
+	}
+	gen := b.gen
+
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, nk := b.Prune(start.Add(-53 * Week))
+	if nc != 1 || nk != 1 {
+		t.Fatalf("Prune forgot %d cells and %d categories, want 1 and 1 (of %d, %d)", nc, nk, cells0, cats0)
+	}
+	if slices.Contains(b.Cells(), far) || slices.Contains(b.Categories(), "旧类别") || len(b.Cells()) != cells0-1 {
+		t.Errorf("after pruning: cells %d, categories %v", len(b.Cells()), b.Categories())
+	}
+	if b.gen == gen {
+		t.Error("pruning left the detector's cached lookups valid")
+	}
+	for _, c := range disk {
+		if got := b.Expected(c, at, at.Add(time.Hour)); math.Abs(got-before[c]) > 0.05*before[c] {
+			t.Errorf("cell %s expects %.4f after pruning, %.4f before", c, got, before[c])
+		}
+	}
+	if e := b.Expected(far, at, at.Add(time.Hour)); !(e > 0) {
+		t.Errorf("a forgotten cell expects %v, want its district's rate", e)
+	}
+	if s := b.CategoryShare(centre, "旧类别", at); s > 0.01 {
+		t.Errorf("a forgotten category keeps a share of %.3f", s)
+	}
+	if nc, nk := b.Prune(start.Add(-53 * Week)); nc != 0 || nk != 0 {
+		t.Errorf("a second prune forgot %d cells and %d categories", nc, nk)
+	}
+
+	// Saved before pruning: the last-seen times come back, so the loaded
+	// copy forgets the same.
+	b2 := NewBaseline(BaselineOptions{})
+	if err := json.Unmarshal(data, b2); err != nil {
+		t.Fatal(err)
+	}
+	if nc, nk := b2.Prune(start.Add(-53 * Week)); nc != 1 || nk != 1 {
+		t.Errorf("the loaded baseline forgot %d cells and %d categories, want 1 and 1", nc, nk)
+	}
+	// Saved after pruning: the far cell's district keeps its tickets.
+	farArea := Parent(far, b.opt.AreaRes)
+	data, err = json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b3 := NewBaseline(BaselineOptions{})
+	if err := json.Unmarshal(data, b3); err != nil {
+		t.Fatal(err)
+	}
+	if a := b3.areas[farArea]; a == nil || a.n != 30 {
+		t.Errorf("the forgotten cell's district after a reload: %+v, want its 30 tickets", a)
+	}
+}
+
+// TestBaselineBoundsCategories: past MaxCategories a new name is counted
+// as OtherCategory, also when a history saved with more names is loaded.
+func TestBaselineBoundsCategories(t *testing.T) {
+	b := NewBaseline(BaselineOptions{MaxCategories: 4})
+	c := cellAt(t, haikou)
+	at := time.Date(2026, 10, 5, 9, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		_ = b.Observe(c, fmt.Sprintf("cat-%d", i), at)
+	}
+	if cats := b.Categories(); len(cats) != 4 || !slices.Contains(cats, OtherCategory) {
+		t.Fatalf("categories %v, want 3 names and %s", cats, OtherCategory)
+	}
+	data, _ := json.Marshal(NewBaselineFrom(t, 10, c, at))
+	b2 := NewBaseline(BaselineOptions{MaxCategories: 4})
+	if err := json.Unmarshal(data, b2); err != nil {
+		t.Fatal(err)
+	}
+	if cats := b2.Categories(); len(cats) != 4 || b2.Total() != 10 {
+		t.Errorf("loaded: categories %v, total %v", cats, b2.Total())
+	}
+}
+
+// NewBaselineFrom is a baseline of n categories, one ticket each.
+func NewBaselineFrom(t *testing.T, n int, c h3.Cell, at time.Time) *Baseline {
+	b := NewBaseline(BaselineOptions{MaxCategories: 1000})
+	for i := range n {
+		_ = b.Observe(c, fmt.Sprintf("cat-%d", i), at)
+	}
+	return b
+}

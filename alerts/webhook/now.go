@@ -2,10 +2,9 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/citywall/citywall/alerts"
 )
@@ -30,33 +29,9 @@ var ErrStopped = fmt.Errorf("stopped while retrying")
 // stop. For a caller that records what was sent, as the leader of several
 // instances does.
 func (s *Sender) DeliverNow(ctx, stop context.Context, t Target, n alerts.Notification) error {
-	body, err := json.Marshal(payload(n))
-	if err != nil {
-		err = fmt.Errorf("encode: %w", err)
-		s.deadLetter(t, n, 0, err)
-		return err
+	attempts, err := s.send(ctx, stop, t, n)
+	if err != nil && !errors.Is(err, ErrStopped) {
+		s.deadLetter(t, n, attempts, err)
 	}
-	d := delivery{t: t, body: body, n: n}
-	wait := s.opt.Backoff
-	for attempt := 1; ; attempt++ {
-		retry, err := s.post(ctx, d)
-		if err == nil {
-			s.sent.WithLabelValues(t.Name).Inc()
-			return nil
-		}
-		if !retry || attempt >= s.opt.Attempts {
-			s.deadLetter(t, n, attempt, err)
-			return err
-		}
-		s.retries.WithLabelValues(t.Name).Inc()
-		s.log.Warn("webhook failed, retrying", "target", t.Name, "attempt", attempt, "in", wait, "err", err)
-		timer := time.NewTimer(wait)
-		select {
-		case <-stop.Done():
-			timer.Stop()
-			return fmt.Errorf("%w: %w", ErrStopped, err)
-		case <-timer.C:
-		}
-		wait = min(wait*2, s.opt.MaxBackoff)
-	}
+	return err
 }

@@ -1,19 +1,19 @@
-// Package webhook delivers alert notifications as JSON to outside
-// systems, such as the chat robots of WeCom or DingTalk: a bounded queue,
-// retries with exponential backoff, and a dead-letter record of what could
-// not be delivered, kept for the API and counted in the metrics.
+// Package webhook delivers alert notifications to outside systems: the
+// chat robots of WeCom, DingTalk and Feishu, each in its own body and
+// signature, and other receivers as JSON. A bounded queue, retries with
+// exponential backoff, and a dead-letter record of what could not be
+// delivered, kept for the API and counted in the metrics.
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +24,11 @@ import (
 
 // Target is one webhook.
 type Target struct {
-	Name  string   // shown in dead letters and logs; the URL never is (it may carry a key)
-	URL   string   // http or https
-	Teams []string // only notifications for these teams; empty: every notification
+	Name   string   // shown in dead letters and logs; the URL never is (it may carry a key)
+	URL    string   // http or https
+	Kind   string   // KindWeCom, KindDingTalk, KindFeishu or KindGeneric ("" is generic)
+	Secret string   // signature secret; never logged nor shown
+	Teams  []string // only notifications for these teams; empty: every notification
 }
 
 // Options tune a Sender. Zero values take the defaults.
@@ -38,8 +40,14 @@ type Options struct {
 	Queue       int           // deliveries waiting (default 256); past it, dead letter
 	DeadLetters int           // kept (default 100)
 	Workers     int           // concurrent deliveries (default 4)
-	Registerer  prometheus.Registerer
-	Logger      *slog.Logger
+	// Members returns a team's members, @-mentioned by firing, re-notify
+	// and escalation messages. Nil: nobody is mentioned.
+	Members func(team string) []Member
+	// Link returns the link to an alert that messages carry ("" none).
+	Link       func(a alerts.Alert) string
+	Now        func() time.Time // signature timestamps (default time.Now)
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // DeadLetter is a notification that could not be delivered.
@@ -53,8 +61,9 @@ type DeadLetter struct {
 	Time     time.Time `json:"time"`
 }
 
-// Payload is the JSON posted. msgtype and text make it a text message to
-// WeCom and DingTalk robots as it is; other receivers read the rest.
+// Payload is the JSON posted to a generic target. msgtype and text make
+// it a text message to WeCom and DingTalk robots as it is; other receivers
+// read the rest.
 type Payload struct {
 	MsgType string `json:"msgtype"`
 	Text    struct {
@@ -64,12 +73,12 @@ type Payload struct {
 	Alert alerts.Alert `json:"alert"`
 	Teams []string     `json:"teams"`
 	Time  time.Time    `json:"time"`
+	Link  string       `json:"link,omitempty"` // to the alert on the team page
 }
 
 type delivery struct {
-	t    Target
-	body []byte
-	n    alerts.Notification
+	t Target
+	n alerts.Notification
 }
 
 // Sender posts notifications to its targets.
@@ -110,6 +119,9 @@ func New(targets []Target, o Options) *Sender {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,104 +145,133 @@ func New(targets []Target, o Options) *Sender {
 // Notify queues n for every target it concerns; it never blocks.
 func (s *Sender) Notify(_ context.Context, n alerts.Notification) {
 	for _, t := range s.targets {
-		if len(t.Teams) > 0 && !slices.ContainsFunc(n.Teams, func(x string) bool { return slices.Contains(t.Teams, x) }) {
-			continue
-		}
-		body, err := json.Marshal(payload(n))
-		if err != nil {
-			s.deadLetter(t, n, 0, fmt.Errorf("encode: %w", err))
+		if !Concerns(t, n) {
 			continue
 		}
 		select {
-		case s.queue <- delivery{t: t, body: body, n: n}:
+		case s.queue <- delivery{t: t, n: n}:
 		default:
 			s.deadLetter(t, n, 0, fmt.Errorf("queue full (%d waiting)", cap(s.queue)))
 		}
 	}
 }
 
-func payload(n alerts.Notification) Payload {
-	p := Payload{MsgType: "text", Event: n.Event, Alert: n.Alert, Teams: n.Teams, Time: n.Time}
-	verb := map[alerts.Event]string{
-		alerts.EventFiring: "告警", alerts.EventRenotify: "仍未确认", alerts.EventEscalated: "超时升级",
-		alerts.EventAcknowledged: "已确认", alerts.EventResolved: "已解除",
-	}[n.Event]
-	p.Text.Content = fmt.Sprintf("【%s】%s / %s (%s)", verb, n.Alert.Title, n.Alert.TitleEn, n.Alert.ID)
-	if n.Alert.AckedBy != "" && n.Event == alerts.EventAcknowledged {
-		p.Text.Content += " — " + n.Alert.AckedBy
+// message builds what t is told of n: the link, and the members of the
+// teams of n that t serves.
+func (s *Sender) message(t Target, n alerts.Notification) *message {
+	var link string
+	if s.opt.Link != nil {
+		link = s.opt.Link(n.Alert)
 	}
-	return p
+	var mentions []Member
+	if s.opt.Members != nil {
+		seen := map[string]bool{}
+		for _, team := range n.Teams {
+			if len(t.Teams) > 0 && !slices.Contains(t.Teams, team) {
+				continue
+			}
+			for _, m := range s.opt.Members(team) {
+				if (m.Mobile != "" || m.UserID != "") && !seen[m.Name] {
+					seen[m.Name] = true
+					mentions = append(mentions, m)
+				}
+			}
+		}
+	}
+	return newMessage(n, link, mentions)
 }
 
 // Run delivers until ctx ends; what is still queued then is dropped.
 func (s *Sender) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range s.opt.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
 				case d := <-s.queue:
-					s.deliver(ctx, d)
+					// Stopped while retrying is given up on too: nobody
+					// takes over a single instance's queue.
+					if attempts, err := s.send(ctx, ctx, d.t, d.n); err != nil {
+						s.deadLetter(d.t, d.n, attempts, err)
+					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }
 
-func (s *Sender) deliver(ctx context.Context, d delivery) {
+// send posts n to t until it is delivered, the attempts are spent, the
+// failure is not worth retrying, or stop ends a wait between attempts
+// (ErrStopped wrapping the last failure).
+func (s *Sender) send(ctx, stop context.Context, t Target, n alerts.Notification) (int, error) {
+	m := s.message(t, n)
 	wait := s.opt.Backoff
-	var err error
-	for attempt := 1; attempt <= s.opt.Attempts; attempt++ {
-		var retry bool
-		retry, err = s.post(ctx, d)
+	for attempt := 1; ; attempt++ {
+		_, retry, err := s.post(ctx, t, n, m)
 		if err == nil {
-			s.sent.WithLabelValues(d.t.Name).Inc()
-			return
+			s.sent.WithLabelValues(t.Name).Inc()
+			return attempt, nil
 		}
-		if !retry || attempt == s.opt.Attempts {
-			s.deadLetter(d.t, d.n, attempt, err)
-			return
+		if !retry || attempt >= s.opt.Attempts {
+			return attempt, err
 		}
-		s.retries.WithLabelValues(d.t.Name).Inc()
-		s.log.Warn("webhook failed, retrying", "target", d.t.Name, "attempt", attempt, "in", wait, "err", err)
+		s.retries.WithLabelValues(t.Name).Inc()
+		s.log.Warn("webhook failed, retrying", "target", t.Name, "attempt", attempt, "in", wait, "err", err)
 		timer := time.NewTimer(wait)
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			timer.Stop()
-			s.deadLetter(d.t, d.n, attempt, fmt.Errorf("shut down while retrying: %w", err))
-			return
+			return attempt, fmt.Errorf("%w: %w", ErrStopped, err)
 		case <-timer.C:
 		}
 		wait = min(wait*2, s.opt.MaxBackoff)
 	}
 }
 
+// Answer is what a receiver said to one post.
+type Answer struct {
+	Status int
+	Body   string // at most 64 KiB, with the target's key and secret hidden
+}
+
+// Try posts n to t once, without retries or dead letters, and returns what
+// the receiver answered and whether it took the message: for trying a
+// target out.
+func (s *Sender) Try(ctx context.Context, t Target, n alerts.Notification) (Answer, error) {
+	a, _, err := s.post(ctx, t, n, s.message(t, n))
+	return a, err
+}
+
 // post sends once; it reports whether a failure is worth retrying
-// (network errors, 429 and 5xx).
-func (s *Sender) post(ctx context.Context, d delivery) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.t.URL, bytes.NewReader(d.body))
+// (network errors, 429, 5xx and a robot's error code in a 2xx answer).
+// Errors name the host and the robot's reason, never the URL's key or the
+// secret.
+func (s *Sender) post(ctx context.Context, t Target, n alerts.Notification, m *message) (Answer, bool, error) {
+	p := Payload{MsgType: "text", Event: n.Event, Alert: n.Alert, Teams: n.Teams, Time: n.Time}
+	req, err := request(ctx, t, p, m, s.opt.Now())
 	if err != nil {
-		return false, fmt.Errorf("request: %w", err)
+		return Answer{}, false, err
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := s.opt.Client.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("post to %s: %w", host(d.t.URL), redact(err))
+		return Answer{}, true, fmt.Errorf("post to %s: %s", host(t.URL), scrub(t, redact(err).Error()))
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	a := Answer{Status: resp.StatusCode, Body: scrub(t, string(body))}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return false, nil
+		if err := checkAnswer(t.Kind, body); err != nil {
+			return a, true, fmt.Errorf("post to %s: %s", host(t.URL), scrub(t, err.Error()))
+		}
+		return a, false, nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return true, fmt.Errorf("post to %s: HTTP %d", host(d.t.URL), resp.StatusCode)
+		return a, true, fmt.Errorf("post to %s: HTTP %d", host(t.URL), resp.StatusCode)
 	default:
-		return false, fmt.Errorf("post to %s: HTTP %d", host(d.t.URL), resp.StatusCode)
+		return a, false, fmt.Errorf("post to %s: HTTP %d", host(t.URL), resp.StatusCode)
 	}
 }
 
@@ -267,4 +308,26 @@ func redact(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// scrub hides t's secret and the values in its URL's query (robot keys
+// and access tokens) wherever a receiver's text repeats them.
+func scrub(t Target, s string) string {
+	var secrets []string
+	if t.Secret != "" {
+		secrets = append(secrets, t.Secret)
+	}
+	if u, err := url.Parse(t.URL); err == nil {
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				if len(v) >= 4 {
+					secrets = append(secrets, v)
+				}
+			}
+		}
+	}
+	for _, x := range secrets {
+		s = strings.ReplaceAll(s, x, "xxxxx")
+	}
+	return s
 }

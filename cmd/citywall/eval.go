@@ -26,8 +26,20 @@ func evalCmd(ctx context.Context, args []string, out io.Writer) error {
 	minCount := fs.Int("min-count", 5, "fewest tickets a cluster needs")
 	asJSON := fs.Bool("json", false, "print JSON instead of Markdown")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	hot := fs.Bool("hot", false, "evaluate the hot-issue detectors (surges, weekly rises, phrases) instead of the cluster scan")
+	hotFA := fs.Float64("hot-false-alarms", 0.5, "with -hot: target false alerts a week of all hot-issue kinds together")
+	perWeek := fs.Int("per-week", 3, "with -hot: events of each scenario injected a week")
+	trace := fs.Bool("trace", false, "with -hot: on stderr, each false alert and each event found or missed, with its scores")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *hot {
+		cfg := eval.HotConfig{PerDay: *perDay, TrainWeeks: max(*train, 4), CalibrateWeeks: min(*calib, 4),
+			TestWeeks: min(*test, 6), FalseAlarmsPerWeek: *hotFA, PerWeek: *perWeek, Seed: *seed}
+		if *trace {
+			cfg.Trace = os.Stderr
+		}
+		return evalHot(ctx, out, *asJSON, *quiet, cfg)
 	}
 	cfg := eval.Config{PerDay: *perDay, TrainWeeks: *train, CalibrateWeeks: *calib, TestWeeks: *test,
 		FalseAlarmsPerWeek: *fa, Seed: *seed, Step: *step, Scan: scan.Options{MinCount: *minCount}}
@@ -45,6 +57,26 @@ func evalCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "citywall eval -per-day %g -train-weeks %g -calibrate-weeks %g -test-weeks %g -false-alarms %g -seed %d -step %s -min-count %d\n\n",
 		*perDay, *train, *calib, *test, *fa, *seed, *step, *minCount)
+	rep.Write(out)
+	return nil
+}
+
+// evalHot runs the hot-issue evaluation behind BENCHMARKS.md.
+func evalHot(ctx context.Context, out io.Writer, asJSON, quiet bool, cfg eval.HotConfig) error {
+	if !quiet {
+		cfg.Progress = os.Stderr
+	}
+	rep, err := eval.RunHot(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(out, "citywall eval -hot -per-day %g -train-weeks %g -calibrate-weeks %g -test-weeks %g -hot-false-alarms %g -per-week %d -seed %d\n\n",
+		cfg.PerDay, cfg.TrainWeeks, cfg.CalibrateWeeks, cfg.TestWeeks, cfg.FalseAlarmsPerWeek, cfg.PerWeek, cfg.Seed)
 	rep.Write(out)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/citywall/citywall/app"
 	"github.com/citywall/citywall/config"
 	"github.com/citywall/citywall/demo"
+	"github.com/citywall/citywall/storage"
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -24,13 +25,26 @@ func serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// Never start a server on a mistyped command line.
+		return fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), usage)
+	}
 	cfg, err := config.Load(*path, os.Environ())
 	if err != nil {
 		return err
 	}
+	if cfg.Storage.Dir == "" && !cfg.Storage.Memory && !cfg.Redis.Enabled() {
+		if cfg.Storage.Dir, err = storage.DefaultDir(); err != nil {
+			return err
+		}
+	}
 	var demoTokens map[config.Role]string
 	if *path == "" {
-		demoTokens = demo.Unconfigured(&cfg)
+		dataDir := cfg.Storage.Dir
+		if cfg.Storage.Memory || cfg.Redis.Enabled() {
+			dataDir = ""
+		}
+		demoTokens = demo.Unconfigured(&cfg, dataDir)
 	}
 	log := newLogger(cfg.Log, os.Stderr)
 	app, err := app.New(cfg, app.Options{Logger: log, Build: buildID()})

@@ -42,59 +42,41 @@ type street struct {
 type districtSeed struct {
 	id, name, nameEn string
 	weight           float64
-	polygon          [][2]float64
 	streets          []street
 }
 
 func districtSeeds() []districtSeed {
-	// Shared boundary vertices, so neighbouring outlines meet without gaps or
-	// overlaps. They are rough: good enough to colour a map and to keep points on
-	// land, not survey data.
-	vA := [2]float64{20.060, 110.280} // coast, Xiuying | Longhua
-	vB := [2]float64{19.850, 110.285}
-	vC := [2]float64{19.700, 110.260} // south, Xiuying | Longhua
-	vD := [2]float64{20.045, 110.332} // Haikou bay, Longhua | Meilan
-	vE := [2]float64{20.012, 110.338} // Longhua | Meilan | Qiongshan
-	vF := [2]float64{19.900, 110.345}
-	vG := [2]float64{19.700, 110.360} // south, Longhua | Qiongshan
-	vH := [2]float64{20.012, 110.380} // Meilan | Qiongshan
-	vI := [2]float64{19.950, 110.410}
-	vJ := [2]float64{19.880, 110.500} // south of Meilan airport
-	vK := [2]float64{19.900, 110.640} // east coast, Meilan | Qiongshan
 	return []districtSeed{
 		{
 			id: "460105", name: "秀英区", nameEn: "Xiuying", weight: 0.17,
-			polygon: [][2]float64{vA, {20.030, 110.200}, {20.020, 110.130}, {19.930, 110.100}, {19.780, 110.140}, vC, vB},
 			streets: []street{
 				{"秀英街道", "Xiuying Subdistrict", false, 20.015, 110.268, 1.4, 18},
-				{"海秀街道", "Haixiu Subdistrict", false, 20.035, 110.255, 1.4, 18},
+				{"海秀街道", "Haixiu Subdistrict", false, 20.029, 110.251, 1.4, 18},
 				{"西秀镇", "Xixiu Town", true, 20.020, 110.215, 2.5, 10},
 				{"长流镇", "Changliu Town", true, 19.990, 110.170, 3.5, 12},
 				{"石山镇", "Shishan Town", true, 19.930, 110.210, 4.0, 8},
 				{"永兴镇", "Yongxing Town", true, 19.860, 110.240, 4.0, 8},
-				{"东山镇", "Dongshan Town", true, 19.790, 110.200, 4.0, 6},
+				{"东山镇", "Dongshan Town", true, 19.793, 110.208, 4.0, 6},
 			},
 		},
 		{
 			id: "460106", name: "龙华区", nameEn: "Longhua", weight: 0.33,
-			polygon: [][2]float64{vA, vD, vE, vF, vG, vC, vB},
 			streets: []street{
 				{"金贸街道", "Jinmao Subdistrict", false, 20.025, 110.315, 1.3, 24},
-				{"滨海街道", "Binhai Subdistrict", false, 20.040, 110.308, 1.2, 20},
+				{"滨海街道", "Binhai Subdistrict", false, 20.033, 110.311, 1.2, 20},
 				{"中山街道", "Zhongshan Subdistrict", false, 20.040, 110.326, 0.7, 14},
 				{"大同街道", "Datong Subdistrict", false, 20.028, 110.329, 0.6, 14},
 				{"海垦街道", "Haiken Subdistrict", false, 20.008, 110.325, 1.1, 18},
 				{"金宇街道", "Jinyu Subdistrict", false, 20.005, 110.300, 1.5, 20},
 				{"城西镇", "Chengxi Town", true, 19.980, 110.318, 2.0, 16},
-				{"龙桥镇", "Longqiao Town", true, 19.920, 110.305, 4.0, 8},
+				{"龙桥镇", "Longqiao Town", true, 19.919, 110.311, 4.0, 8},
 				{"龙泉镇", "Longquan Town", true, 19.850, 110.320, 4.0, 8},
 				{"遵谭镇", "Zuntan Town", true, 19.780, 110.290, 4.0, 6},
-				{"新坡镇", "Xinpo Town", true, 19.740, 110.330, 3.5, 6},
+				{"新坡镇", "Xinpo Town", true, 19.740, 110.338, 3.5, 6},
 			},
 		},
 		{
 			id: "460107", name: "琼山区", nameEn: "Qiongshan", weight: 0.21,
-			polygon: [][2]float64{vE, vH, vI, vJ, vK, {19.750, 110.620}, {19.580, 110.550}, {19.580, 110.400}, vG, vF},
 			streets: []street{
 				{"府城街道", "Fucheng Subdistrict", false, 19.998, 110.350, 0.9, 18},
 				{"国兴街道", "Guoxing Subdistrict", false, 20.004, 110.364, 0.7, 16},
@@ -111,26 +93,26 @@ func districtSeeds() []districtSeed {
 		},
 		{
 			id: "460108", name: "美兰区", nameEn: "Meilan", weight: 0.29,
-			polygon: [][2]float64{vD, {20.075, 110.322}, {20.090, 110.370}, {20.070, 110.450}, {20.090, 110.560}, {20.000, 110.660}, vK, vJ, vI, vH, vE},
 			streets: []street{
 				{"人民路街道", "Renminlu Subdistrict", false, 20.056, 110.336, 1.1, 22},
-				{"白沙街道", "Baisha Subdistrict", false, 20.066, 110.354, 1.0, 18},
+				{"白沙街道", "Baisha Subdistrict", false, 20.068, 110.353, 1.0, 18},
 				{"新埠街道", "Xinbu Subdistrict", false, 20.066, 110.376, 0.9, 10},
-				{"博爱街道", "Bo'ai Subdistrict", false, 20.036, 110.342, 0.6, 12},
+				{"博爱街道", "Bo'ai Subdistrict", false, 20.036, 110.347, 0.6, 12},
 				{"海府街道", "Haifu Subdistrict", false, 20.022, 110.352, 0.8, 16},
 				{"和平南街道", "Hepingnan Subdistrict", false, 20.030, 110.362, 0.7, 12},
 				{"白龙街道", "Bailong Subdistrict", false, 20.042, 110.362, 0.8, 14},
 				{"蓝天街道", "Lantian Subdistrict", false, 20.020, 110.370, 0.8, 14},
 				{"灵山镇", "Lingshan Town", true, 19.990, 110.460, 6.0, 10},
-				{"演丰镇", "Yanfeng Town", true, 20.030, 110.560, 6.0, 8},
-				{"三江镇", "Sanjiang Town", true, 19.960, 110.590, 5.0, 6},
+				{"演丰镇", "Yanfeng Town", true, 20.006, 110.537, 6.0, 8},
+				{"三江镇", "Sanjiang Town", true, 19.960, 110.580, 5.0, 6},
 				{"大致坡镇", "Dazhipo Town", true, 19.920, 110.560, 4.0, 6},
 			},
 		},
 	}
 }
 
-// Districts returns Haikou's four districts with their outlines and grids.
+// Districts returns Haikou's four districts with their outlines (from
+// haikou/districts.geojson) and grids.
 // The result is a fresh copy the caller may keep or change.
 func Districts() []District {
 	seeds := districtSeeds()
@@ -140,7 +122,7 @@ func Districts() []District {
 			ID:      sd.id,
 			Name:    sd.name,
 			NameEn:  sd.nameEn,
-			Polygon: append([][2]float64(nil), sd.polygon...),
+			Polygon: append([][2]float64(nil), outlines[sd.id]...),
 			Weight:  sd.weight,
 		}
 		short := strings.TrimSuffix(sd.name, "区")
@@ -174,7 +156,7 @@ func streetGrids(district string, st street, poly [][2]float64) []Grid {
 		r := st.radiusKm * 1000 * math.Sqrt((float64(i)+0.5)/float64(st.grids))
 		a := float64(i) * goldenAngle
 		lat, lng := offset(st.lat, st.lng, r*math.Cos(a), r*math.Sin(a))
-		if !geo.InPolygon(poly, lat, lng) {
+		if !geo.InPolygon(poly, lat, lng) || !OnLand(lat, lng) {
 			continue
 		}
 		out = append(out, Grid{

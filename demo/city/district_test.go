@@ -46,11 +46,12 @@ func TestDistrictsGeography(t *testing.T) {
 			}
 		})
 	}
-	spans := map[string][2]float64{
-		"秀英区": {110.08, 110.30},
-		"龙华区": {110.25, 110.38},
-		"琼山区": {110.33, 110.67},
-		"美兰区": {110.32, 110.67},
+	// Each district's bounds (lng, lat), as decoded from the source.
+	spans := map[string][4]float64{
+		"秀英区": {110.10, 110.34, 19.68, 20.09},
+		"龙华区": {110.24, 110.42, 19.71, 20.07},
+		"琼山区": {110.32, 110.67, 19.52, 20.02},
+		"美兰区": {110.28, 110.71, 19.75, 20.12},
 	}
 	for name, span := range spans {
 		t.Run("span "+name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestDistrictsGeography(t *testing.T) {
 				t.Errorf("incomplete district %+v", d)
 			}
 			for _, v := range d.Polygon {
-				if v[1] < span[0] || v[1] > span[1] || v[0] < 19.5 || v[0] > 20.1 {
+				if v[1] < span[0] || v[1] > span[1] || v[0] < span[2] || v[0] > span[3] {
 					t.Errorf("vertex %v outside %v", v, span)
 				}
 			}
@@ -72,8 +73,8 @@ func TestDistrictsGeography(t *testing.T) {
 
 func TestDistrictsDoNotOverlap(t *testing.T) {
 	ds := Districts()
-	for lat := 19.50; lat <= 20.12; lat += 0.004 {
-		for lng := 110.05; lng <= 110.70; lng += 0.004 {
+	for lat := 19.50; lat <= 20.13; lat += 0.004 {
+		for lng := 110.05; lng <= 110.72; lng += 0.004 {
 			n := 0
 			for _, d := range ds {
 				if geo.InPolygon(d.Polygon, lat, lng) {
@@ -105,6 +106,9 @@ func TestGrids(t *testing.T) {
 				seen[g.ID] = true
 				if !geo.InPolygon(d.Polygon, g.Center[0], g.Center[1]) {
 					t.Errorf("grid %s centre %v outside its district", g.ID, g.Center)
+				}
+				if !OnLand(g.Center[0], g.Center[1]) {
+					t.Errorf("grid %s centre %v in the sea", g.ID, g.Center)
 				}
 				if g.Street == "" || g.StreetEn == "" || g.reachM <= 0 || g.reachM > 6000 {
 					t.Errorf("incomplete grid %+v", g)

@@ -75,6 +75,9 @@ func pick(rng *rand.Rand, cum []float64) int {
 // locate returns the district and grid a point falls in; points beyond the
 // reach of every grid (the sea, the city's edge) are in none.
 func (c *city) locate(lat, lng float64) (gridRef, bool) {
+	if !OnLand(lat, lng) {
+		return gridRef{}, false
+	}
 	for di, d := range c.districts {
 		if !geo.InPolygon(d.Polygon, lat, lng) {
 			continue

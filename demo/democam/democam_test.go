@@ -1,12 +1,14 @@
 package democam_test
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"github.com/deepch/vdk/format/rtspv2"
 
 	"github.com/citywall/citywall/demo/democam"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // TestDemoClip: the embedded clip is 10 s at 25 fps with a keyframe a
@@ -81,5 +83,59 @@ func TestLoopTimestamps(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestPaths: a path with a clip of its own plays that clip, every other
+// path the default one; readers are counted on every path.
+func TestPaths(t *testing.T) {
+	demo := democam.Demo()
+	other := *demo
+	other.Units = demo.Units[25:50] // one second: every keyframe is the clip's second
+	s, err := democam.Start(democam.Options{Paths: map[string]*democam.Clip{"cam/b/main": &other, "/cam/b/sub": &other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// firstKey is the start of the clip's first keyframe slice.
+	firstKey := func(c *democam.Clip) []byte {
+		for _, nal := range c.Units[0] {
+			if nal[0]&0x1f == 5 {
+				return nal[:64]
+			}
+		}
+		t.Fatal("no keyframe at the start of the clip")
+		return nil
+	}
+	for _, tt := range []struct {
+		path string
+		clip *democam.Clip
+	}{{"cam/a/main", demo}, {"cam/b/main", &other}, {"cam/b/sub", &other}} {
+		t.Run(tt.path, func(t *testing.T) {
+			c, err := rtspv2.Dial(rtspv2.RTSPClientOptions{URL: s.URL(tt.path), DialTimeout: 3 * time.Second, ReadWriteTimeout: 3 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			end := time.After(3 * time.Second)
+			for {
+				select {
+				case p := <-c.OutgoingPacketQueue:
+					if p.Idx != 0 || !p.IsKeyFrame {
+						continue
+					}
+					if !bytes.Contains(p.Data, firstKey(tt.clip)) {
+						t.Fatalf("the first keyframe on %s is not its clip's", tt.path)
+					}
+					// The previous subtest's reader may still be closing on
+					// the server's side: wait for it to go.
+					testkit.Eventually(t, "one reader on "+tt.path, 3*time.Second, 10*time.Millisecond, func() bool { return s.Readers() == 1 })
+					return
+				case <-c.Signals:
+				case <-end:
+					t.Fatal("no keyframe in 3 s")
+				}
+			}
+		})
 	}
 }

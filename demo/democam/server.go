@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,11 @@ type Options struct {
 	Listener net.Listener
 	Addr     string // [127.0.0.1:0]
 	Clip     *Clip  // [Demo()]
+	// Paths give some paths a clip of their own (keys as in the URL,
+	// without the leading slash, e.g. "cam/gate/main"); every other path
+	// plays Clip. Each clip is its own stream, looped only while someone
+	// reads it.
+	Paths map[string]*Clip
 	// User and Pass, when User is set, are required of every reader
 	// (Basic or Digest).
 	User, Pass string
@@ -43,25 +49,37 @@ type Options struct {
 	RTPBase uint32
 }
 
-// Server is an RTSP server that plays its clip on every path.
+// Server is an RTSP server that plays its clip on every path, or the
+// path's own clip (Options.Paths).
 type Server struct {
-	opts   Options
-	srv    *gortsplib.Server
+	opts Options
+	srv  *gortsplib.Server
+	addr string
+
+	paused atomic.Bool
+	mu     sync.Mutex
+	ready  bool             // the feeds' streams are made; requests before are told 503
+	def    *feed            // every path without a clip of its own
+	paths  map[string]*feed // by path, without the leading slash
+	feeds  []*feed          // in the order made; written before Start returns
+	// sessions is the feed each session set up.
+	sessions map[*gortsplib.ServerSession]*feed
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// feed is one clip looping on its own stream.
+type feed struct {
+	clip   *Clip
 	stream *gortsplib.ServerStream
 	video  *description.Media
 	aac    *description.Media
 	g711   *description.Media
-	addr   string
 
-	paused  atomic.Bool
-	mu      sync.Mutex
-	playing map[*gortsplib.ServerSession]struct{}
-	played  atomic.Int64 // RTP packets written
-
-	stop  chan struct{}
-	woken chan struct{} // a reader started playing
-	wg    sync.WaitGroup
-	once  sync.Once
+	playing map[*gortsplib.ServerSession]struct{} // Server.mu
+	woken   chan struct{}                         // a reader started playing
 }
 
 // Start listens and starts looping the clip.
@@ -80,7 +98,8 @@ func Start(o Options) (*Server, error) {
 			return nil, fmt.Errorf("democam: listen: %w", err)
 		}
 	}
-	s := &Server{opts: o, addr: ln.Addr().String(), stop: make(chan struct{}), woken: make(chan struct{}, 1), playing: map[*gortsplib.ServerSession]struct{}{}}
+	s := &Server{opts: o, addr: ln.Addr().String(), stop: make(chan struct{}),
+		paths: map[string]*feed{}, sessions: map[*gortsplib.ServerSession]*feed{}}
 	s.srv = &gortsplib.Server{
 		Handler:     s,
 		RTSPAddress: s.addr,
@@ -92,56 +111,96 @@ func Start(o Options) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("democam: start: %w", err)
 	}
+	// The server answers from here on; requests before the streams are
+	// ready are told 503 (see feedOf).
+	def, err := s.newFeed(o.Clip)
+	if err != nil {
+		s.closeFeeds()
+		s.srv.Close()
+		return nil, err
+	}
+	paths := map[string]*feed{}
+	byClip := map[*Clip]*feed{o.Clip: def}
+	for path, clip := range o.Paths {
+		if clip == nil {
+			continue
+		}
+		f := byClip[clip]
+		if f == nil {
+			if f, err = s.newFeed(clip); err != nil {
+				s.closeFeeds()
+				s.srv.Close()
+				return nil, fmt.Errorf("democam: path %q: %w", path, err)
+			}
+			byClip[clip] = f
+		}
+		paths[strings.Trim(path, "/")] = f
+	}
+	s.mu.Lock()
+	s.def, s.paths, s.ready = def, paths, true
+	s.mu.Unlock()
+	for _, f := range s.feeds {
+		s.wg.Add(1)
+		go s.play(f)
+	}
+	return s, nil
+}
+
+// newFeed makes clip's stream with the tracks the options ask for.
+func (s *Server) newFeed(clip *Clip) (*feed, error) {
+	o := s.opts
+	f := &feed{clip: clip, playing: map[*gortsplib.ServerSession]struct{}{}, woken: make(chan struct{}, 1)}
 	desc := &description.Session{}
-	vps, sps, pps := o.Clip.VPS, o.Clip.SPS, o.Clip.PPS
+	vps, sps, pps := clip.VPS, clip.SPS, clip.PPS
 	if o.InBand {
 		vps, sps, pps = nil, nil, nil
 	}
-	switch o.Clip.Codec {
+	switch clip.Codec {
 	case H264:
-		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
+		f.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
 			PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps,
 		}}}
 	case H265:
-		s.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H265{
+		f.video = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H265{
 			PayloadTyp: 96, VPS: vps, SPS: sps, PPS: pps,
 		}}}
 	default:
-		s.srv.Close()
 		return nil, errors.New("democam: clip codec unknown")
 	}
 	if !o.NoVideo {
-		desc.Medias = append(desc.Medias, s.video)
+		desc.Medias = append(desc.Medias, f.video)
 	}
 	if o.AAC {
-		s.aac = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.MPEG4Audio{
+		f.aac = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.MPEG4Audio{
 			PayloadTyp: 97,
 			Config: &mpeg4audio.AudioSpecificConfig{
 				Type: mpeg4audio.ObjectTypeAACLC, SampleRate: 48000, ChannelCount: 1,
 			},
 			SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
 		}}}
-		desc.Medias = append(desc.Medias, s.aac)
+		desc.Medias = append(desc.Medias, f.aac)
 	}
 	if o.G711 {
-		s.g711 = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{
+		f.g711 = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{&format.G711{
 			PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1,
 		}}}
-		desc.Medias = append(desc.Medias, s.g711)
+		desc.Medias = append(desc.Medias, f.g711)
 	}
-	// The server answers from here on; requests before the stream is
-	// ready are told 503 (see ready).
 	st := &gortsplib.ServerStream{Server: s.srv, Desc: desc}
 	if err := st.Initialize(); err != nil {
-		s.srv.Close()
 		return nil, fmt.Errorf("democam: stream: %w", err)
 	}
+	f.stream = st
 	s.mu.Lock()
-	s.stream = st
+	s.feeds = append(s.feeds, f)
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go s.play()
-	return s, nil
+	return f, nil
+}
+
+func (s *Server) closeFeeds() {
+	for _, f := range s.feeds {
+		f.stream.Close()
+	}
 }
 
 // Addr is host:port the server listens on.
@@ -157,11 +216,22 @@ func (s *Server) URL(path string) string {
 func (s *Server) Pause()  { s.paused.Store(true) }
 func (s *Server) Resume() { s.paused.Store(false) }
 
-// Readers is how many sessions are playing.
+// Readers is how many sessions are playing, on every path.
 func (s *Server) Readers() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.playing)
+	n := 0
+	for _, f := range s.feeds {
+		n += len(f.playing)
+	}
+	return n
+}
+
+// readers is how many sessions are playing f.
+func (s *Server) readers(f *feed) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(f.playing)
 }
 
 // Close stops the server and disconnects every reader. Safe twice.
@@ -169,27 +239,27 @@ func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		s.stream.Close()
+		s.closeFeeds()
 		s.srv.Close()
 	})
 }
 
-// play sends the clip in real time, forever, to whoever is reading.
-func (s *Server) play() {
+// play sends f's clip in real time, forever, to whoever is reading it.
+func (s *Server) play(f *feed) {
 	defer s.wg.Done()
-	clip := s.opts.Clip
+	clip := f.clip
 	var venc interface {
 		Encode([][]byte) ([]*rtp.Packet, error)
 	}
-	switch f := s.video.Formats[0].(type) {
+	switch vf := f.video.Formats[0].(type) {
 	case *format.H264:
-		e, err := f.CreateEncoder()
+		e, err := vf.CreateEncoder()
 		if err != nil {
 			return
 		}
 		venc = e
 	case *format.H265:
-		e, err := f.CreateEncoder()
+		e, err := vf.CreateEncoder()
 		if err != nil {
 			return
 		}
@@ -198,8 +268,8 @@ func (s *Server) play() {
 	var aenc interface {
 		Encode([][]byte) ([]*rtp.Packet, error)
 	}
-	if s.aac != nil {
-		e, err := s.aac.Formats[0].(*format.MPEG4Audio).CreateEncoder()
+	if f.aac != nil {
+		e, err := f.aac.Formats[0].(*format.MPEG4Audio).CreateEncoder()
 		if err == nil {
 			aenc = e
 		}
@@ -224,14 +294,14 @@ func (s *Server) play() {
 			return
 		case <-tick.C:
 		}
-		if s.Readers() == 0 {
+		if s.readers(f) == 0 {
 			// Nobody watches: sleep until someone does, then go on
 			// from where the clip was, its clock running on.
 			tick.Stop()
 			select {
 			case <-s.stop:
 				return
-			case <-s.woken:
+			case <-f.woken:
 			}
 			start = time.Now().Add(-time.Duration(frame) * frameDur)
 			at := time.Duration(frame) * frameDur
@@ -250,9 +320,8 @@ func (s *Server) play() {
 				ts := vbase + uint32(frame*90000/int64(clip.FPS))
 				for _, p := range pkts {
 					p.Timestamp = ts
-					_ = s.stream.WritePacketRTP(s.video, p)
+					_ = f.stream.WritePacketRTP(f.video, p)
 				}
-				s.played.Add(int64(len(pkts)))
 			}
 			frame++
 		}
@@ -262,18 +331,18 @@ func (s *Server) play() {
 			if err == nil {
 				for _, p := range pkts {
 					p.Timestamp = abase + uint32(aacFrames*1024)
-					_ = s.stream.WritePacketRTP(s.aac, p)
+					_ = f.stream.WritePacketRTP(f.aac, p)
 				}
 			}
 			aacFrames++
 		}
 		// G.711: 20 ms frames of 160 samples.
-		for s.g711 != nil && time.Duration(g711Frames)*20*time.Millisecond <= elapsed {
+		for f.g711 != nil && time.Duration(g711Frames)*20*time.Millisecond <= elapsed {
 			p := &rtp.Packet{
 				Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(g711Frames), Timestamp: gbase + uint32(g711Frames*160), SSRC: gbase},
 				Payload: silentG711[:],
 			}
-			_ = s.stream.WritePacketRTP(s.g711, p)
+			_ = f.stream.WritePacketRTP(f.g711, p)
 			g711Frames++
 		}
 	}
@@ -289,45 +358,59 @@ var silentG711 = func() (b [160]byte) {
 	return
 }()
 
-// ready is the stream once Start has made it.
-func (s *Server) ready() *gortsplib.ServerStream {
+// feedOf is the feed that plays path, nil until Start has made them.
+func (s *Server) feedOf(path string) *feed {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream
+	if !s.ready {
+		return nil
+	}
+	if f := s.paths[strings.Trim(path, "/")]; f != nil {
+		return f
+	}
+	return s.def
 }
 
-// OnDescribe hands every path the one stream.
+// OnDescribe hands a path its stream.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	st := s.ready()
-	if st == nil {
+	f := s.feedOf(ctx.Path)
+	if f == nil {
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
 	}
-	return &base.Response{StatusCode: base.StatusOK}, st, nil
+	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
 }
 
-// OnSetup accepts every path.
+// OnSetup accepts every path, and notes which stream the session reads.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if !s.authorized(ctx.Conn, ctx.Request) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
-	st := s.ready()
-	if st == nil {
+	f := s.feedOf(ctx.Path)
+	if f == nil {
 		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
 	}
-	return &base.Response{StatusCode: base.StatusOK}, st, nil
+	s.mu.Lock()
+	s.sessions[ctx.Session] = f
+	s.mu.Unlock()
+	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
 }
 
-// OnPlay counts readers.
+// OnPlay counts readers and wakes the stream they read.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	s.mu.Lock()
-	s.playing[ctx.Session] = struct{}{}
+	f := s.sessions[ctx.Session]
+	if f != nil {
+		f.playing[ctx.Session] = struct{}{}
+	}
 	s.mu.Unlock()
-	select {
-	case s.woken <- struct{}{}:
-	default:
+	if f != nil {
+		select {
+		case f.woken <- struct{}{}:
+		default:
+		}
 	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
@@ -335,7 +418,10 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 // OnSessionClose counts readers.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Lock()
-	delete(s.playing, ctx.Session)
+	if f := s.sessions[ctx.Session]; f != nil {
+		delete(f.playing, ctx.Session)
+		delete(s.sessions, ctx.Session)
+	}
 	s.mu.Unlock()
 }
 

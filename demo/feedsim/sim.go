@@ -6,7 +6,9 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,13 +233,7 @@ func (s *Sim) step(ctx context.Context, t time.Time, readings ReadingSink, calls
 	s.stats.Calls += len(cs)
 	s.mu.Unlock()
 
-	for i := 0; i < len(items); i += 500 {
-		batch := items[i:min(i+500, len(items))]
-		for j := range batch {
-			batch[j].Index = j
-		}
-		readings.Ingest(ctx, Source, batch)
-	}
+	ingestByStation(ctx, readings, items)
 	for _, c := range cs {
 		calls.Call(c)
 	}
@@ -246,6 +242,27 @@ func (s *Sim) step(ctx context.Context, t time.Time, readings ReadingSink, calls
 	}
 	for _, e := range evs {
 		tickets.Event(e)
+	}
+}
+
+// ingestByStation sends items (in time order per station) in batches of
+// about 500 that hold each station's items whole. The feed checks
+// staleness between batches: a batch that ended in the middle of a
+// station's back-fill would leave it with an hours-old last reading, and
+// the feed would raise and clear a stale alert for it.
+func ingestByStation(ctx context.Context, readings ReadingSink, items []feeds.Item) {
+	slices.SortStableFunc(items, func(a, b feeds.Item) int { return strings.Compare(a.ID(), b.ID()) })
+	for len(items) > 0 {
+		n := min(500, len(items))
+		for n < len(items) && items[n].ID() == items[n-1].ID() {
+			n++
+		}
+		batch := items[:n]
+		for j := range batch {
+			batch[j].Index = j
+		}
+		readings.Ingest(ctx, Source, batch)
+		items = items[n:]
 	}
 }
 

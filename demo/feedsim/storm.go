@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/citywall/citywall/demo/city"
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/geo/ticket"
 )
@@ -118,7 +119,7 @@ func (s *Sim) planStorm(start time.Time) {
 	for range n {
 		p := 0.2 + 0.9*s.rng.Float64()
 		wl := points[s.rng.IntN(len(points))]
-		lat, lng := jitter(s.rng.NormFloat64(), s.rng.NormFloat64(), wl.Lat, wl.Lng, 300)
+		lat, lng := s.nearOnLand(wl)
 		sub, sum := "积水内涝", fmt.Sprintf("%s附近积水严重，车辆无法通行", wl.Name)
 		if s.rng.Float64() < 0.4 {
 			sub, sum = "爆管", fmt.Sprintf("%s附近暴雨后供水管爆裂，路面冒水", wl.Name)
@@ -174,6 +175,19 @@ func (s *Sim) push(e ticket.Event) {
 }
 
 // jitter moves a point by normal offsets scaled to sigma metres.
+// nearOnLand is a point about 300 m from st, on land and in st's
+// district; st's own position when a few draws find none (a station of a
+// configured city beyond the demo's map).
+func (s *Sim) nearOnLand(st feeds.Station) (float64, float64) {
+	for range 8 {
+		lat, lng := jitter(s.rng.NormFloat64(), s.rng.NormFloat64(), st.Lat, st.Lng, 300)
+		if d, ok := city.DistrictOf(lat, lng); ok && d == st.District && city.OnLand(lat, lng) {
+			return lat, lng
+		}
+	}
+	return st.Lat, st.Lng
+}
+
 func jitter(n1, n2, lat, lng, sigma float64) (float64, float64) {
 	dLat := n1 * sigma / 111_320
 	dLng := n2 * sigma / (111_320 * math.Cos(lat*math.Pi/180))

@@ -74,8 +74,8 @@ func DecodeCalls(r io.Reader, max int) ([]CallItem, error) {
 func decodeCall(i int, raw json.RawMessage) CallItem {
 	it := CallItem{Index: i}
 	var w callJSON
-	if err := json.Unmarshal(raw, &w); err != nil {
-		it.Err = fieldErr("item", "", "must be a JSON object: "+err.Error())
+	if err := jsonbody.Unmarshal(raw, &w); err != nil {
+		it.Err = err
 		return it
 	}
 	if w.ID == nil || *w.ID == "" || len(*w.ID) > 128 {

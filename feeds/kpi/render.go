@@ -107,16 +107,9 @@ func (r Report) HTML(w io.Writer, lang, city string) error {
 var reportTmpl = template.Must(template.New("report").Parse(`<!doctype html>
 <html lang="{{.T.lang}}"><head><meta charset="utf-8">
 <title>{{.City}} {{.T.title}} {{.R.Date}}</title>
-<style>
-body{font-family:"Noto Sans CJK SC","Noto Sans",sans-serif;margin:2em;color:#111;background:#fff}
-h1{font-size:1.6em;margin:0 0 .2em}
-p.meta{color:#555;margin:0 0 1.2em}
-table{border-collapse:collapse;margin-bottom:1.5em;min-width:32em}
-th,td{border:1px solid #999;padding:.35em .7em;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-th{background:#eee}
-@media print{body{margin:1cm}}
-</style></head><body>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/css/report.css">
+</head><body>
 <h1>{{.City}} {{.T.title}} — {{.R.Date}}</h1>
 <p class="meta">{{.T.asof}} {{.R.AsOf.Format "2006-01-02 15:04:05 UTC"}} · {{.T.zone}} {{.R.Zone}}</p>
 <table id="metrics"><thead><tr><th>{{.T.metric}}</th><th>{{.T.value}}</th><th>{{.T.detail}}</th></tr></thead><tbody>

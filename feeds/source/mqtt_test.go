@@ -19,6 +19,7 @@ import (
 
 	"github.com/citywall/citywall/feeds"
 	"github.com/citywall/citywall/feeds/source"
+	"github.com/citywall/citywall/internal/testkit"
 )
 
 // broker is a private Mosquitto on a free loopback port, with persistence,
@@ -30,16 +31,6 @@ type broker struct {
 	cmd  *exec.Cmd
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func startBroker(t testing.TB) *broker {
 	t.Helper()
 	if _, err := exec.LookPath("mosquitto"); err != nil {
@@ -47,7 +38,7 @@ func startBroker(t testing.TB) *broker {
 			t.Fatalf("mosquitto not found (%v): this test needs Debian's mosquitto package: apt-get install mosquitto", err)
 		}
 	}
-	b := &broker{t: t, dir: t.TempDir(), port: freePort(t)}
+	b := &broker{t: t, dir: t.TempDir(), port: testkit.FreePort(t)}
 	// Run as root, Mosquitto drops to the user "mosquitto", which could
 	// not write to the test's directory: stay the test's own user.
 	me := "root"
@@ -117,7 +108,7 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), target: target}
+	p := &proxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), target: target}
 	p.up()
 	t.Cleanup(p.down)
 	return p

@@ -12,6 +12,9 @@ var (
 	ErrConflict = errors.New("id already used by a different ticket")
 	// ErrUnknownTicket: an event names a ticket the store does not hold.
 	ErrUnknownTicket = errors.New("unknown ticket")
+	// ErrTooManyEvents: a ticket holds StoreOptions.MaxEvents events
+	// already; a new one is refused (a duplicate is still a duplicate).
+	ErrTooManyEvents = errors.New("too many events")
 )
 
 // FieldError rejects one field of a ticket or an event. Its message names the

@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"strings"
+
+	"github.com/citywall/citywall/internal/jsoncheck"
 )
 
 // itemFunc receives each item of a body, decoded into v; err is what was
@@ -35,10 +37,9 @@ func splitBody[T any](r io.Reader, contentType string, max int, fn itemFunc[T]) 
 	// One value, or the first of several: the rest is then read as NDJSON.
 	nl := &newlineCounter{r: br}
 	dec := json.NewDecoder(nl)
-	dec.DisallowUnknownFields()
 	var v T
-	err = dec.Decode(&v)
-	if err != nil && !itemError(err) {
+	raw, err := nextItem(dec, &v)
+	if !raw {
 		return &DecodeError{Offset: faultOffset(dec, off, err), Err: err}
 	}
 	fn(0, 0, &v, err)
@@ -65,12 +66,31 @@ func isNDJSON(contentType string) bool {
 	return false
 }
 
-// itemError tells the errors of json.Decoder.Decode that concern the value
-// just read, after which the decoder reads on, from those that stop it
-// (syntax, truncation, the reader's own).
-func itemError(err error) bool {
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &te) || strings.HasPrefix(err.Error(), "json: unknown field ")
+// nextItem reads the next value of dec and decodes it into v. read is
+// false when no value could be read (syntax, truncation, the reader's own
+// error: decoding stops, err says why); otherwise err concerns this item
+// alone and the decoder reads on.
+func nextItem(dec *json.Decoder, v any) (read bool, err error) {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return false, err
+	}
+	return true, decodeStrict(raw, v)
+}
+
+// decodeStrict decodes one item: unknown fields, a member named twice and
+// invalid UTF-8 are errors naming the field.
+func decodeStrict(raw []byte, v any) error {
+	if err := jsoncheck.Check(raw); err != nil {
+		var ce *jsoncheck.Error
+		if errors.As(err, &ce) {
+			return &FieldError{Field: strings.TrimPrefix(ce.Field, "/"), Reason: ce.Reason}
+		}
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -102,7 +122,6 @@ func skipSpace(br *bufio.Reader) (off int64, lines int, c byte, err error) {
 // element costs only itself.
 func splitArray[T any](br *bufio.Reader, base int64, max int, fn itemFunc[T]) error {
 	dec := json.NewDecoder(br)
-	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil { // '[', already seen
 		return &DecodeError{Offset: base, Err: err}
 	}
@@ -112,8 +131,8 @@ func splitArray[T any](br *bufio.Reader, base int64, max int, fn itemFunc[T]) er
 			return &DecodeError{Index: i, Offset: base + dec.InputOffset(), Err: fmt.Errorf("more than %d: %w", max, ErrTooManyItems)}
 		}
 		var v T
-		err := dec.Decode(&v)
-		if err != nil && !itemError(err) {
+		raw, err := nextItem(dec, &v)
+		if !raw {
 			return &DecodeError{Index: i, Offset: faultOffset(dec, base, err), Err: err}
 		}
 		fn(i, 0, &v, err)
@@ -214,9 +233,7 @@ func decodeLine(line []byte, v any) error {
 	if !json.Valid(line) {
 		return json.Unmarshal(line, new(json.RawMessage)) // for the syntax error
 	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	return decodeStrict(line, v)
 }
 
 // errReader remembers the error of its reader: a line cut short by it is

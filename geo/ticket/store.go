@@ -10,12 +10,16 @@ import (
 const (
 	DefaultRetention  = 48 * time.Hour
 	DefaultMaxTickets = 1_000_000
+	DefaultMaxEvents  = 1000
 )
 
 // StoreOptions bound a Store. Zero values take the defaults.
 type StoreOptions struct {
 	Retention  time.Duration // tickets created longer ago are dropped by Expire
 	MaxTickets int           // past this, the oldest ticket is dropped to make room
+	// MaxEvents bounds the events of one ticket (a real one has a handful);
+	// past it a new event is ErrTooManyEvents.
+	MaxEvents int
 }
 
 // Store holds recent tickets and their lifecycle events in memory, keyed by
@@ -24,6 +28,7 @@ type StoreOptions struct {
 type Store struct {
 	retention time.Duration
 	max       int
+	maxEvents int
 
 	mu      sync.RWMutex
 	tickets map[string]*State
@@ -38,9 +43,13 @@ func NewStore(o StoreOptions) *Store {
 	if o.MaxTickets <= 0 {
 		o.MaxTickets = DefaultMaxTickets
 	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
 	return &Store{
 		retention: o.Retention,
 		max:       o.MaxTickets,
+		maxEvents: o.MaxEvents,
 		tickets:   make(map[string]*State),
 	}
 }
@@ -83,7 +92,9 @@ func sameTicket(a, b Ticket) bool {
 // AddEvent records a normalised event of a held ticket and returns the
 // ticket's state with it. An event identical to one held already changes
 // nothing and reports false; an event of a ticket the store does not hold is
-// ErrUnknownTicket.
+// ErrUnknownTicket, and a new event of a ticket holding MaxEvents already is
+// ErrTooManyEvents. The state returned shares its events with the store:
+// the caller reads it and never changes it.
 func (s *Store) AddEvent(e Event) (State, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,8 +102,11 @@ func (s *Store) AddEvent(e Event) (State, bool, error) {
 	if !ok {
 		return State{}, false, fmt.Errorf("event for ticket %q: %w", e.Ticket, ErrUnknownTicket)
 	}
-	added := st.add(e)
-	return st.clone(), added, nil
+	added, err := st.add(e, s.maxEvents)
+	if err != nil {
+		return State{}, false, err
+	}
+	return st.view(), added, nil
 }
 
 // Get returns the state of a held ticket.

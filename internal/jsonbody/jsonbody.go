@@ -1,7 +1,7 @@
 // Package jsonbody cuts a posted body of JSON items into its items: one
 // object, an array of them, or a sequence of objects (NDJSON or simply
 // concatenated). The decoders of calls and feed readings share it; each
-// then judges its items one by one.
+// then judges its items one by one, decoding each with Unmarshal.
 package jsonbody
 
 import (
@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/citywall/citywall/geo/ticket"
+	"github.com/citywall/citywall/internal/jsoncheck"
 )
 
 // ErrTooManyItems: a body holds more items than allowed.
@@ -66,4 +68,25 @@ func FieldErr(field, value, reason string) error {
 		value = value[:64] + "…"
 	}
 	return &ticket.FieldError{Field: field, Value: value, Reason: reason}
+}
+
+// Unmarshal decodes one item of a body into v, refusing a member named
+// twice and invalid UTF-8 (see package jsoncheck); its error is a field
+// error naming the field, or the item when it is not an object.
+func Unmarshal(raw []byte, v any) error {
+	if err := jsoncheck.Check(raw); err != nil {
+		var ce *jsoncheck.Error
+		if errors.As(err, &ce) {
+			field := strings.TrimPrefix(ce.Field, "/")
+			if field == "" {
+				field = "item"
+			}
+			return &ticket.FieldError{Field: field, Reason: ce.Reason}
+		}
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return FieldErr("item", "", "must be a JSON object: "+err.Error())
+	}
+	return nil
 }

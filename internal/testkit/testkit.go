@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"bytes"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -39,4 +40,16 @@ func Eventually(t testing.TB, what string, within, pause time.Duration, cond fun
 		}
 		time.Sleep(pause)
 	}
+}
+
+// FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment
+// ago, for a child process to listen on.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -73,3 +73,19 @@ func grow(b []byte, n int) []byte {
 	}
 	return b[:len(b)+n]
 }
+
+// Retime returns a copy of a fragment AppendFragment made, with another
+// sequence number, decode time and duration; false when frag is not such
+// a fragment.
+func Retime(frag []byte, seq uint32, dts uint64, dur uint32) ([]byte, bool) {
+	if len(frag) < fragmentHeader || string(frag[4:8]) != "moof" || string(frag[52:56]) != "tfdt" ||
+		string(frag[72:76]) != "trun" || string(frag[104:108]) != "mdat" {
+		return nil, false
+	}
+	out := append([]byte(nil), frag...)
+	be := binary.BigEndian
+	be.PutUint32(out[20:], seq)
+	be.PutUint64(out[60:], dts)
+	be.PutUint32(out[88:], dur)
+	return out, true
+}

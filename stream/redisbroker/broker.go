@@ -76,12 +76,13 @@ var _ stream.Broker = (*Broker)(nil)
 
 type keys struct {
 	stream, seqs, kinds, epoch, lock, statePre, eventsPre string
+	sources                                               string // hash topic → last source published
 }
 
 func newKeys(prefix string) keys {
 	p := "{" + prefix + "}:hub:"
 	return keys{stream: p + "stream", seqs: p + "seq", kinds: p + "kind", epoch: p + "epoch", lock: p + "producer",
-		statePre: p + "state:", eventsPre: p + "events:"}
+		statePre: p + "state:", eventsPre: p + "events:", sources: p + "source"}
 }
 
 type outgoing struct {
@@ -145,6 +146,20 @@ func (b *Broker) Epoch(ctx context.Context) (string, error) {
 	return e, nil
 }
 
+// checkEpoch reads the hub epoch from Redis and marks the history lost
+// when it is not this instance's (or gone: a Redis restarted without its
+// files). It says whether Redis answered.
+func (b *Broker) checkEpoch(ctx context.Context) bool {
+	e, err := b.o.Client.Get(ctx, b.keys.epoch).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false
+	}
+	if e != b.epoch && !b.epochLost.Swap(true) {
+		b.o.Log.Error("hub stream", "err", ErrEpochLost)
+	}
+	return true
+}
+
 // SetProducer replaces the interim producer lock with the caller's own
 // choice (the leader). Safe to call while running.
 func (b *Broker) SetProducer(isProducer func() bool) { b.producer.Store(&isProducer) }
@@ -194,7 +209,7 @@ func (b *Broker) Publish(ctx context.Context, p stream.Publication) error {
 		b.deliverAll(p)
 		return nil
 	}
-	if b.o.Derived != nil && b.o.Derived(p.Topic) && !b.IsProducer() {
+	if p.Source == "" && b.o.Derived != nil && b.o.Derived(p.Topic) && !b.IsProducer() {
 		return nil
 	}
 	body, err := encodePayload(p)
@@ -202,8 +217,8 @@ func (b *Broker) Publish(ctx context.Context, p stream.Publication) error {
 		return fmt.Errorf("publish %q: %w", p.Topic, err)
 	}
 	og := outgoing{topic: p.Topic, kind: kindCode(p.Kind)}
-	og.args = make([]any, 0, 7+2*len(p.Set)+len(p.Del))
-	og.args = append(og.args, p.Topic, og.kind, body, b.o.MaxLen, b.o.History, b.epoch, len(p.Set))
+	og.args = make([]any, 0, 8+2*len(p.Set)+len(p.Del))
+	og.args = append(og.args, p.Topic, og.kind, body, b.o.MaxLen, b.o.History, b.epoch, p.Source, len(p.Set))
 	for k, v := range p.Set {
 		og.args = append(og.args, k, []byte(v))
 	}
@@ -275,7 +290,7 @@ func (b *Broker) send(ctx context.Context) {
 				if og.kind == "e" {
 					target = b.keys.eventsPre + og.topic
 				}
-				cmds[i] = publishScript.EvalSha(ctx, pipe, []string{b.keys.stream, b.keys.seqs, b.keys.kinds, target, b.keys.epoch}, og.args...)
+				cmds[i] = publishScript.EvalSha(ctx, pipe, []string{b.keys.stream, b.keys.seqs, b.keys.kinds, target, b.keys.epoch, b.keys.sources}, og.args...)
 			}
 			_, _ = pipe.Exec(ctx)
 			failed := len(batch)
@@ -350,7 +365,17 @@ func (b *Broker) consume(ctx context.Context, t Target) {
 		}
 		res, err := b.o.Client.XRead(ctx, &redis.XReadArgs{Streams: []string{b.keys.stream, last}, Count: 1000, Block: time.Second}).Result()
 		if errors.Is(err, redis.Nil) {
+			// An idle second. Redis answered, so it is up even when
+			// nobody publishes (an idle group after a Redis restart
+			// stayed unready until someone did); and it must still hold
+			// our history: a Redis restarted without its files answers
+			// an empty stream just as quietly, and the client's retry
+			// hides the broken connection, so nothing else would tell.
 			b.lagNanos.Store(0)
+			if b.checkEpoch(ctx) && !b.up.Swap(true) {
+				b.o.Log.Info("hub stream reachable again", "after", last)
+			}
+			wait = 0
 			continue
 		}
 		if err != nil {
@@ -363,11 +388,7 @@ func (b *Broker) consume(ctx context.Context, t Target) {
 			wait = backoff(wait)
 			sleep(ctx, wait)
 			// Back: make sure Redis still holds our history.
-			if e, gerr := b.o.Client.Get(ctx, b.keys.epoch).Result(); gerr == nil && e != b.epoch {
-				if !b.epochLost.Swap(true) {
-					b.o.Log.Error("hub stream", "err", ErrEpochLost)
-				}
-			}
+			b.checkEpoch(ctx)
 			continue
 		}
 		if !b.up.Swap(true) {

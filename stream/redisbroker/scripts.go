@@ -5,23 +5,33 @@ import "github.com/redis/go-redis/v9"
 // publishScript numbers a publication and records it in one step.
 //
 //	KEYS: stream, seqs (hash topic → seq), kinds (hash topic → s|e),
-//	      state (the topic's hash) or events (the topic's list), epoch
-//	ARGV: topic, kind, payload, maxlen, keep (events kept), epoch,
+//	      state (the topic's hash) or events (the topic's list), epoch,
+//	      sources (hash topic → last source published)
+//	ARGV: topic, kind, payload, maxlen, keep (events kept), epoch, source,
 //	      nset, k1, v1, …, then the keys to delete
 //
 // It refuses to run when the epoch key is not the caller's: Redis lost the
 // hub's keys (a restart without persistence), and numbering afresh would
-// make instances skip what they take for old sequences.
+// make instances skip what they take for old sequences. A publication with
+// a source at or before the topic's last one is skipped (0): another
+// instance published it already.
 var publishScript = redis.NewScript(`
 if redis.call('GET', KEYS[5]) ~= ARGV[6] then
   return redis.error_reply('CITYWALL_EPOCH the hub epoch in Redis is not the one of this instance')
+end
+if ARGV[7] ~= '' then
+  local last = redis.call('HGET', KEYS[6], ARGV[1])
+  if last and ARGV[7] <= last then
+    return 0
+  end
+  redis.call('HSET', KEYS[6], ARGV[1], ARGV[7])
 end
 local topic, kind = ARGV[1], ARGV[2]
 local seq = redis.call('HINCRBY', KEYS[2], topic, 1)
 redis.call('HSET', KEYS[3], topic, kind)
 if kind == 's' then
-  local n = tonumber(ARGV[7])
-  local i = 8
+  local n = tonumber(ARGV[8])
+  local i = 9
   local last = i + 2 * n - 1
   while i <= last do
     local j = math.min(i + 999, last)

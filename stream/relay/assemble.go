@@ -17,6 +17,7 @@ import (
 // the session back to waiting, and its viewers to the next keyframe.
 type assembler struct {
 	src *source
+	leg *leg // nil: always serving
 	tl  *timeline
 	up  *upstream
 
@@ -57,7 +58,7 @@ func (a *assembler) packet(pkt *av.Packet, now time.Time) (video, sent bool) {
 func (a *assembler) video(pkt *av.Packet, now time.Time) bool {
 	h265 := a.up.h265
 	nal := pkt.Data
-	if _, ok := nalType(h265, nal); !ok {
+	if !isSlice(h265, nal) {
 		return false
 	}
 	p := &a.pending
@@ -113,7 +114,7 @@ func (a *assembler) flush() bool {
 	if a.needKey && !p.key {
 		return false
 	}
-	if a.src.currentHeader() == nil {
+	if !a.src.admit(a.leg, a.tl, p.key) {
 		return false
 	}
 	a.needKey = false
@@ -124,7 +125,7 @@ func (a *assembler) flush() bool {
 	}
 	a.seq++
 	data := fmp4.AppendFragment(make([]byte, 0, fmp4.FragmentSize(p.size)), a.seq, 1, dts, dur, p.key, p.parts...)
-	a.src.publish(&Fragment{Data: data, Key: p.key, In: p.in})
+	a.src.publishFrom(a.leg, &Fragment{Data: data, Key: p.key, In: p.in, DTS: dts, Dur: dur})
 	a.src.relay.metrics.muxed.Observe(time.Since(p.in).Seconds())
 	return true
 }
@@ -147,5 +148,5 @@ func (a *assembler) audio(pkt *av.Packet, now time.Time) {
 	a.audioNext = dts + 1024
 	a.seq++
 	data := fmp4.AppendFragment(make([]byte, 0, fmp4.FragmentSize(len(pkt.Data))), a.seq, 2, uint64(max(dts, 0)), 1024, false, pkt.Data)
-	a.src.publish(&Fragment{Data: data, Audio: true, In: now})
+	a.src.publishFrom(a.leg, &Fragment{Data: data, Audio: true, In: now, DTS: uint64(max(dts, 0)), Dur: 1024})
 }

@@ -17,6 +17,23 @@ func nalType(h265 bool, nal []byte) (int, bool) {
 	return int(nal[4] & 0x1f), true
 }
 
+// isSlice says whether a NAL unit carries a picture's slice (a VCL NAL
+// unit: H.264 types 1–5, H.265 types 0–31). vdk passes on some others
+// (an SEI too large for one packet comes fragmented, as x265's settings
+// do in front of its first keyframe); they carry nothing a browser
+// needs, and their bytes read as a slice header would say "not the first
+// slice of its picture".
+func isSlice(h265 bool, nal []byte) bool {
+	t, ok := nalType(h265, nal)
+	if !ok {
+		return false
+	}
+	if h265 {
+		return t < 32
+	}
+	return t >= 1 && t <= 5
+}
+
 // isKey says whether a slice NAL unit belongs to a picture a decoder can
 // start from: an IDR slice of H.264, an IRAP picture (BLA, IDR, CRA) of
 // H.265.

@@ -8,15 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/citywall/citywall/demo/democam"
@@ -99,6 +97,12 @@ func watch(t testing.TB, r *relay.Relay, id, stream string, audio bool) *reader 
 	if err != nil {
 		t.Fatalf("watch %s: %v", id, err)
 	}
+	return follow(t, v)
+}
+
+// follow reads a viewer in its own goroutine.
+func follow(t testing.TB, v *relay.Viewer) *reader {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rd := &reader{v: v, start: time.Now(), done: make(chan struct{}), cancel: cancel}
 	go func() {
@@ -178,26 +182,33 @@ func (g *rig) state() relay.State {
 	return st.State
 }
 
-// metric reads one sample of the relay's metrics for cam-1.
-func (g *rig) metric(name string) float64 {
+// family gathers the relay's metrics and returns the samples of one
+// metric (none when it has none yet).
+func (g *rig) family(name string) []*dto.Metric {
 	g.t.Helper()
 	mfs, err := g.reg.Gather()
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
+		if mf.GetName() == name {
+			return mf.GetMetric()
 		}
-		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
+	}
+	return nil
+}
+
+// metric reads one sample of the relay's metrics for cam-1.
+func (g *rig) metric(name string) float64 {
+	g.t.Helper()
+	for _, m := range g.family(name) {
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
 		}
 	}
 	return 0
@@ -206,19 +217,10 @@ func (g *rig) metric(name string) float64 {
 // checks reads citywall_video_checks_total for result (ok or failed).
 func (g *rig) checks(result string) float64 {
 	g.t.Helper()
-	mfs, err := g.reg.Gather()
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "citywall_video_checks_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
+	for _, m := range g.family("citywall_video_checks_total") {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "result" && l.GetValue() == result {
+				return m.GetCounter().GetValue()
 			}
 		}
 	}
@@ -257,34 +259,11 @@ func ffmpegClip(t testing.TB, codec string, size string) *democam.Clip {
 // parameters.
 func ffmpegClipWith(t testing.TB, codec, source, extra string) *democam.Clip {
 	t.Helper()
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		t.Fatalf("ffmpeg not found (%v): the video tests need it: apt-get install ffmpeg", err)
-	}
-	out := filepath.Join(t.TempDir(), "clip."+codec)
-	args := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", source}
-	var dc democam.Codec
-	switch codec {
-	case "h264":
-		dc = democam.H264
-		args = append(args, "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
-			"-x264-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1"+extra, "-f", "h264", out)
-	case "h265":
+	dc := democam.H264
+	if codec == "h265" {
 		dc = democam.H265
-		args = append(args, "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-			"-x265-params", "keyint=25:min-keyint=25:scenecut=0:aud=1:repeat-headers=1:bframes=0:log-level=error", "-f", "hevc", out)
-	default:
-		t.Fatalf("codec %q", codec)
 	}
-	cmd := exec.Command(ff, args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clip, err := democam.ParseClip(b, dc, 25)
+	clip, err := democam.ParseClip(testkit.EncodeClip(t, codec, source, extra), dc, 25)
 	if err != nil {
 		t.Fatalf("parse %s clip: %v", codec, err)
 	}
@@ -307,3 +286,22 @@ var (
 	_ = fmt.Sprint
 	_ = strings.Contains
 )
+
+// histogram reads a histogram of the relay's metrics: how many samples it
+// has and how many of them lie above le (which must be one of its bucket
+// bounds).
+func (g *rig) histogram(name string, le float64) (count, above uint64) {
+	g.t.Helper()
+	ms := g.family(name)
+	if len(ms) == 0 {
+		g.t.Fatalf("no metric %s", name)
+	}
+	h := ms[0].GetHistogram()
+	for _, b := range h.GetBucket() {
+		if b.GetUpperBound() == le {
+			return h.GetSampleCount(), h.GetSampleCount() - b.GetCumulativeCount()
+		}
+	}
+	g.t.Fatalf("%s has no bucket le=%v", name, le)
+	return 0, 0
+}

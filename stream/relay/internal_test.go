@@ -63,7 +63,7 @@ func TestTimeline(t *testing.T) {
 	}
 }
 
-// TestNALs: keyframes and first slices found in the NAL headers.
+// TestNALs: slices, keyframes and first slices found in the NAL headers.
 func TestNALs(t *testing.T) {
 	lp := func(b ...byte) []byte { return append([]byte{0, 0, 0, byte(len(b))}, b...) }
 	for _, tc := range []struct {
@@ -71,16 +71,22 @@ func TestNALs(t *testing.T) {
 		h265       bool
 		nal        []byte
 		key, first bool
+		slice      bool
 	}{
-		{"H.264 IDR, first slice", false, lp(0x65, 0x88), true, true},
-		{"H.264 IDR, later slice", false, lp(0x65, 0x40), true, false},
-		{"H.264 P, first slice", false, lp(0x41, 0x9a), false, true},
-		{"H.265 IDR_W_RADL, first", true, lp(0x26, 0x01, 0xaf), true, true},
-		{"H.265 CRA, later segment", true, lp(0x2a, 0x01, 0x20), true, false},
-		{"H.265 TRAIL_R", true, lp(0x02, 0x01, 0xd0), false, true},
-		{"too short", false, []byte{0, 0, 0, 1}, false, false},
+		{"H.264 IDR, first slice", false, lp(0x65, 0x88), true, true, true},
+		{"H.264 IDR, later slice", false, lp(0x65, 0x40), true, false, true},
+		{"H.264 P, first slice", false, lp(0x41, 0x9a), false, true, true},
+		{"H.264 SEI", false, lp(0x06, 0x05, 0x10), false, false, false},
+		{"H.265 IDR_W_RADL, first", true, lp(0x26, 0x01, 0xaf), true, true, true},
+		{"H.265 CRA, later segment", true, lp(0x2a, 0x01, 0x20), true, false, true},
+		{"H.265 TRAIL_R", true, lp(0x02, 0x01, 0xd0), false, true, true},
+		{"H.265 prefix SEI", true, lp(0x4e, 0x01, 0x05, 0x10), false, false, false},
+		{"too short", false, []byte{0, 0, 0, 1}, false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if s := isSlice(tc.h265, tc.nal); s != tc.slice {
+				t.Errorf("slice %v", s)
+			}
 			if k := isKey(tc.h265, tc.nal); k != tc.key {
 				t.Errorf("key %v", k)
 			}
@@ -108,7 +114,7 @@ func TestViewerQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Viewer{src: r.cameras["c"].main, limit: 1000, wake: make(chan struct{}, 1)}
+	v := &Viewer{src: r.cameras["c"].main, relay: r, cam: r.cameras["c"], limit: 1000, wake: make(chan struct{}, 1)}
 	frag := func(key bool) Item {
 		return Item{Kind: KindFragment, Fragment: &Fragment{Data: make([]byte, 300), Key: key}}
 	}
@@ -147,13 +153,13 @@ func TestRedactor(t *testing.T) {
 		"auth p%40ss:w0rd failed",
 		"admin:p@ss:w0rd",
 	} {
-		got := r.Replace(msg)
+		got := r.String(msg)
 		if strings.Contains(got, "w0rd") || strings.Contains(got, "admin:") {
 			t.Errorf("%q → %q", msg, got)
 		}
 	}
 	r = redactor("rtsp://10.1.2.3/x", "rtsp://10.1.2.3/x", "cam", "hunter22")
-	if got := r.Replace("user cam:hunter22 pass hunter22"); strings.Contains(got, "hunter22") || strings.Contains(got, "cam:") {
+	if got := r.String("user cam:hunter22 pass hunter22"); strings.Contains(got, "hunter22") || strings.Contains(got, "cam:") {
 		t.Errorf("separate password shown: %q", got)
 	}
 }
@@ -169,7 +175,7 @@ func BenchmarkPublish(b *testing.B) {
 	s.header = &Header{Init: []byte("init")}
 	var vs []*Viewer
 	for range 100 {
-		v := &Viewer{src: s, limit: 8 << 20, wake: make(chan struct{}, 1), started: true}
+		v := &Viewer{src: s, relay: s.relay, cam: s.cam, limit: 8 << 20, wake: make(chan struct{}, 1), started: true}
 		s.viewers[v] = struct{}{}
 		vs = append(vs, v)
 	}
@@ -224,7 +230,7 @@ func FuzzAssembler(f *testing.F) {
 	}
 	s := r.cameras["c"].main
 	s.header = &Header{Init: []byte("init")}
-	v := &Viewer{src: s, audio: true, limit: 1 << 20, wake: make(chan struct{}, 1), started: true}
+	v := &Viewer{src: s, relay: s.relay, cam: s.cam, audio: true, limit: 1 << 20, wake: make(chan struct{}, 1), started: true}
 	s.viewers[v] = struct{}{}
 	f.Fuzz(func(t *testing.T, data []byte, ms int64, idx int8, h265 bool) {
 		var tl timeline

@@ -12,9 +12,14 @@ type metrics struct {
 	frozenReports *prometheus.CounterVec
 	timeJumps     *prometheus.CounterVec
 	latency       prometheus.Histogram
+	replayAge     prometheus.Histogram
 	muxed         prometheus.Histogram
 	firstFragment prometheus.Histogram
 	checks        *prometheus.CounterVec
+	transcodes    prometheus.Gauge
+	txRestarts    *prometheus.CounterVec
+	txRefused     *prometheus.CounterVec
+	handovers     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,8 +51,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"camera"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_relay_latency_seconds",
-			Help:    "From a frame's last packet read from the camera to its fragment written to a viewer.",
+			Help:    "From a live frame's last packet read from the camera to its fragment written to a viewer (cached frames a joining viewer starts from are in citywall_video_replay_age_seconds).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+		}),
+		replayAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "citywall_video_replay_age_seconds",
+			Help:    "Age of the cached frames (the group of pictures since the last keyframe) a joining viewer starts from, when written to it.",
+			Buckets: []float64{.04, .1, .25, .5, 1, 2, 4, 8, 15, 30, 60, 300, 900},
 		}),
 		muxed: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "citywall_video_mux_seconds",
@@ -63,10 +73,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "citywall_video_checks_total",
 			Help: "Checks of cameras nobody watched (dialled until video came), by result: ok or failed.",
 		}, []string{"result"}),
+		transcodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "citywall_video_transcodes", Help: "Transcodes of H.265 to H.264 running (one ffmpeg each, shared by a stream's viewers that need it).",
+		}),
+		txRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywall_video_transcode_restarts_total", Help: "Times a camera's transcode (ffmpeg) crashed or stuck and was started again.",
+		}, []string{"camera"}),
+		txRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywall_video_transcode_refused_total", Help: "Viewers that needed a transcode while all video.max_transcodes ran (moved to the sub stream, or told why there is no picture).",
+		}, []string{"camera"}),
+		handovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citywall_video_handovers_total",
+			Help: "Streams that moved to another leg (the camera, or the instance that owns it) after a change of owners, by how: keyframe (the new leg took over at its first keyframe, no gap) or forced (the old leg ended first, or the move ran past its limit; viewers wait for the new leg's keyframe).",
+		}, []string{"how"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.viewers, m.state, m.bytesIn, m.bytesOut, m.dropped, m.reconnects,
-			m.frozenReports, m.timeJumps, m.latency, m.muxed, m.firstFragment, m.checks)
+			m.frozenReports, m.timeJumps, m.latency, m.replayAge, m.muxed, m.firstFragment, m.checks,
+			m.transcodes, m.txRestarts, m.txRefused, m.handovers)
 	}
 	return m
 }
@@ -81,6 +105,8 @@ type cameraMetrics struct {
 	reconnects    prometheus.Counter
 	frozenReports prometheus.Counter
 	timeJumps     prometheus.Counter
+	txRestarts    prometheus.Counter
+	txRefused     prometheus.Counter
 }
 
 func (m *metrics) camera(id string) cameraMetrics {
@@ -93,5 +119,7 @@ func (m *metrics) camera(id string) cameraMetrics {
 		reconnects:    m.reconnects.WithLabelValues(id),
 		frozenReports: m.frozenReports.WithLabelValues(id),
 		timeJumps:     m.timeJumps.WithLabelValues(id),
+		txRestarts:    m.txRestarts.WithLabelValues(id),
+		txRefused:     m.txRefused.WithLabelValues(id),
 	}
 }

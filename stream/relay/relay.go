@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citywall/citywall/internal/redact"
+	"github.com/citywall/citywall/stream/transcode"
 )
 
 // Camera is one camera as the relay needs it. Its URLs may carry
@@ -23,6 +23,10 @@ type Camera struct {
 	Username string // used when a URL has no user of its own
 	Password string
 	AlwaysOn bool // keep the main stream open without viewers
+	// Transcode and SubTranscode say when an H.265 stream is turned into
+	// H.264 for a viewer (see Transcode).
+	Transcode    Transcode
+	SubTranscode Transcode
 }
 
 // Options tune a Relay. Zero values take the defaults in brackets.
@@ -44,6 +48,16 @@ type Options struct {
 	// OnChange is called after any change of a camera's Status (state,
 	// viewers, codec, frozen players). It must not block.
 	OnChange func()
+	// Transcoder runs ffmpeg for viewers whose player cannot play a
+	// camera's H.265.
+	Transcoder transcode.Options
+	// MaxTranscodes bounds the transcodes running at once [4]; negative:
+	// none. Past it a viewer of a main stream is moved to the camera's
+	// sub stream, if it has one, else told why it gets no picture.
+	MaxTranscodes int
+	// Peers, in a cluster, says which instance owns each camera and
+	// reaches it; nil: this instance dials every camera itself.
+	Peers Peers
 }
 
 func (o *Options) setDefaults() {
@@ -71,6 +85,9 @@ func (o *Options) setDefaults() {
 	if o.CheckParallel <= 0 {
 		o.CheckParallel = 16
 	}
+	if o.MaxTranscodes == 0 {
+		o.MaxTranscodes = 4
+	}
 }
 
 // Errors of Watch.
@@ -95,6 +112,9 @@ type Relay struct {
 	order   []string
 
 	checking chan struct{} // a slot per check under way
+
+	txMu sync.Mutex
+	txN  int // transcodes running
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -130,11 +150,11 @@ func New(cams []Camera, o Options, reg prometheus.Registerer, log *slog.Logger) 
 		}
 		cam := &camera{id: c.ID, alwaysOn: c.AlwaysOn, cameraMetrics: r.metrics.camera(c.ID)}
 		var err error
-		if cam.main, err = newSource(r, cam, StreamMain, c.Main, c.Username, c.Password); err != nil {
+		if cam.main, err = newSource(r, cam, StreamMain, c.Main, c.Username, c.Password, c.Transcode); err != nil {
 			return nil, fmt.Errorf("camera %q main: %w", c.ID, err)
 		}
 		if c.Sub != "" {
-			if cam.sub, err = newSource(r, cam, StreamSub, c.Sub, c.Username, c.Password); err != nil {
+			if cam.sub, err = newSource(r, cam, StreamSub, c.Sub, c.Username, c.Password, c.SubTranscode); err != nil {
 				return nil, fmt.Errorf("camera %q sub: %w", c.ID, err)
 			}
 		}
@@ -193,6 +213,26 @@ func (r *Relay) Has(id string) bool { _, ok := r.cameras[id]; return ok }
 // items are the current state and, if the stream is live, its header and
 // the frames since the last keyframe.
 func (r *Relay) Watch(id, stream string, audio bool) (*Viewer, error) {
+	return r.WatchWith(id, WatchOptions{Stream: stream, Audio: audio})
+}
+
+// WatchOptions say what a viewer wants and what its player plays.
+type WatchOptions struct {
+	Stream string // main, sub; "" is main
+	Audio  bool
+	// Decodes lists the video families the player plays ("H.264",
+	// "H.265"); nil when it did not say (taken as all). A player without
+	// H.265 gets a camera's H.265 as H.264, transcoded (see Transcode).
+	Decodes []string
+}
+
+// WatchWith is Watch with a player that says what it plays.
+func (r *Relay) WatchWith(id string, o WatchOptions) (*Viewer, error) {
+	return r.watch(id, o, false)
+}
+
+func (r *Relay) watch(id string, o WatchOptions, peer bool) (*Viewer, error) {
+	stream, audio := o.Stream, o.Audio
 	cam, ok := r.cameras[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownCamera, id)
@@ -213,7 +253,7 @@ func (r *Relay) Watch(id, stream string, audio bool) (*Viewer, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	v := &Viewer{src: s, audio: audio, limit: r.opts.ViewerBytes, wake: make(chan struct{}, 1), joined: time.Now()}
+	v := &Viewer{src: s, relay: r, cam: cam, audio: audio, decodes: o.Decodes, peer: peer, limit: r.opts.ViewerBytes, wake: make(chan struct{}, 1), joined: time.Now()}
 	s.join(v)
 	return v, nil
 }
@@ -227,6 +267,9 @@ type StreamStatus struct {
 	Height  int    `json:"height,omitempty"`
 	Viewers int    `json:"viewers"`
 	Frozen  int    `json:"frozen"` // viewers whose picture is frozen
+	// Transcoded is how many viewers get the stream as H.264 made from
+	// its H.265 (one ffmpeg for them all).
+	Transcoded int `json:"transcoded,omitempty"`
 	// Checked is when the camera was last checked while nobody watched
 	// it (see Options.CheckInterval); nil before the first check.
 	Checked *time.Time `json:"checked,omitempty"`
@@ -240,9 +283,12 @@ type CameraStatus struct {
 	Codec   string
 	Viewers int
 	Frozen  int
-	Main    StreamStatus
-	Sub     *StreamStatus // nil without a sub stream
-	Checked *time.Time    // the main stream's last check while nobody watched; nil before one
+	// Transcoded is how many viewers, main and sub, get H.264 made from
+	// the camera's H.265.
+	Transcoded int
+	Main       StreamStatus
+	Sub        *StreamStatus // nil without a sub stream
+	Checked    *time.Time    // the main stream's last check while nobody watched; nil before one
 }
 
 // Status returns every camera's status, in configuration order.
@@ -274,6 +320,7 @@ func (c *camera) status() CameraStatus {
 		}
 		st.Viewers += sub.Viewers
 		st.Frozen += sub.Frozen
+		st.Transcoded += sub.Transcoded
 	}
 	st.State, st.Reason, st.Codec = lead.State, lead.Reason, lead.Codec
 	if st.Codec == "" {
@@ -281,6 +328,7 @@ func (c *camera) status() CameraStatus {
 	}
 	st.Viewers += st.Main.Viewers
 	st.Frozen += st.Main.Frozen
+	st.Transcoded += st.Main.Transcoded
 	st.Checked = st.Main.Checked
 	return st
 }
@@ -303,55 +351,18 @@ func (c *camera) update() {
 func (r *Relay) IDs() []string { return append([]string(nil), r.order...) }
 
 // redactor hides a camera URL's credentials: the URL itself becomes its
-// redacted form, and user:password or the password (raw or escaped)
-// anywhere else becomes xxxxx.
-func redactor(raw, shown, user, pass string) *strings.Replacer {
-	type pair struct{ from, to string }
-	var ps []pair
-	add := func(s, to string) {
-		if len(s) >= 2 && s != to {
-			ps = append(ps, pair{s, to}, pair{url.PathEscape(s), to}, pair{url.QueryEscape(s), to})
-		}
-	}
-	add(raw, shown)
-	// The user part as written in the URL, escapes and all.
-	if i := strings.Index(raw, "://"); i >= 0 {
-		rest := raw[i+3:]
-		if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-			rest = rest[:j]
-		}
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			ui := rest[:at]
-			if c := strings.Index(ui, ":"); c >= 0 {
-				add(ui, "xxxxx")
-				add(ui[c+1:], "xxxxx")
-			}
-		}
-	}
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			add(u.User.Username()+":"+p, "xxxxx")
-			add(p, "xxxxx")
-		}
-	}
-	if pass != "" {
-		add(user+":"+pass, "xxxxx")
-		add(pass, "xxxxx")
-	}
-	// Longest first, so a secret inside another is not left half-shown.
-	sort.SliceStable(ps, func(i, j int) bool { return len(ps[i].from) > len(ps[j].from) })
-	var args []string
-	for _, p := range ps {
-		args = append(args, p.from, p.to)
-	}
-	return strings.NewReplacer(args...)
+// redacted form, and user:password or the password (raw, escaped or in
+// base64) anywhere else becomes xxxxx, as do the generic forms of
+// package redact (an Authorization a camera echoes back).
+func redactor(raw, shown, user, pass string) *redact.Redactor {
+	return redact.New(append(redact.URL(raw, shown), redact.Password(user, pass)...)...)
 }
 
 // redact returns err's text with every secret replaced, as a new error
 // (the original, which may hold a credential deep inside, is dropped).
-func redact(err error, r *strings.Replacer) error {
+func redactErr(err error, r *redact.Redactor) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(r.Replace(err.Error()))
+	return errors.New(r.String(err.Error()))
 }

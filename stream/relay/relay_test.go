@@ -108,6 +108,43 @@ func TestInstantStart(t *testing.T) {
 	}
 }
 
+// TestLatencyMeansLiveFrames: citywall_video_relay_latency_seconds is
+// "frame in from the camera → written to a viewer" for live frames only.
+// A viewer joining a camera whose session ended a while ago is handed the
+// cached group of pictures at once; those frames are seconds old, and
+// their age goes to citywall_video_replay_age_seconds instead (before,
+// they made the latency's samples above 1 s).
+func TestLatencyMeansLiveFrames(t *testing.T) {
+	g := newRig(t, democam.Options{}, nil)
+	first := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live", func() bool { f, _ := first.count(); return f >= 30 })
+	first.stop()
+	eventually(t, "idle", func() bool { return g.state() == relay.Idle })
+	time.Sleep(1200 * time.Millisecond) // the cached frames grow older than 1 s
+
+	rd := watch(t, g.r, "cam-1", "main", false)
+	eventually(t, "live frames after the replay", func() bool { f, _ := rd.count(); return f >= 40 })
+	rd.stop()
+	replayed := 0
+	for _, it := range rd.snapshot() {
+		if it.Kind == relay.KindFragment && it.Replay {
+			replayed++
+		}
+	}
+	if replayed == 0 {
+		t.Fatal("the joining viewer got no cached frame: the test proves nothing")
+	}
+	n, slow := g.histogram("citywall_video_relay_latency_seconds", 1)
+	if n == 0 || slow != 0 {
+		t.Errorf("relay latency: %d samples, %d above 1 s; want live frames only, none that old", n, slow)
+	}
+	rn, old := g.histogram("citywall_video_replay_age_seconds", 1)
+	if rn != uint64(replayed) || old != uint64(replayed) {
+		t.Errorf("replay age: %d samples (%d above 1 s), want the %d replayed frames, all above 1 s", rn, old, replayed)
+	}
+	t.Logf("%d live frames in the latency, %d replayed frames in the replay age", n, replayed)
+}
+
 // TestReconnect: the camera goes away (its server closes) and comes back
 // on the same address; the relay reports it offline, retries with backoff,
 // and the viewer plays on without reconnecting itself.
@@ -250,6 +287,14 @@ func TestH265(t *testing.T) {
 	st, _ := g.r.CameraStatus("cam-1")
 	if !strings.HasPrefix(st.Codec, "hvc1.") {
 		t.Errorf("status codec %q", st.Codec)
+	}
+	// x265 writes a large SEI (its settings) in front of the first
+	// keyframe, which comes fragmented and so reaches the relay; it is
+	// not a slice and must not make the relay wait for whole pictures
+	// (a frame of delay on every frame after it).
+	eventually(t, "a loop of the clip", func() bool { f, _ := rd.count(); return f >= 60 })
+	if strings.Contains(g.logs.String(), "several slices a picture") {
+		t.Error("an SEI put the relay into whole-picture mode (every frame held back one frame)")
 	}
 	t.Logf("H.265 codec %s, %dx%d", h.Codec, h.Width, h.Height)
 }

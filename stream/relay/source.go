@@ -20,6 +20,7 @@ import (
 	"github.com/deepch/vdk/format/rtspv2"
 
 	"github.com/citywall/citywall/config"
+	"github.com/citywall/citywall/internal/redact"
 	"github.com/citywall/citywall/stream/fmp4"
 )
 
@@ -31,9 +32,10 @@ type source struct {
 	stream string
 	dial   string // the URL vdk dials, credentials included
 	shown  string // the same, redacted: the only form that leaves
-	hide   *strings.Replacer
+	hide   *redact.Redactor
 
-	wake chan struct{} // viewers came or went
+	wake     chan struct{} // viewers came or went
+	txPolicy Transcode
 
 	mu       sync.Mutex
 	viewers  map[*Viewer]struct{}
@@ -41,15 +43,24 @@ type source struct {
 	reason   string
 	header   *Header // video only
 	headerAV *Header // video and audio; nil without audio
-	gop      []Item  // fragments since the last keyframe
-	gopBytes int
-	gopFull  bool // the group outgrew GOPBytes: no instant start until the next keyframe
+	gop      gopCache
 	checked  time.Time
+	params   [][]byte    // H.265 VPS, SPS, PPS, for a transcode
+	tx       *transcoder // nil while no viewer needs one
+	refusedN int         // viewers refused a transcode
+	moves    []*Viewer   // to the sub stream once s.mu is released
+	// The leg whose frames the viewers get (see leg), legs made so far,
+	// and where the track's next video frame starts and how long the last
+	// one was, for the next leg to go on from.
+	gen       uint64
+	legs      uint64
+	trackEnd  uint64
+	trackStep uint32
 
 	nextCheck time.Time // run's own: when an unwatched main stream is checked next
 }
 
-func newSource(r *Relay, cam *camera, stream, raw, user, pass string) (*source, error) {
+func newSource(r *Relay, cam *camera, stream, raw, user, pass string, tx Transcode) (*source, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("URL %s does not parse", config.RedactURL(raw))
@@ -61,12 +72,13 @@ func newSource(r *Relay, cam *camera, stream, raw, user, pass string) (*source, 
 		u.User = url.UserPassword(user, pass)
 	}
 	s := &source{
-		relay:   r,
-		cam:     cam,
-		stream:  stream,
-		dial:    u.String(),
-		wake:    make(chan struct{}, 1),
-		viewers: map[*Viewer]struct{}{},
+		relay:    r,
+		cam:      cam,
+		stream:   stream,
+		dial:     u.String(),
+		wake:     make(chan struct{}, 1),
+		viewers:  map[*Viewer]struct{}{},
+		txPolicy: tx,
 	}
 	s.shown = config.RedactURL(s.dial)
 	s.hide = redactor(s.dial, s.shown, user, pass)
@@ -75,7 +87,7 @@ func newSource(r *Relay, cam *camera, stream, raw, user, pass string) (*source, 
 
 // wanted says whether the upstream should be open.
 func (s *source) wanted() bool {
-	if s.stream == StreamMain && s.cam.alwaysOn {
+	if s.stream == StreamMain && s.cam.alwaysOn && s.owner() == "" {
 		return true
 	}
 	s.mu.Lock()
@@ -92,15 +104,15 @@ func (s *source) poke() {
 
 func (s *source) join(v *Viewer) {
 	s.mu.Lock()
+	if v.isClosed() { // closed while it moved here
+		s.mu.Unlock()
+		return
+	}
 	s.viewers[v] = struct{}{}
 	v.push(Item{Kind: KindState, Status: Status{State: s.state, Reason: s.reason}})
-	if h := s.headerFor(v); h != nil {
-		v.push(Item{Kind: KindHeader, Header: h})
-		for _, it := range s.gop {
-			v.push(it)
-		}
-	}
+	s.serve(v)
 	s.mu.Unlock()
+	s.finishMoves()
 	s.cam.update()
 	s.poke()
 	s.relay.changed()
@@ -110,6 +122,9 @@ func (s *source) leave(v *Viewer) {
 	s.mu.Lock()
 	_, ok := s.viewers[v]
 	delete(s.viewers, v)
+	if ok {
+		s.unserve(v)
+	}
 	s.mu.Unlock()
 	if ok {
 		s.cam.update()
@@ -141,7 +156,7 @@ func (s *source) headerFor(v *Viewer) *Header {
 func (s *source) status() StreamStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := StreamStatus{State: s.state, Reason: s.reason, Viewers: len(s.viewers)}
+	st := StreamStatus{State: s.state, Reason: s.reason}
 	if !s.checked.IsZero() {
 		at := s.checked
 		st.Checked = &at
@@ -151,16 +166,28 @@ func (s *source) status() StreamStatus {
 	}
 	for v := range s.viewers {
 		v.mu.Lock()
+		if v.peer {
+			// Another instance: its own viewers count.
+			st.Viewers += v.remote.Viewers
+			st.Frozen += v.remote.Frozen
+			st.Transcoded += v.remote.Transcoded
+			v.mu.Unlock()
+			continue
+		}
+		st.Viewers++
 		if v.frozen {
 			st.Frozen++
 		}
 		v.mu.Unlock()
+		if v.tx != nil {
+			st.Transcoded++
+		}
 	}
 	return st
 }
 
 func (s *source) setState(st State, reason string) {
-	reason = s.hide.Replace(reason)
+	reason = s.hide.String(reason)
 	s.mu.Lock()
 	if s.state == st && s.reason == reason {
 		s.mu.Unlock()
@@ -168,6 +195,11 @@ func (s *source) setState(st State, reason string) {
 	}
 	s.state, s.reason = st, reason
 	for v := range s.viewers {
+		if v.refused != "" && st == Live {
+			// Live, but not for this viewer: it keeps being told why.
+			v.push(Item{Kind: KindState, Status: Status{State: Unsupported, Reason: v.refused}})
+			continue
+		}
 		v.push(Item{Kind: KindState, Status: Status{State: st, Reason: reason}})
 	}
 	s.mu.Unlock()
@@ -194,31 +226,60 @@ var (
 func (s *source) run(ctx context.Context) {
 	o := s.relay.opts
 	backoff := o.ReconnectMin
-	var tl timeline
+	rerouted := false
+	var next *leg // a leg that took over from the last one, still running
+	defer func() {
+		for next != nil {
+			res := <-next.done
+			next = res.next
+		}
+	}()
 	if s.checks() {
 		first := min(o.CheckInterval, 2*time.Minute)
 		s.nextCheck = time.Now().Add(rand.N(first + 1))
 	}
 	for {
-		if !s.wanted() {
-			s.rest()
-			if !s.idle(ctx) {
-				return
+		var route string
+		var live bool
+		var err error
+		if next != nil {
+			route = next.route
+			res := <-next.done
+			live, err, next = res.live, res.err, res.next
+		} else {
+			if !s.wanted() {
+				s.rest()
+				if !s.idle(ctx) {
+					return
+				}
+				continue
 			}
-			continue
+			// A camera already down stays so (with its reason) until it
+			// is live again, so tiles do not flicker with every attempt.
+			// A stream moving to another owner goes on as it was until
+			// the new owner's frames come.
+			switch s.currentState() {
+			case Offline, Stalled, Unsupported:
+			case Live:
+				if !rerouted {
+					s.setState(Connecting, "")
+				}
+			default:
+				s.setState(Connecting, "")
+			}
+			route = s.owner()
+			live, err, next = s.runLeg(ctx, s.newLeg(route))
 		}
-		// A camera already down stays so (with its reason) until it is
-		// live again, so tiles do not flicker with every attempt.
-		switch s.currentState() {
-		case Offline, Stalled, Unsupported:
-		default:
-			s.setState(Connecting, "")
-		}
-		live, err := s.session(ctx, &tl)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil { // idle: nobody watches any more
+		if next != nil {
+			// Another leg took over (or was made to): it goes on.
+			backoff, rerouted = o.ReconnectMin, true
+			continue
+		}
+		rerouted = errors.Is(err, errRerouted) || errors.Is(err, errMoveLate)
+		if err == nil || rerouted { // idle, or the owner changed
 			backoff = o.ReconnectMin
 			continue
 		}
@@ -249,7 +310,7 @@ func (s *source) run(ctx context.Context) {
 			case <-t.C:
 				break backoff
 			case <-s.wake:
-				if !s.wanted() {
+				if !s.wanted() || s.owner() != route {
 					t.Stop()
 					break backoff
 				}
@@ -270,7 +331,7 @@ type upstream struct {
 // session runs one upstream session until it ends: nil when it was closed
 // for want of viewers (or ctx ended), else why it ended. live says whether
 // video flowed.
-func (s *source) session(ctx context.Context, tl *timeline) (live bool, err error) {
+func (s *source) session(ctx context.Context, l *leg, tl *timeline, m *move) (live bool, err error) {
 	o := s.relay.opts
 	rw := max(2*o.StallTimeout, 2*time.Second)
 	c, err := s.dialCamera(rw)
@@ -289,13 +350,16 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 	// it is judged at once.
 	dirty := true
 	if !sdpHasVideo(c.SDPRaw) {
-		if err := s.newCodecs(up); err != nil {
+		if err := s.newCodecs(l, up); err != nil {
 			return false, err
 		}
 		dirty = false
 	}
-	tl.restart()
-	asm := assembler{src: s, tl: tl, up: up, needKey: true}
+	asm := assembler{src: s, leg: l, tl: tl, up: up, needKey: true}
+	// A leg started beside the one serving reads s.wake only once it
+	// serves: the serving leg follows the owners.
+	var wake <-chan struct{}
+	took := l.took
 
 	stall := time.NewTimer(o.StallTimeout)
 	defer stall.Stop()
@@ -319,15 +383,27 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 			idle = idleTimer.C
 		}
 	}
-	checkIdle()
 	for {
 		select {
 		case <-ctx.Done():
 			return live, nil
+		case <-took:
+			took, wake = nil, s.wake
+			checkIdle()
+			if err := m.follow(); err != nil {
+				return live, err
+			}
+		case <-m.note:
+			if done, err := m.step(); done {
+				return live, err
+			}
 		case <-idle:
 			s.relay.log.Debug("camera idle, closing upstream", "camera", s.cam.id, "stream", s.stream)
 			return live, nil
-		case <-s.wake:
+		case <-wake:
+			if err := m.follow(); err != nil {
+				return live, err
+			}
 			checkIdle()
 		case sig := <-c.Signals:
 			switch sig {
@@ -352,7 +428,7 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 			}
 			if dirty {
 				dirty = false
-				if err := s.newCodecs(up); err != nil {
+				if err := s.newCodecs(l, up); err != nil {
 					return live, err
 				}
 			}
@@ -363,15 +439,17 @@ func (s *source) session(ctx context.Context, tl *timeline) (live bool, err erro
 			}
 			// Video counts as flowing once it can be played: a camera
 			// that never sends its parameter sets stalls.
-			if video && (live || s.currentHeader() != nil) {
+			if video && (live || s.hasHeader(l)) {
 				stall.Reset(o.StallTimeout)
 			}
 		case <-stall.C:
 			reason := fmt.Sprintf("no video for %s", o.StallTimeout)
-			if s.currentHeader() == nil {
+			if !s.hasHeader(l) {
 				reason = fmt.Sprintf("no video parameters (SPS/PPS) in %s", o.StallTimeout)
 			}
-			s.setState(Stalled, reason)
+			if s.active(l) {
+				s.setState(Stalled, reason)
+			}
 			return live, errStalled
 		}
 	}
@@ -391,7 +469,7 @@ func (s *source) dialCamera(rw time.Duration) (*rtspv2.RTSPClient, error) {
 			// as a reset when the close overtakes our request.
 			return nil, fmt.Errorf("dial %s: the camera closed the connection during setup (wrong user or password, or no such path?)", s.shown)
 		}
-		return nil, fmt.Errorf("dial %s: %w", s.shown, redact(err, s.hide))
+		return nil, fmt.Errorf("dial %s: %w", s.shown, redactErr(err, s.hide))
 	}
 	return c, nil
 }
@@ -443,8 +521,9 @@ func (s *source) idle(ctx context.Context) bool {
 		case <-due:
 		}
 		// The sub stream open on a viewer's behalf says enough; a check
-		// would only add a session to the camera.
-		if s.cam.sub != nil && s.cam.sub.watched() {
+		// would only add a session to the camera. Another instance
+		// checks the cameras it owns.
+		if (s.cam.sub != nil && s.cam.sub.watched()) || s.owner() != "" {
 			s.nextCheck = time.Now().Add(o.CheckInterval)
 			continue
 		}
@@ -588,7 +667,7 @@ func (s *source) hangUp(c *rtspv2.RTSPClient, rw time.Duration) {
 // sends it to every viewer. vdk's codec data can be half-built (a camera
 // that sends its SPS later) and panics on some of it: every read is
 // guarded.
-func (s *source) newCodecs(up *upstream) error {
+func (s *source) newCodecs(l *leg, up *upstream) error {
 	video, audio, why := tracks(up)
 	if why != "" {
 		return fmt.Errorf("%w: %s", errUnsupported, why)
@@ -609,18 +688,43 @@ func (s *source) newCodecs(up *upstream) error {
 			up.audioIdx = -1
 		}
 	}
+	params := paramSets(up)
+	h.params = params
+	if hav != nil {
+		hav.params = params
+	}
+	s.setHeaders(l, h, hav, params)
+	return nil
+}
+
+// setHeaders puts the headers a leg got in place, or keeps them with the
+// leg until it serves.
+func (s *source) setHeaders(l *leg, h, hav *Header, params [][]byte) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if l != nil && s.gen != l.gen {
+		l.header, l.headerAV, l.params = h, hav, params
+		s.mu.Unlock()
+		return
+	}
+	s.putHeaders(h, hav, params)
+	s.mu.Unlock()
+	s.finishMoves()
+}
+
+// putHeaders puts a stream's headers in place and, when they are new,
+// starts every viewer again with them. s.mu is held; the caller runs
+// s.finishMoves once it is not.
+func (s *source) putHeaders(h, hav *Header, params [][]byte) {
+	s.params = params
 	if s.header != nil && bytes.Equal(s.header.Init, h.Init) && (hav == nil) == (s.headerAV == nil) &&
 		(hav == nil || bytes.Equal(hav.Init, s.headerAV.Init)) {
-		return nil // same stream as before (a reconnect): viewers go on
+		return // same stream as before (a reconnect, a move): viewers go on
 	}
 	s.header, s.headerAV = h, hav
-	s.gop, s.gopBytes, s.gopFull = nil, 0, false
+	s.gop.reset()
 	for v := range s.viewers {
-		v.push(Item{Kind: KindHeader, Header: s.headerFor(v)})
+		s.serve(v)
 	}
-	return nil
 }
 
 func makeHeader(ts ...fmp4.Track) (*Header, error) {
@@ -639,7 +743,7 @@ func makeHeader(ts ...fmp4.Track) (*Header, error) {
 	}
 	return &Header{
 		Codec: strings.Join(codecs, ", "), MIME: mime, Video: ts[0].Codec.String(),
-		Width: ts[0].Width, Height: ts[0].Height, Init: init,
+		Width: ts[0].Width, Height: ts[0].Height, Init: init, tracks: ts,
 	}, nil
 }
 
@@ -722,29 +826,34 @@ func codecTrack(cd av.CodecData) (t fmp4.Track, ok bool) {
 
 // publish hands a fragment to every viewer and keeps it for viewers to
 // come. s.mu is not held.
-func (s *source) publish(f *Fragment) {
+func (s *source) publish(f *Fragment) { s.publishFrom(nil, f) }
+
+// publishFrom publishes a leg's fragment, if the leg serves.
+func (s *source) publishFrom(l *leg, f *Fragment) {
 	it := Item{Kind: KindFragment, Fragment: f}
 	var dropped int64
 	s.mu.Lock()
-	if s.header == nil {
+	if s.header == nil || (l != nil && s.gen != l.gen) {
 		s.mu.Unlock()
 		return
 	}
-	if f.Key {
-		s.gop, s.gopBytes, s.gopFull = s.gop[:0], 0, false
+	if !f.Audio {
+		s.trackEnd, s.trackStep = f.DTS+uint64(f.Dur), f.Dur
 	}
-	if !s.gopFull {
-		if s.gopBytes+len(f.Data) > s.relay.opts.GOPBytes {
-			s.gop, s.gopBytes, s.gopFull = nil, 0, true
-		} else if len(s.gop) > 0 || f.Key {
-			s.gop = append(s.gop, it)
-			s.gopBytes += len(f.Data)
-		}
+	s.gop.add(it, s.relay.opts.GOPBytes)
+	if s.tx != nil && !f.Audio {
+		s.tx.feed(f, s.params, false)
 	}
 	for v := range s.viewers {
-		dropped += v.push(it)
+		if v.tx == nil && v.refused == "" {
+			dropped += v.push(it)
+		}
+	}
+	if f.Key && s.refusedN > 0 {
+		s.retryRefused()
 	}
 	s.mu.Unlock()
+	s.finishMoves()
 	if dropped > 0 {
 		s.cam.dropped.Add(float64(dropped))
 	}

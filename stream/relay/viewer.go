@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/citywall/citywall/stream/fmp4"
 )
 
 // Kind of an Item a viewer is sent.
@@ -24,9 +26,15 @@ type Header struct {
 	Codec  string // RFC 6381 codecs of the tracks, e.g. "avc1.42C01E" or "avc1.42C01E, mp4a.40.2"
 	MIME   string // for MediaSource.addSourceBuffer
 	Video  string // the video codec's family: H.264, H.265
+	From   string // the camera's codec family when transcoded (H.265), else empty
 	Width  int
 	Height int
 	Init   []byte // ftyp + moov
+
+	// What another instance needs to make the same headers (see Hop):
+	// the tracks, and an H.265 stream's parameter sets.
+	tracks []fmp4.Track
+	params [][]byte
 }
 
 // Fragment is one frame (or one audio frame): moof + mdat.
@@ -35,7 +43,13 @@ type Fragment struct {
 	Key   bool   // a video keyframe: a viewer can start here
 	Audio bool
 	In    time.Time // when its last packet came from the camera
+	DTS   uint64    // decode time on the track's timeline
+	Dur   uint32    // duration
 }
+
+// sample is the fragment's mdat payload: the frame as an MP4 sample (for
+// video, NAL units with a 4-byte length in front).
+func (f *Fragment) sample() []byte { return f.Data[fmp4.FragmentSize(0):] }
 
 // Status is a camera stream's state as a viewer is told it.
 type Status struct {
@@ -49,6 +63,11 @@ type Item struct {
 	Header   *Header
 	Fragment *Fragment
 	Status   Status
+	// Replay marks a fragment from the cached group of pictures handed to
+	// a viewer as it joins: it came from the camera before the viewer was
+	// there (seconds ago, or in a session that has since ended), so its
+	// age says nothing about the relay's delay.
+	Replay bool
 }
 
 func (it Item) size() int {
@@ -68,11 +87,21 @@ var ErrViewerClosed = errors.New("viewer closed")
 // ever blocking the camera: past its byte bound, the queued frames are
 // dropped and it skips to the next keyframe.
 type Viewer struct {
-	src   *source
-	audio bool
-	limit int
+	relay   *Relay
+	cam     *camera
+	audio   bool
+	limit   int
+	decodes []string // video families it plays; nil: not said (taken as all)
+	peer    bool     // another instance (WatchPeer)
+
+	// Held by the source the viewer is on (under its lock): the
+	// transcode that serves it, or why it is refused one.
+	tx      *transcoder
+	refused string
+	moving  bool // to the sub stream, past video.max_transcodes
 
 	mu       sync.Mutex
+	src      *source // changes when the viewer moves to the sub stream
 	queue    []Item
 	head     int
 	bytes    int
@@ -83,7 +112,8 @@ type Viewer struct {
 	dropped  int64
 	wake     chan struct{}
 	joined   time.Time
-	first    bool // first fragment handed out
+	first    bool   // first fragment handed out
+	remote   Remote // a peer's viewers
 }
 
 // Next waits for the next item to write. It returns ErrViewerClosed once
@@ -108,8 +138,8 @@ func (v *Viewer) Next(ctx context.Context) (Item, error) {
 				v.first, first = true, true
 			}
 			v.mu.Unlock()
-			if first {
-				v.src.relay.metrics.firstFragment.Observe(time.Since(v.joined).Seconds())
+			if first && !v.peer {
+				v.relay.metrics.firstFragment.Observe(time.Since(v.joined).Seconds())
 			}
 			return it, nil
 		}
@@ -123,12 +153,20 @@ func (v *Viewer) Next(ctx context.Context) (Item, error) {
 }
 
 // Sent counts bytes written to the viewer's connection and, for a
-// fragment, how long it took from the camera to the viewer.
+// fragment, how long it took from the camera to the viewer: a live frame
+// in the relay latency, a replayed one (the cached group a joining viewer
+// starts from) in the replay age.
 func (v *Viewer) Sent(it Item, n int) {
-	v.src.cam.bytesOut.Add(float64(n))
-	if it.Kind == KindFragment && !it.Fragment.In.IsZero() {
-		v.src.relay.metrics.latency.Observe(time.Since(it.Fragment.In).Seconds())
+	v.cam.bytesOut.Add(float64(n))
+	if it.Kind != KindFragment || it.Fragment.In.IsZero() || v.peer {
+		return
 	}
+	age := time.Since(it.Fragment.In).Seconds()
+	if it.Replay {
+		v.relay.metrics.replayAge.Observe(age)
+		return
+	}
+	v.relay.metrics.latency.Observe(age)
 }
 
 // Frozen records what the viewer's player says: its picture has not moved
@@ -140,9 +178,9 @@ func (v *Viewer) Frozen(frozen bool) {
 	v.mu.Unlock()
 	if changed {
 		if frozen {
-			v.src.cam.frozenReports.Inc()
+			v.cam.frozenReports.Inc()
 		}
-		v.src.relay.changed()
+		v.relay.changed()
 	}
 }
 
@@ -162,12 +200,13 @@ func (v *Viewer) Close() {
 	}
 	v.closed = true
 	v.queue, v.head, v.bytes = nil, 0, 0
+	src := v.src
 	v.mu.Unlock()
 	select {
 	case v.wake <- struct{}{}:
 	default:
 	}
-	v.src.leave(v)
+	src.leave(v)
 }
 
 // push queues an item; it never blocks. It returns how many frames the
@@ -238,4 +277,25 @@ func (v *Viewer) dropQueued() int {
 		v.bytes += it.size()
 	}
 	return n
+}
+
+// plays says whether the viewer's player can play a video family ("H.264",
+// "H.265"); one that did not say is taken to play all.
+func (v *Viewer) plays(family string) bool {
+	if v.decodes == nil {
+		return true
+	}
+	for _, d := range v.decodes {
+		if d == family {
+			return true
+		}
+	}
+	return false
+}
+
+// isClosed says whether Close was called.
+func (v *Viewer) isClosed() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.closed
 }

@@ -25,9 +25,11 @@ import (
 
 // collector gathers what the demo city emits.
 type collector struct {
-	mu  sync.Mutex
-	res int
-	evs []scan.Event
+	mu      sync.Mutex
+	res     int
+	evs     []scan.Event
+	tickets []ticket.Ticket // when keep
+	keep    bool
 }
 
 func (c *collector) Ticket(t ticket.Ticket) {
@@ -37,6 +39,9 @@ func (c *collector) Ticket(t ticket.Ticket) {
 	}
 	c.mu.Lock()
 	c.evs = append(c.evs, scan.Event{ID: t.ID, Cell: cell, Category: t.Category, Time: t.Created, Lat: t.Lat, Lng: t.Lng})
+	if c.keep {
+		c.tickets = append(c.tickets, t)
+	}
 	c.mu.Unlock()
 }
 
@@ -45,8 +50,27 @@ func (c *collector) Event(ticket.Event) {}
 // Background returns the demo city's tickets over the span before end, by
 // time. incidents < 0 switches the demo's own bursts off.
 func Background(ctx context.Context, perDay float64, span time.Duration, end time.Time, seed int64, incidents float64, res int) ([]scan.Event, error) {
+	col, err := background(ctx, perDay, span, end, seed, incidents, res, false)
+	if err != nil {
+		return nil, err
+	}
+	return col.evs, nil
+}
+
+// BackgroundTickets is Background with the whole tickets (subcategory,
+// summary, district and grid), by time.
+func BackgroundTickets(ctx context.Context, perDay float64, span time.Duration, end time.Time, seed int64, incidents float64) ([]ticket.Ticket, error) {
+	col, err := background(ctx, perDay, span, end, seed, incidents, 8, true)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(col.tickets, func(i, j int) bool { return col.tickets[i].Created.Before(col.tickets[j].Created) })
+	return col.tickets, nil
+}
+
+func background(ctx context.Context, perDay float64, span time.Duration, end time.Time, seed int64, incidents float64, res int, keep bool) (*collector, error) {
 	sim := city.New(city.Options{PerDay: perDay, Seed: seed, Backfill: span, Incidents: incidents, MaxPending: 1})
-	col := &collector{res: res}
+	col := &collector{res: res, keep: keep}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Run asks the clock once to start and again only when the backfill is
@@ -63,7 +87,7 @@ func Background(ctx context.Context, perDay float64, span time.Duration, end tim
 		return nil, fmt.Errorf("demo background: %w", err)
 	}
 	sort.SliceStable(col.evs, func(i, j int) bool { return col.evs[i].Time.Before(col.evs[j].Time) })
-	return col.evs, nil
+	return col, nil
 }
 
 // Scenario shapes injected clusters.

@@ -127,6 +127,7 @@ func RunCluster(ctx context.Context, o ClusterOptions) (ClusterReport, error) {
 	cfg.Server.MaxBodyBytes = 64 << 20
 	cfg.Tickets.MaxTickets = 50_000_000
 	cfg.Auth.Tokens = []config.Token{{Name: "loadtest", Token: token, Roles: []config.Role{config.RoleIngest, config.RoleAdmin}}}
+	cfg.Storage.Memory = true // the baseline without Redis: memory, as before
 	var rc *redis.Client
 	if o.Redis != "" {
 		b := make([]byte, 4)

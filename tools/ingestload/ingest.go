@@ -31,6 +31,9 @@ type IngestOptions struct {
 	Duration time.Duration // how long to post
 	Posters  int           // concurrent HTTP clients
 	Batch    int           // tickets per post
+	// Storage is the data directory: tickets are stored durably (fsync
+	// group commit) before each answer; empty: kept in memory.
+	Storage string
 }
 
 // IngestReport is what a run measured.
@@ -43,6 +46,7 @@ type IngestReport struct {
 	PostP99      time.Duration `json:"post_p99_ns"`
 	Rejected     int64         `json:"rejected"`
 	H3PerSecond  float64       `json:"h3_latlng_to_cell_per_second"`
+	Storage      string        `json:"storage"`
 	Resolutions  []int         `json:"resolutions"`
 	Windows      int           `json:"windows"`
 	GoMaxProcs   int           `json:"gomaxprocs"`
@@ -50,12 +54,16 @@ type IngestReport struct {
 }
 
 func (r IngestReport) String() string {
-	return fmt.Sprintf(`ingest over HTTP (POST /api/v1/tickets, JSON arrays), GOMAXPROCS=%d
+	storage := "in memory"
+	if r.Storage != "" {
+		storage = "stored durably in " + r.Storage
+	}
+	return fmt.Sprintf(`ingest over HTTP (POST /api/v1/tickets, JSON arrays), %s, GOMAXPROCS=%d
   tickets accepted   %d in %s  →  %.0f tickets/s   (rejected %d)
   posts              %d, latency p50 %s  p99 %s
   indexing           %d resolutions %v × %d windows; live cells at the end %d
   raw h3 LatLngToCell %.0f cells/s on one goroutine (the limit to compare: each ticket costs one per resolution)
-`, r.GoMaxProcs, r.Tickets, r.Duration.Round(time.Millisecond), r.PerSecond, r.Rejected,
+`, storage, r.GoMaxProcs, r.Tickets, r.Duration.Round(time.Millisecond), r.PerSecond, r.Rejected,
 		r.Posts, r.PostP50, r.PostP99, len(r.Resolutions), r.Resolutions, r.Windows, r.CellsCounted, r.H3PerSecond)
 }
 
@@ -76,6 +84,8 @@ func RunIngest(ctx context.Context, o IngestOptions) (IngestReport, error) {
 	cfg.Server.MaxBodyBytes = 64 << 20
 	cfg.Tickets.MaxTickets = 50_000_000
 	cfg.Auth.Tokens = []config.Token{{Name: "loadtest", Token: token, Roles: []config.Role{config.RoleIngest, config.RoleAdmin}}}
+	cfg.Storage.Dir, cfg.Storage.Memory = o.Storage, o.Storage == ""
+	cfg.Storage.MaxBytes = 1 << 40
 	reg := prometheus.NewRegistry()
 	srv, err := app.New(cfg, app.Options{Registry: reg})
 	if err != nil {
@@ -141,6 +151,7 @@ func RunIngest(ctx context.Context, o IngestOptions) (IngestReport, error) {
 		return IngestReport{}, fmt.Errorf("post: %w", firstErr)
 	}
 	rep := IngestReport{
+		Storage:     o.Storage,
 		Tickets:     accepted.Load(),
 		Duration:    elapsed,
 		PerSecond:   float64(accepted.Load()) / elapsed.Seconds(),
@@ -212,6 +223,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 	redisAddr := fs.String("redis", "", "host:port of a Redis: run -instances instances joined through it, timing POST → delta on another instance")
 	instances := fs.Int("instances", 0, "instances in this process (with -redis; 1 without Redis gives the baseline of the same measure)")
 	probes := fs.Int("probes", 100, "single tickets timed end to end at idle (with -instances)")
+	dir := fs.String("storage", "", "data directory: store every ticket durably (fsync group commit) before answering; empty: in memory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -227,7 +239,7 @@ func Main(ctx context.Context, args []string, out io.Writer) error {
 		_, err = fmt.Fprint(out, rep.String())
 		return err
 	}
-	rep, err := RunIngest(ctx, IngestOptions{Duration: *d, Posters: *posters, Batch: *batch})
+	rep, err := RunIngest(ctx, IngestOptions{Duration: *d, Posters: *posters, Batch: *batch, Storage: *dir})
 	if err != nil {
 		return err
 	}

@@ -79,8 +79,12 @@ func ClientMain(args []string, stdout io.Writer) error {
 			var started sync.WaitGroup
 			for _, id := range cmd.Cameras {
 				for range cmd.Viewers {
-					conn, _, err := (&websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10}).Dial(cmd.URL+id, h)
+					conn, resp, err := (&websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10}).Dial(cmd.URL+id, h)
 					if err != nil {
+						if resp != nil {
+							b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+							err = fmt.Errorf("%w: %d %s", err, resp.StatusCode, b)
+						}
 						return fail(fmt.Errorf("dial %s: %w", id, err))
 					}
 					v := &viewer{conn: conn, first: make(chan struct{})}

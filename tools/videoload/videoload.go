@@ -45,7 +45,11 @@ type Options struct {
 	Bitrate  string        // of the clip, for ffmpeg (e.g. 4M)
 	Size     string        // of the clip
 	Clip     string        // an Annex-B H.264 file to use instead of making one
-	Log      io.Writer
+	// Hop runs two instances on a Redis of their own and puts the
+	// viewers on the camera's owner, then as many more on the other
+	// instance, which reads the camera over /internal/video.
+	Hop bool
+	Log io.Writer
 }
 
 // Report is what a run measured.
@@ -77,6 +81,8 @@ type Report struct {
 	LoadAvg        string  `json:"loadavg"`
 	GoVersion      string  `json:"go"`
 	ViewerMinFrags int64   `json:"viewer_min_frames"`
+
+	Hop *HopReport `json:"hop,omitempty"` // with Options.Hop, the only part filled
 }
 
 // Main runs `citywall bench video`.
@@ -91,6 +97,7 @@ func Main(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Bitrate, "bitrate", "4M", "bitrate of the generated clip")
 	fs.StringVar(&o.Size, "size", "1280x720", "picture size of the generated clip")
 	fs.StringVar(&o.Clip, "clip", "", "Annex-B H.264 clip (25 fps, access-unit delimiters) instead of generating one with ffmpeg")
+	fs.BoolVar(&o.Hop, "hop", false, "two instances on a Redis of their own (redis-server): viewers on the camera's owner, then as many on the other instance, over the instance-to-instance hop")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -102,6 +109,14 @@ func Main(args []string, stdout io.Writer) error {
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		return fmt.Errorf("bench video: %w", err)
+	}
+	if rep.Hop != nil {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep.Hop)
+		}
+		return rep.Hop.WriteText(stdout)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -155,102 +170,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	raiseFileLimit()
-	self, err := os.Executable()
+	cl, err := startClients(ctx, clip)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, self, "bench", "video-clients", "-clip", clip)
-	cmd.Stderr = os.Stderr
-	toChild, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
+	defer cl.close()
+	next, send := cl.next, cl.send
+	if o.Hop {
+		return runHop(ctx, o, cl)
 	}
-	fromChild, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the clients: %w", err)
-	}
-	defer func() {
-		_ = toChild.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-	lines := bufio.NewScanner(fromChild)
-	lines.Buffer(make([]byte, 1<<20), 1<<20)
-	next := func(want string) (map[string]json.RawMessage, error) {
-		for lines.Scan() {
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
-				continue
-			}
-			var ev string
-			_ = json.Unmarshal(m["event"], &ev)
-			if ev == "error" {
-				return nil, fmt.Errorf("clients: %s", m["error"])
-			}
-			if ev == want {
-				return m, nil
-			}
-		}
-		return nil, fmt.Errorf("clients ended before %q: %v", want, lines.Err())
-	}
-	send := func(v any) error {
-		b, _ := json.Marshal(v)
-		_, err := toChild.Write(append(b, '\n'))
-		return err
-	}
-	m, err := next("camera")
-	if err != nil {
-		return nil, err
-	}
-	var camAddr string
-	_ = json.Unmarshal(m["addr"], &camAddr)
-
-	// The relay: a whole App, its cameras always on.
-	cfg := config.Default()
-	cfg.Server.Listen = "127.0.0.1:0"
-	tok := make([]byte, 16)
-	_, _ = rand.Read(tok)
-	token := hex.EncodeToString(tok)
-	cfg.Auth.Tokens = []config.Token{{Name: "bench", Token: token, Roles: []config.Role{config.RoleWall}}}
-	var ids []string
-	for i := range o.Cameras {
-		id := fmt.Sprintf("cam-%02d", i)
-		ids = append(ids, id)
-		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: id, Name: id, Lat: 20, Lng: 110, Main: "rtsp://" + camAddr + "/" + id, AlwaysOn: true})
-	}
+	cfg, ids, token := relayConfig(o, cl.camAddr)
 	reg := prometheus.NewRegistry()
-	app, err := app.New(cfg, app.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	app, stopApp, err := startApp(ctx, cfg, reg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := app.Listen(); err != nil {
+	defer stopApp()
+	camAddr := cl.camAddr
+	var m map[string]json.RawMessage
+	o.logf("relay on %s, %d cameras from %s", app.URL(), o.Cameras, camAddr)
+	if err := waitLive(reg, o.Cameras); err != nil {
 		return nil, err
 	}
-	actx, stop := context.WithCancel(ctx)
-	runDone := make(chan error, 1)
-	go func() { runDone <- app.Run(actx) }()
-	defer func() {
-		stop()
-		<-runDone
-	}()
-	o.logf("relay on %s, %d cameras from %s", app.URL(), o.Cameras, camAddr)
-	deadline := time.Now().Add(30 * time.Second)
-	for gauge(reg, "citywall_video_state", 2) < o.Cameras {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("only %d of %d cameras live after 30s", gauge(reg, "citywall_video_state", 2), o.Cameras)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second)
 
 	rep := &Report{Cameras: o.Cameras, ViewersPer: o.Viewers, Viewers: o.Cameras * o.Viewers,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
@@ -341,11 +282,140 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.FirstFrameMax = ms[len(ms)-1]
 		}
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		rep.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	rep.LoadAvg = loadAvg()
 	_ = send(map[string]any{"cmd": "stop"})
 	return rep, nil
+}
+
+func loadAvg() string {
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		return strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return ""
+}
+
+// waitLive waits for n cameras live in reg, and then two seconds more.
+func waitLive(reg *prometheus.Registry, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for gauge(reg, "citywall_video_state", 2) < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d cameras live after 30s", gauge(reg, "citywall_video_state", 2), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	return nil
+}
+
+// clients is the child process with the cameras and the viewers, spoken
+// to in JSON lines.
+type clients struct {
+	cmd     *exec.Cmd
+	toChild io.WriteCloser
+	lines   *bufio.Scanner
+	camAddr string // the RTSP server's host:port
+}
+
+func startClients(ctx context.Context, clip string) (*clients, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bench", "video-clients", "-clip", clip)
+	cmd.Stderr = os.Stderr
+	toChild, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	fromChild, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the clients: %w", err)
+	}
+	c := &clients{cmd: cmd, toChild: toChild, lines: bufio.NewScanner(fromChild)}
+	c.lines.Buffer(make([]byte, 1<<20), 1<<20)
+	m, err := c.next("camera")
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	_ = json.Unmarshal(m["addr"], &c.camAddr)
+	return c, nil
+}
+
+func (c *clients) close() {
+	_ = c.toChild.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// next reads the child's events up to the one wanted.
+func (c *clients) next(want string) (map[string]json.RawMessage, error) {
+	for c.lines.Scan() {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(c.lines.Bytes(), &m); err != nil {
+			continue
+		}
+		var ev string
+		_ = json.Unmarshal(m["event"], &ev)
+		if ev == "error" {
+			return nil, fmt.Errorf("clients: %s", m["error"])
+		}
+		if ev == want {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("clients ended before %q: %v", want, c.lines.Err())
+}
+
+func (c *clients) send(v any) error {
+	b, _ := json.Marshal(v)
+	_, err := c.toChild.Write(append(b, '\n'))
+	return err
+}
+
+// relayConfig is the relay's configuration: the cameras always on, a
+// token for the viewers.
+func relayConfig(o Options, camAddr string) (cfg config.Config, ids []string, token string) {
+	cfg = config.Default()
+	cfg.Storage.Memory = true // nothing to keep
+	cfg.Server.Listen = "127.0.0.1:0"
+	tok := make([]byte, 16)
+	_, _ = rand.Read(tok)
+	token = hex.EncodeToString(tok)
+	cfg.Auth.Tokens = []config.Token{{Name: "bench", Token: token, Roles: []config.Role{config.RoleWall}}}
+	// Every viewer is one token's: the bench is one client, not a wall.
+	cfg.Video.MaxViewersPerToken = 100000
+	for i := range o.Cameras {
+		id := fmt.Sprintf("cam-%02d", i)
+		ids = append(ids, id)
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: id, Name: id, Lat: 20, Lng: 110, Main: "rtsp://" + camAddr + "/" + id, AlwaysOn: true})
+	}
+	return cfg, ids, token
+}
+
+// startApp runs an App until stop.
+func startApp(ctx context.Context, cfg config.Config, reg *prometheus.Registry) (a *app.App, stop func(), err error) {
+	a, err = app.New(cfg, app.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := a.Listen(); err != nil {
+		_ = a.Close()
+		return nil, nil, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(actx) }()
+	return a, func() { cancel(); <-runDone }, nil
 }
 
 // WriteText prints the report for people.

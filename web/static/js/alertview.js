@@ -1,6 +1,8 @@
 // Shared by the team page, the wall's alerts widget and its map layer:
 // zh-CN/English strings of alerts and how one alert reads.
 
+import { el, translator } from './kit.js';
+
 const S = {
   zh: {
     'title': '应急告警',
@@ -22,10 +24,6 @@ const S = {
     'cameras': '附近摄像头',
     'enable': '开启声音和通知',
     'enabled': '声音和通知已开启',
-    'conn.connecting': '连接中',
-    'conn.open': '已连接',
-    'conn.closed': '已断开',
-    'conn.stopped': '已停止',
     'error': '操作失败：{reason}',
     'session': '登录已失效，请重新打开团队链接。',
     'all': '全部告警',
@@ -37,6 +35,17 @@ const S = {
     'widget.title': '告警',
     'widget.open': '{n} 条未解除',
     'stale': '连接中断',
+    'link.who': '来自告警消息的处置链接',
+    'link.name': '您的姓名（可选）',
+    'link.reason': '解除原因',
+    'link.reason.required': '请填写解除原因',
+    'link.done.ack': '已确认接警',
+    'link.done.resolve': '已解除告警',
+    'link.resolved.by': '{who} 已解除：{reason}',
+    'link.link_invalid': '链接无效：请使用告警消息中的链接',
+    'link.link_expired': '链接已过期：请登录团队页面处理',
+    'link.link_used': '此链接已用于该操作',
+    'link.conflict': '告警状态已变化，无法执行此操作',
   },
   en: {
     'title': 'Emergency alerts',
@@ -58,10 +67,7 @@ const S = {
     'cameras': 'Nearby cameras',
     'enable': 'Turn on sound and notifications',
     'enabled': 'Sound and notifications on',
-    'conn.connecting': 'Connecting',
-    'conn.open': 'Connected',
-    'conn.closed': 'Disconnected',
-    'conn.stopped': 'Stopped',
+    'conn.open': 'Connected', // the wall's shared word is "Live"
     'error': 'Failed: {reason}',
     'session': 'Your session has ended: open the team link again.',
     'all': 'All alerts',
@@ -73,17 +79,32 @@ const S = {
     'widget.title': 'Alerts',
     'widget.open': '{n} open',
     'stale': 'Connection lost',
+    'link.who': 'Opened from an alert message',
+    'link.name': 'Your name (optional)',
+    'link.reason': 'Why it is resolved',
+    'link.reason.required': 'Give the reason it is resolved',
+    'link.done.ack': 'Acknowledged',
+    'link.done.resolve': 'Resolved',
+    'link.resolved.by': 'resolved by {who}: {reason}',
+    'link.link_invalid': 'This link is not valid: use the link in the alert message',
+    'link.link_expired': 'This link has expired: sign in to the team page',
+    'link.link_used': 'This link has already been used for that',
+    'link.conflict': 'The alert has changed: that is no longer possible',
   },
 };
 
-export function langOf(search = location.search) {
-  return new URLSearchParams(search).get('lang') === 'en' ? 'en' : 'zh';
+// tr returns a translator for lang over the alerts' table.
+export function tr(lang) {
+  return translator(S, lang);
 }
 
-// tr returns a translator for lang.
-export function tr(lang) {
-  const table = S[lang] || S.zh;
-  return (key, vars = {}) => String(table[key] ?? S.zh[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+// head fills a team page's title, heading and language button's label
+// (the button's link is the page's own: the team link keeps its alert and
+// token in it).
+export function head(t) {
+  document.title = '12345 · ' + t('title');
+  document.getElementById('title').textContent = t('title');
+  document.getElementById('lang').textContent = t.lang === 'en' ? '中文' : 'EN';
 }
 
 export function title(a, lang) {
@@ -113,11 +134,30 @@ export function cameraNames(a, lang) {
   return Array.isArray(a.cameras) ? a.cameras : [];
 }
 
-// el builds an element with text content only: alert text comes from
-// tickets and is never parsed as HTML.
-export function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
+// card is an alert's card as the team page and the link page show it:
+// state, source, time, title, place, count, detail and who acknowledged
+// or resolved it. t is tr(lang).
+export function card(a, lang, t) {
+  const c = el('article', `card sev-${a.severity} state-${a.state}`);
+  c.dataset.id = a.id;
+  const head = el('div', 'card-head');
+  const tags = el('span');
+  tags.append(el('span', `tag tag-${a.state}`, t('state.' + a.state)), ' ');
+  if (a.level > 0) tags.append(el('span', 'tag tag-escalated', t('escalated')), ' ');
+  if (a.silenced) tags.append(el('span', 'tag tag-silenced', t('silenced')), ' ');
+  tags.append(el('span', 'tag', t('source.' + a.source) || a.source));
+  head.append(tags, el('span', '', `${hhmm(a.starts_at)} · ${since(a.starts_at, t)}`));
+  c.append(head, el('div', 'card-title', title(a, lang)));
+  const meta = el('div', 'card-meta');
+  if (a.district) meta.append(el('div', '', a.district));
+  if (a.cluster) meta.append(el('div', '', t('count', { n: a.cluster.count, e: a.cluster.expected })));
+  if (a.detail) meta.append(el('div', '', a.detail));
+  if (a.acked_by) {
+    const d = el('div');
+    d.append(el('b', '', t('acked.by', { who: a.acked_by, time: hhmm(a.acked_at) })));
+    meta.append(d);
+  }
+  if (a.resolved_by) meta.append(el('div', '', t('link.resolved.by', { who: a.resolved_by, reason: a.reason || '' })));
+  c.append(meta);
+  return c;
 }

@@ -2,6 +2,8 @@
 // them in a bounded map: an outline never changes, and a wall that runs for
 // weeks must not collect every cell it ever saw.
 
+import { api, ApiError } from './kit.js';
+
 const DEFAULTS = {
   url: '/api/v1/cells',
   capacity: 60000, // outlines kept (about 10 MB)
@@ -78,14 +80,12 @@ export class CellStore extends EventTarget {
     for (const id of ids) this.inflight.add(id);
     let retry = false;
     try {
-      const res = await fetch(this.opts.url + '?ids=' + ids.map(encodeURIComponent).join(','), {
-        credentials: 'same-origin',
-        headers: { Accept: 'application/json' },
-      });
-      if (res.ok) {
-        this._store(ids, await res.json());
-        this.failures = 0;
-      } else if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 429) {
+      // A 401 is the wall's to act on (it checks its session): retry.
+      this._store(ids, await api(this.opts.url + '?ids=' + ids.map(encodeURIComponent).join(','), { unauthorized: 'throw' }));
+      this.failures = 0;
+    } catch (err) {
+      const refused = err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 429;
+      if (refused) {
         // The server refused the batch, perhaps for one bad id: halve it
         // until the bad one is alone, then remember it as unknown.
         if (ids.length === 1) this._put(ids[0], null);
@@ -96,8 +96,6 @@ export class CellStore extends EventTarget {
       } else {
         retry = true;
       }
-    } catch (err) {
-      retry = true;
     } finally {
       for (const id of ids) this.inflight.delete(id);
       this.requests--;

@@ -6,17 +6,19 @@
 // the wall's topic does, as the wall's displays do.
 
 import { Hub } from './hub.js';
-import { pickLang, makeT, makeClock } from './i18n.js';
-import { mercX, mercY, unmercX, unmercY } from './geo.js';
+import { makeT, makeClock } from './i18n.js';
+import { el, api, pickLang, translator } from './kit.js';
+import { CityMap } from './citymap.js';
+import { layer as cameraLayer } from './layers/cameras.js';
 
 const STR = {
   zh: {
     title: '大屏控制台', wall: '大屏', open: '打开大屏 ↗', now: '大屏现状', controls: '切换', audit: '操作记录',
-    layout: '布局', set: '视频组', tour: '轮巡', for: '人工接管', switch: '切换', start: '开始', pause: '暂停',
+    layout: '布局', set: '视频组', for: '人工接管', switch: '切换', start: '开始', pause: '暂停',
     resume: '继续', skip: '下一组', release: '交还计划', cameras: '摄像机检索', clearArea: '清除区域',
-    drawHint: '在地图上拖动框选区域', preview: '预览', slot: '推送到窗口', push: '推送上墙', search: '名称或标签',
+    drawHint: '拖动平移 · 滚轮缩放 · 点击摄像机预览 · Shift+拖动框选区域', preview: '预览', slot: '推送到窗口', push: '推送上墙', search: '名称或标签',
     'src.default': '默认', 'src.manual': '人工接管', 'src.schedule': '计划', none: '（无）', ok: '已完成', failed: '失败',
-    next: '{t} 切换', paused: '已暂停', until: '至 {t}', by: '操作人 {who}', version: '版本 {n}',
+    until: '至 {t}', by: '操作人 {who}', version: '版本 {n}',
     'cam.idle': '待机', 'cam.connecting': '接入中', 'cam.live': '直播', 'cam.stalled': '画面停滞', 'cam.offline': '离线',
     'cam.unsupported': '格式不支持', 'cam.unknown': '状态未知', emptySlot: '空闲', pickCamera: '选择一路摄像机预览',
     'kind.map': '地图', 'kind.kpi': '指标', 'kind.hot': '热点', 'kind.alerts': '预警', 'kind.flood': '水情',
@@ -28,11 +30,11 @@ const STR = {
   },
   en: {
     title: 'Wall console', wall: 'Wall', open: 'Open the wall ↗', now: 'The wall now', controls: 'Switch', audit: 'Audit trail',
-    layout: 'Layout', set: 'Camera set', tour: 'Tour', for: 'Hold for', switch: 'Switch', start: 'Start', pause: 'Pause',
+    layout: 'Layout', set: 'Camera set', for: 'Hold for', switch: 'Switch', start: 'Start', pause: 'Pause',
     resume: 'Resume', skip: 'Skip', release: 'Back to schedule', cameras: 'Find cameras', clearArea: 'Clear area',
-    drawHint: 'Drag on the map to pick an area', preview: 'Preview', slot: 'Into slot', push: 'Push to wall', search: 'Name or tag',
+    drawHint: 'Drag to pan · wheel to zoom · click a camera to preview · Shift+drag to pick an area', preview: 'Preview', slot: 'Into slot', push: 'Push to wall', search: 'Name or tag',
     'src.default': 'default', 'src.manual': 'manual', 'src.schedule': 'scheduled', none: '(none)', ok: 'done', failed: 'failed',
-    next: 'next at {t}', paused: 'paused', until: 'until {t}', by: 'by {who}', version: 'version {n}',
+    until: 'until {t}', by: 'by {who}', version: 'version {n}',
     'cam.idle': 'idle', 'cam.connecting': 'connecting', 'cam.live': 'live', 'cam.stalled': 'stalled', 'cam.offline': 'offline',
     'cam.unsupported': 'unsupported', 'cam.unknown': 'no state', emptySlot: 'empty', pickCamera: 'Pick a camera to preview',
     'kind.map': 'Map', 'kind.kpi': 'KPIs', 'kind.hot': 'Hot', 'kind.alerts': 'Alerts', 'kind.flood': 'Flood',
@@ -47,12 +49,7 @@ const STR = {
 const $ = (id) => document.getElementById(id);
 const lang = pickLang();
 const t = makeT(lang);
-const S = (key, vars) => {
-  let v = (STR[lang] || STR.zh)[key] ?? STR.zh[key] ?? key;
-  if (vars) v = v.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-  return v;
-};
-document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+const S = translator(STR, lang);
 for (const e of document.querySelectorAll('[data-s]')) e.textContent = S(e.dataset.s);
 $('cam-search').placeholder = S('search');
 // tagLabel names a camera tag in the page's language; unknown tags as they are.
@@ -61,28 +58,10 @@ const tagLabel = (tag) => {
   return v === 'tag.' + tag ? tag : v;
 };
 const name = (x) => (x ? (lang === 'en' ? x.name_en || x.name || x.id : x.name || x.name_en || x.id) : '');
-const el = (tag, cls, text) => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-};
-
-async function api(method, url, body) {
-  const res = await fetch(url, {
-    method, credentials: 'same-origin',
-    headers: body ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (res.status === 401) location.reload();
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new Error((data && data.reason) || 'HTTP ' + res.status);
-  return data;
-}
 
 async function main() {
-  const pub = await api('GET', '/api/v1/public');
-  let info = await api('GET', '/api/v1/walls');
+  const pub = await api('/api/v1/public');
+  let info = await api('/api/v1/walls');
   const clock = makeClock(lang, (pub.city && pub.city.timezone) || undefined);
   const params = new URLSearchParams(location.search);
   let wallId = info.walls.some((w) => w.wall.id === params.get('wall')) ? params.get('wall') : (info.walls[0] ? info.walls[0].wall.id : info.default);
@@ -117,7 +96,7 @@ async function main() {
   };
   const act = async (path, body) => {
     try {
-      await api('POST', `/api/v1/walls/${wallId}/${path}`, body);
+      await api(`/api/v1/walls/${wallId}/${path}`, { method: 'POST', body });
       say(S('ok'));
       loadAudit();
     } catch (err) {
@@ -215,7 +194,7 @@ async function main() {
     lines.push(S('set') + ': ' + (set ? name(set) : S('none')));
     if (tour) {
       let x = S('tour') + ': ' + name(tour) + ` ${tour.step + 1}/${tour.steps.length}`;
-      x += ' · ' + (tour.paused ? S('paused') : tour.next ? S('next', { t: clock.hm(new Date(tour.next)) }) : '');
+      x += ' · ' + (tour.paused ? S('tour.paused') : tour.next ? S('tour.next', { t: clock.hm(new Date(tour.next)) }) : '');
       lines.push(x);
     }
     let src = control.source || '';
@@ -263,7 +242,7 @@ async function main() {
     clearTimeout(auditTimer);
     auditTimer = setTimeout(async () => {
       try {
-        const a = await api('GET', `/api/v1/audit?wall=${wallId}&limit=12`);
+        const a = await api(`/api/v1/audit?wall=${wallId}&limit=12`);
         $('audit').replaceChildren(...a.entries.map((e) => {
           const li = el('li', 'audit-row');
           li.append(el('span', 'audit-time', clock.hm(new Date(e.time))), el('span', 'audit-who', e.who + ' · ' + e.role),
@@ -278,6 +257,8 @@ async function main() {
   const tags = [...new Set(cameras.flatMap((c) => c.tags || []))].sort();
   let tag = '';
   let area = null; // {lat0, lat1, lng0, lng1}
+  let shown = new Set(); // ids of the cameras the search finds
+  let camLayer = null; // the camera map's markers, once it has loaded
   $('tags').replaceChildren(...tags.map((x) => {
     const b = el('button', 'tag', tagLabel(x));
     b.type = 'button';
@@ -315,89 +296,115 @@ async function main() {
       li.onclick = () => preview(c.id);
       return li;
     }));
-    drawMap(found);
+    shown = new Set(found.map((c) => c.id));
+    if (camLayer) camLayer.refresh();
   };
   $('cam-search').addEventListener('input', renderCams);
 
-  // The small map: districts and cameras, Web Mercator fitted to both.
-  const canvas = $('cam-map');
-  const g = canvas.getContext('2d');
-  const pts = cameras.filter((c) => Number.isFinite(c.lat) && Number.isFinite(c.lng));
-  const districts = Array.isArray(pub.districts) ? pub.districts : [];
-  let view = null;
-  const fitView = () => {
-    const r = canvas.getBoundingClientRect();
-    const dpr = devicePixelRatio || 1;
-    canvas.width = Math.max(1, Math.round(r.width * dpr));
-    canvas.height = Math.max(1, Math.round(r.height * dpr));
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    const add = (lat, lng) => {
-      const x = mercX(lng), y = mercY(lat);
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  // The camera map: the city map (citymap.js, MapLibre) with the cameras'
+  // layer, fitted to the cameras. Staff pan and zoom it, click a marker to
+  // preview its camera, and pick an area with Shift and a drag; cameras
+  // outside the search are faint, the previewed one white.
+  let cm = null;
+  let drag = null; // {a: [x, y], b: [x, y]} in the map's CSS pixels while Shift-dragging
+  const located = cameras.filter((c) => Number.isFinite(c.lat) && Number.isFinite(c.lng) && !(c.lat === 0 && c.lng === 0));
+  let bounds;
+  if (located.length >= 2) {
+    const lats = located.map((c) => c.lat);
+    const lngs = located.map((c) => c.lng);
+    bounds = [[Math.min(...lats), Math.min(...lngs)], [Math.max(...lats), Math.max(...lngs)]];
+  }
+  const areaData = () => {
+    let ring = null;
+    if (drag && cm) {
+      const [la, lo] = cm.unproject(...drag.a);
+      const [lb, lob] = cm.unproject(...drag.b);
+      ring = [[la, lo], [la, lob], [lb, lob], [lb, lo]];
+    } else if (area) {
+      ring = [[area.lat0, area.lng0], [area.lat0, area.lng1], [area.lat1, area.lng1], [area.lat1, area.lng0]];
+    }
+    const features = [];
+    if (ring && cm) {
+      const line = ring.concat([ring[0]]).map(([lat, lng]) => cm.toLngLat(lat, lng));
+      features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: line } });
+    }
+    return { type: 'FeatureCollection', features };
+  };
+  const showArea = () => {
+    const src = cm && cm.map.getSource('area');
+    if (src) src.setData(areaData());
+  };
+  // cameraAt is the camera whose marker is nearest to (x, y), within r.
+  const cameraAt = (x, y, r) => {
+    let best = '';
+    let dist = Infinity;
+    for (const f of cm.map.queryRenderedFeatures([[x - r, y - r], [x + r, y + r]], { layers: ['cameras'] })) {
+      const p = cm.map.project(f.geometry.coordinates);
+      const d = Math.hypot(p.x - x, p.y - y);
+      if (d < dist) { dist = d; best = f.properties.id; }
+    }
+    return best;
+  };
+  const mountMap = async () => {
+    cm = await CityMap.create($('cam-map'), { pub, lang, interactive: true, bounds });
+    cm.map.boxZoom.disable(); // Shift and a drag pick an area instead
+    await cm.ready;
+    camLayer = cameraLayer({ hub, catalog, size: 2, mark: (id) => ({ selected: id === previewCam, dim: !shown.has(id) }) });
+    camLayer.add(cm);
+    cm.map.addSource('area', { type: 'geojson', data: areaData() });
+    cm.addLayers('tools', [{ id: 'area', type: 'line', source: 'area',
+      paint: { 'line-color': '#ffb020', 'line-width': 2, 'line-dasharray': [3, 2] } }]);
+    const pick = 1.2 * cm.rem; // CSS px around a click that still hits a marker
+    cm.map.on('click', (e) => {
+      if (e.originalEvent.shiftKey) return;
+      const id = cameraAt(e.point.x, e.point.y, pick);
+      if (id) preview(id);
+    });
+    cm.map.on('mousemove', (e) => {
+      if (!drag) cm.map.getCanvas().style.cursor = cameraAt(e.point.x, e.point.y, pick) ? 'pointer' : '';
+    });
+    // Shift and a drag: the pointer's default is prevented, so MapLibre,
+    // which listens to mouse events, neither pans nor zooms meanwhile.
+    const box = cm.map.getCanvasContainer();
+    const local = (e) => {
+      const r = box.getBoundingClientRect();
+      return [e.clientX - r.left, e.clientY - r.top];
     };
-    // Fit the cameras (the districts when there are too few of them).
-    for (const c of pts) add(c.lat, c.lng);
-    if (pts.length < 2) for (const d of districts) for (const [lat, lng] of d.polygon || []) add(lat, lng);
-    if (!Number.isFinite(x0)) { const c = (pub.map && pub.map.center) || [20, 110.3]; add(c[0] - 0.1, c[1] - 0.1); add(c[0] + 0.1, c[1] + 0.1); }
-    const pad = 0.06;
-    const k = Math.min(canvas.width * (1 - 2 * pad) / Math.max(1e-9, x1 - x0), canvas.height * (1 - 2 * pad) / Math.max(1e-9, y1 - y0));
-    view = { k, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, dpr };
+    box.addEventListener('pointerdown', (e) => {
+      if (!e.shiftKey || e.button !== 0) return;
+      e.preventDefault();
+      e.stopPropagation();
+      box.setPointerCapture(e.pointerId);
+      drag = { a: local(e), b: local(e) };
+      showArea();
+    }, true);
+    box.addEventListener('pointermove', (e) => {
+      if (!drag) return;
+      drag.b = local(e);
+      showArea();
+    }, true);
+    const end = (e) => {
+      if (!drag) return;
+      drag.b = local(e);
+      const [la, lo] = cm.unproject(...drag.a);
+      const [lb, lob] = cm.unproject(...drag.b);
+      const big = Math.abs(drag.a[0] - drag.b[0]) > 4 && Math.abs(drag.a[1] - drag.b[1]) > 4;
+      area = big ? { lat0: Math.min(la, lb), lat1: Math.max(la, lb), lng0: Math.min(lo, lob), lng1: Math.max(lo, lob) } : null;
+      drag = null;
+      renderCams();
+      showArea();
+    };
+    box.addEventListener('pointerup', end, true);
+    box.addEventListener('pointercancel', end, true);
+    window.citywallConsole.map = cm;
   };
-  const px = (lat, lng) => [(mercX(lng) - view.cx) * view.k + canvas.width / 2, (mercY(lat) - view.cy) * view.k + canvas.height / 2];
-  const unpx = (x, y) => {
-    const mx = (x - canvas.width / 2) / view.k + view.cx;
-    const my = (y - canvas.height / 2) / view.k + view.cy;
-    return [unmercY(my), unmercX(mx)];
-  };
-  let drag = null;
-  const drawMap = (found) => {
-    if (!view) fitView();
-    g.fillStyle = '#060b14';
-    g.fillRect(0, 0, canvas.width, canvas.height);
-    g.lineWidth = view.dpr;
-    g.strokeStyle = 'rgba(120,170,255,0.35)';
-    for (const d of districts) {
-      g.beginPath();
-      (d.polygon || []).forEach(([lat, lng], i) => { const [x, y] = px(lat, lng); if (i) g.lineTo(x, y); else g.moveTo(x, y); });
-      g.closePath();
-      g.stroke();
-    }
-    const shown = new Set(found.map((c) => c.id));
-    for (const c of pts) {
-      const [x, y] = px(c.lat, c.lng);
-      const live = camState.get(c.id);
-      g.beginPath();
-      g.arc(x, y, (shown.has(c.id) ? 5 : 3) * view.dpr, 0, Math.PI * 2);
-      g.fillStyle = !shown.has(c.id) ? 'rgba(125,144,171,0.35)' : live && live.state === 'offline' ? '#ff3b3b' : c.id === previewCam ? '#ffffff' : '#4fc3ff';
-      g.fill();
-    }
-    const box = drag || (area && { a: px(area.lat1, area.lng0), b: px(area.lat0, area.lng1) });
-    if (box) {
-      g.strokeStyle = '#ffb020';
-      g.setLineDash([6 * view.dpr, 4 * view.dpr]);
-      g.strokeRect(box.a[0], box.a[1], box.b[0] - box.a[0], box.b[1] - box.a[1]);
-      g.setLineDash([]);
-    }
-  };
-  const at = (e) => {
-    const r = canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) * view.dpr, (e.clientY - r.top) * view.dpr];
-  };
-  canvas.addEventListener('pointerdown', (e) => { canvas.setPointerCapture(e.pointerId); drag = { a: at(e), b: at(e) }; });
-  canvas.addEventListener('pointermove', (e) => { if (drag) { drag.b = at(e); renderCams(); } });
-  canvas.addEventListener('pointerup', () => {
-    if (!drag) return;
-    const [la, lo] = unpx(...drag.a);
-    const [lb, lob] = unpx(...drag.b);
-    const big = Math.abs(drag.a[0] - drag.b[0]) > 4 && Math.abs(drag.a[1] - drag.b[1]) > 4;
-    area = big ? { lat0: Math.min(la, lb), lat1: Math.max(la, lb), lng0: Math.min(lo, lob), lng1: Math.max(lo, lob) } : null;
-    drag = null;
-    renderCams();
-  });
-  $('area-clear').onclick = () => { area = null; renderCams(); };
-  addEventListener('resize', () => { view = null; renderCams(); });
+  $('area-clear').onclick = () => { area = null; renderCams(); showArea(); };
   // For tests and keyboard users: pick an area by coordinates.
-  window.citywallConsole = { setArea: (a) => { area = a; renderCams(); }, get state() { return state; } };
+  window.citywallConsole = { setArea: (a) => { area = a; renderCams(); showArea(); }, get state() { return state; }, map: null };
+  mountMap().catch((err) => {
+    console.error('camera map', err);
+    $('cam-map').textContent = String(err.message || err);
+  });
 
   // ---- preview: the video widget in a pane ----------------------------------
   let previewWidget = null;
@@ -440,7 +447,7 @@ async function main() {
     showItem();
   };
   const refresh = async () => {
-    info = await api('GET', '/api/v1/walls');
+    info = await api('/api/v1/walls');
     options($('set-select'), info.sets, $('set-select').value);
     options($('tour-select'), info.tours, $('tour-select').value);
     options($('layout-select'), (info.layouts && info.layouts[wallId]) || [], $('layout-select').value);
@@ -472,7 +479,7 @@ async function main() {
     }
     const kind = $('edit-kind').value;
     try {
-      await api('PUT', editURL(kind, encodeURIComponent(body.id || '')), body);
+      await api(editURL(kind, encodeURIComponent(body.id || '')), { method: 'PUT', body });
       await refresh();
       fillItems(body.id);
       editSay(S('saved') + ' · ' + body.id);
@@ -486,7 +493,7 @@ async function main() {
     const id = $('edit-item').value;
     if (!id) return;
     try {
-      await api('DELETE', editURL(kind, encodeURIComponent(id)));
+      await api(editURL(kind, encodeURIComponent(id)), { method: 'DELETE' });
       await refresh();
       fillItems();
       editSay(S('deleted') + ' · ' + id);

@@ -1,4 +1,4 @@
-// Projection and coordinate-system helpers shared by the map widgets.
+// Coordinate-system helpers of the maps (MapLibre projects them).
 
 // The GCJ-02 offset is defined on the Krasovsky 1940 ellipsoid; these are the
 // constants of the published formula (the same as geo/coords.go).
@@ -48,31 +48,4 @@ export function wgs84ToGcj02(lat, lng) {
 // basemap's system, or null when none is needed.
 export function crsTransform(crs) {
   return String(crs || '').toLowerCase() === 'gcj02' ? wgs84ToGcj02 : null;
-}
-
-const MAX_LAT = 85.0511287798;
-
-// Web Mercator in world units: x, y in 0..1, y growing southwards, so a
-// point's pixel position at zoom z is (x, y) * 256 * 2^z.
-export function mercX(lng) {
-  return (lng + 180) / 360;
-}
-
-export function mercY(lat) {
-  const l = Math.max(-MAX_LAT, Math.min(MAX_LAT, lat));
-  const s = Math.sin(l * Math.PI / 180);
-  return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
-}
-
-export function unmercX(x) {
-  return x * 360 - 180;
-}
-
-export function unmercY(y) {
-  return 90 - 360 * Math.atan(Math.exp((y - 0.5) * 2 * Math.PI)) / Math.PI;
-}
-
-// metresPerWorldUnit is the ground length of one world unit at latitude lat.
-export function metresPerWorldUnit(lat) {
-  return 40075016.686 * Math.cos(lat * Math.PI / 180);
 }

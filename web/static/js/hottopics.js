@@ -3,13 +3,7 @@
 // and the trend against the previous window.
 
 import { Categories } from './i18n.js';
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
+import { el } from './kit.js';
 
 // setText touches the DOM only when the text changes; the list is updated
 // several times a second for weeks.

@@ -2,13 +2,14 @@
 // `?lang=en` switches to English. Every widget takes a `t` built here, so
 // adding a page never means adding strings elsewhere.
 
+import { translator } from './kit.js';
+
+// pickLang is kit.js's; pages that import it from here keep working.
+export { pickLang } from './kit.js';
+
 const zh = {
   'title': '{city}市12345热线 · 城市运行监测',
   'title.short': '12345热线 · 城市运行监测',
-  'conn.connecting': '连接中',
-  'conn.open': '已连接',
-  'conn.closed': '已断开',
-  'conn.stopped': '已停止',
   'banner.reconnecting': '与服务器的连接已中断，正在重新连接…',
   'banner.retry': '第 {n} 次重试，{s} 秒后',
   'banner.stopped': '连接被服务器终止：{reason}。请联系值班管理员。',
@@ -49,10 +50,6 @@ const zh = {
 const en = {
   'title': '{city} 12345 Hotline · City Operations',
   'title.short': '12345 Hotline · City Operations',
-  'conn.connecting': 'Connecting',
-  'conn.open': 'Live',
-  'conn.closed': 'Disconnected',
-  'conn.stopped': 'Stopped',
   'banner.reconnecting': 'Connection to the server lost, reconnecting…',
   'banner.retry': 'attempt {n}, next in {s} s',
   'banner.stopped': 'The server ended the connection: {reason}. Call the duty administrator.',
@@ -98,23 +95,10 @@ const DISTRICTS_EN = {
   '秀英区': 'Xiuying', '龙华区': 'Longhua', '琼山区': 'Qiongshan', '美兰区': 'Meilan',
 };
 
-// pickLang reads ?lang=; anything but "en" means Chinese.
-export function pickLang(search = location.search) {
-  const v = new URLSearchParams(search).get('lang');
-  return v && v.toLowerCase().startsWith('en') ? 'en' : 'zh';
-}
-
-// makeT returns t(key, vars): the string for key in lang, with {name}
-// placeholders filled. A missing key falls back to Chinese, then to the key
-// itself, so a typo shows up on screen rather than as a blank.
+// makeT returns t(key, vars) over the wall's table (kit.js's lookup),
+// with the locale, number formatting and English district names.
 export function makeT(lang) {
-  const table = STRINGS[lang] || zh;
-  const t = (key, vars) => {
-    let s = table[key] ?? zh[key] ?? key;
-    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-    return s;
-  };
-  t.lang = lang;
+  const t = translator(STRINGS, lang);
   t.locale = lang === 'en' ? 'en-GB' : 'zh-CN';
   const nf = new Intl.NumberFormat(t.locale);
   t.num = (n) => nf.format(n);

@@ -471,9 +471,24 @@ export class Player extends EventTarget {
   }
 }
 
-// videoURL is the endpoint of a camera's stream on this page's server.
+// decodes lists the video families this browser plays through Media
+// Source Extensions, as the video endpoint's decodes= wants them: the
+// server transcodes a camera's H.265 to H.264 for a browser without H.265.
+export function decodes() {
+  if (!('MediaSource' in window)) return [];
+  const can = (codecs) => codecs.some((c) => MediaSource.isTypeSupported(`video/mp4; codecs="${c}"`));
+  const out = [];
+  if (can(['avc1.42E01E', 'avc1.640028'])) out.push('h264');
+  if (can(['hvc1.1.6.L93.B0', 'hev1.1.6.L93.B0'])) out.push('h265');
+  return out;
+}
+
+// videoURL is the endpoint of a camera's stream on this page's server,
+// saying what this browser plays.
 export function videoURL(camera, stream = 'main') {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const q = stream && stream !== 'main' ? '?stream=' + encodeURIComponent(stream) : '';
-  return `${proto}//${location.host}/ws/video/${encodeURIComponent(camera)}${q}`;
+  const q = new URLSearchParams();
+  if (stream && stream !== 'main') q.set('stream', stream);
+  q.set('decodes', decodes().join(','));
+  return `${proto}//${location.host}/ws/video/${encodeURIComponent(camera)}?${q}`;
 }

@@ -2,15 +2,13 @@
 // caller's teams, with sound (WebAudio), a browser notification for each
 // new alert, and acknowledge / resolve buttons.
 import { Hub } from './hub.js';
-import { langOf, tr, title, since, hhmm, order, cameraNames, el } from './alertview.js';
+import { tr, head, title, order, cameraNames, card as alertCard } from './alertview.js';
+import { el, pickLang, api, ApiError } from './kit.js';
 
-const lang = langOf();
+const lang = pickLang();
 const t = tr(lang);
 const $ = (id) => document.getElementById(id);
-document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
-document.title = '12345 · ' + t('title');
-$('title').textContent = t('title');
-$('lang').textContent = lang === 'en' ? '中文' : 'EN';
+head(t);
 $('lang').href = lang === 'en' ? '?' : '?lang=en';
 
 let audio = null;
@@ -65,15 +63,15 @@ function announce(a) {
   }
 }
 
+// post calls the API. The team page's people come through a team link,
+// not the sign-in form: a 401 says so in the page's words.
 async function post(path, body) {
-  const r = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body || {}) });
-  if (r.status === 401) throw new Error(t('session'));
-  if (!r.ok) {
-    let reason = r.statusText;
-    try { reason = (await r.json()).reason || reason; } catch (e) { /* not JSON */ }
-    throw new Error(reason);
+  try {
+    return await api(path, { method: 'POST', body: body || {}, unauthorized: 'throw' });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw new Error(t('session'));
+    throw err;
   }
-  return r.json();
 }
 
 function showError(msg) {
@@ -101,26 +99,8 @@ $('resolve-form').addEventListener('submit', async (e) => {
 });
 
 function card(a) {
-  const c = el('article', `card sev-${a.severity} state-${a.state}`);
-  c.dataset.id = a.id;
+  const c = alertCard(a, lang, t);
   if (!seen.has(a.id)) c.classList.add('is-new');
-  const head = el('div', 'card-head');
-  const tags = el('span');
-  tags.append(el('span', `tag tag-${a.state}`, t('state.' + a.state)), ' ');
-  if (a.level > 0) tags.append(el('span', 'tag tag-escalated', t('escalated')), ' ');
-  if (a.silenced) tags.append(el('span', 'tag tag-silenced', t('silenced')), ' ');
-  tags.append(el('span', 'tag', t('source.' + a.source) || a.source));
-  head.append(tags, el('span', '', `${hhmm(a.starts_at)} · ${since(a.starts_at, t)}`));
-  c.append(head, el('div', 'card-title', title(a, lang)));
-  const meta = el('div', 'card-meta');
-  if (a.cluster) meta.append(el('div', '', t('count', { n: a.cluster.count, e: a.cluster.expected })));
-  if (a.detail) meta.append(el('div', '', a.detail));
-  if (a.acked_by) {
-    const d = el('div');
-    d.append(el('b', '', t('acked.by', { who: a.acked_by, time: hhmm(a.acked_at) })));
-    meta.append(d);
-  }
-  c.append(meta);
   const cams = cameraNames(a, lang);
   if (cams.length) c.append(el('div', 'cams', `${t('cameras')}: ${cams.join(' · ')}`));
   if (mayHandle) {
@@ -165,10 +145,11 @@ function render() {
 async function start() {
   let info = { teams: [], mine: [], may_handle: false, name: '' };
   try {
-    const r = await fetch('/api/v1/alerts/teams');
-    if (r.status === 401) { showError(t('session')); return; }
-    if (r.ok) info = await r.json();
-  } catch (e) { /* the hub still works */ }
+    info = await api('/api/v1/alerts/teams', { unauthorized: 'throw' });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { showError(t('session')); return; }
+    /* the hub still works */
+  }
   mayHandle = !!info.may_handle;
   const want = new URLSearchParams(location.search).get('team');
   const topics = want ? [`alerts/team/${want}`] : info.mine.length ? info.mine.map((id) => `alerts/team/${id}`) : ['alerts'];

@@ -2,13 +2,7 @@
 // newest on top, at most `max` rows.
 
 import { Categories } from './i18n.js';
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
+import { el } from './kit.js';
 
 // clip shortens text by characters (not UTF-16 units) so CJK and emoji are
 // never cut in half; CSS adds the ellipsis for what still does not fit.

@@ -7,8 +7,9 @@
 // module does not load gets a placeholder tile.
 
 import { Hub } from './hub.js';
-import { pickLang, makeT, makeClock } from './i18n.js';
-import { STR } from './widgets/common.js';
+import { makeT, makeClock } from './i18n.js';
+import { api, pickLang } from './kit.js';
+import { strings } from './widgets/common.js';
 
 const STALE_AFTER = 5 * 60 * 1000; // ms without data before the corner says so
 const BANNER_AFTER = 1500; // ms offline before the banner shows
@@ -17,16 +18,12 @@ const FONT_PER_HEIGHT = 0.016; // root font size per monitor pixel height: 34.6 
 const $ = (id) => document.getElementById(id);
 const lang = pickLang();
 const t = makeT(lang);
-const s = (key) => (STR[lang] || STR.zh)[key] || STR.zh[key] || key;
-document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+const s = strings(lang);
 
 async function getJSON(url, what) {
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-      if (res.status === 401) { location.reload(); await new Promise(() => {}); }
-      if (res.ok) return await res.json();
-      throw new Error('HTTP ' + res.status);
+      return await api(url); // a 401 signs in again (kit.js)
     } catch (err) {
       const delay = Math.min(30000, 1000 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
       showBanner(t('banner.loading'), what + ': ' + String(err.message || err));
@@ -309,7 +306,7 @@ async function main() {
     if (status.state === 'open') offlineSince = 0;
     else if (!offlineSince) offlineSince = Date.now();
     if (status.state === 'closed' && status.attempt > 0 && status.attempt % 4 === 0) {
-      fetch('/api/v1/public', { credentials: 'same-origin' }).then((r) => { if (r.status === 401) location.reload(); }, () => {});
+      api('/api/v1/public').catch(() => {}); // only to learn of an ended session: a 401 signs in again
     }
     renderConn();
   });

@@ -1,6 +1,8 @@
 // Shared parts of the feed widgets: the stylesheet, history fetching,
 // sparklines and the colours of states.
 
+import { el, api } from '../kit.js';
+
 export const COLORS = {
   normal: '#39d98a',
   warning: '#ffb020',
@@ -11,7 +13,7 @@ export const COLORS = {
 };
 
 // ensureCSS adds the widgets' stylesheet once per page.
-export function ensureCSS() {
+function ensureCSS() {
   if (document.getElementById('feeds-css')) return;
   const link = document.createElement('link');
   link.id = 'feeds-css';
@@ -20,12 +22,18 @@ export function ensureCSS() {
   document.head.appendChild(link);
 }
 
-// h creates an element with a class and text.
-export function h(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
+// panel builds a feeds widget's frame in host and returns its root and
+// status line: root (fd-panel and cls) holds a head with the title, the
+// extra elements and the status line; the widget appends its body.
+export function panel(host, cls, title, ...extra) {
+  ensureCSS();
+  const root = el('div', 'fd-panel ' + cls);
+  const head = el('div', 'fd-head');
+  const status = el('span', 'fd-status');
+  head.append(el('h2', 'fd-title', title), ...extra, status);
+  root.append(head);
+  host.replaceChildren(root);
+  return { root, status };
 }
 
 // History keeps the recent points of stations, fetched once from the API
@@ -42,10 +50,10 @@ export class History {
     if (this.loading.has(id) || this.points.has(id)) return;
     this.loading.add(id);
     try {
-      const r = await fetch(`/api/v1/feeds/${encodeURIComponent(id)}/history?hours=${this.hours}`,
-        { signal: this.aborter.signal, credentials: 'same-origin' });
-      if (!r.ok) throw new Error('HTTP ' + r.status);
-      const body = await r.json();
+      // A 401 is the page's to notice (the wall checks its session);
+      // the sparkline stays empty.
+      const body = await api(`/api/v1/feeds/${encodeURIComponent(id)}/history?hours=${this.hours}`,
+        { signal: this.aborter.signal, unauthorized: 'throw' });
       const live = this.points.get(id) || [];
       const pts = (body.points || []).concat(live.filter((p) => !body.points.length || p.t > body.points[body.points.length - 1].t));
       this.points.set(id, pts);
@@ -123,7 +131,7 @@ export function fmt(v, digits) {
 
 // badge is a small coloured label.
 export function badge(text, color) {
-  const b = h('span', 'fd-badge', text);
+  const b = el('span', 'fd-badge', text);
   b.style.borderColor = color;
   b.style.color = color;
   return b;
@@ -137,17 +145,39 @@ export function watchConn(hub, fn) {
   return () => hub.removeEventListener('status', on);
 }
 
-// copyState keeps a copy of a hub state topic's whole state, replaced on
-// every update, and calls changed() after each: what the feeds' map layers
-// draw from. close() stops it and empties the copy.
-export function copyState(hub, topic, changed) {
-  const state = new Map();
-  const sub = hub.subscribe(topic, (u, tp) => {
-    state.clear();
-    for (const [k, v] of tp.state) state.set(k, v);
-    changed();
+// stateLayer is a feed's map layer drawn from a hub state topic, the part
+// the flood and traffic layers share. spec: {topic, name (of the GeoJSON
+// source and the layer group), features(state, cm) (a FeatureCollection),
+// images(cm) (adds the symbols' pictures), layers(cm) (the style layers),
+// points(state) ([lat, lng] pairs for the extent)}. The source is replaced
+// on every change of the topic, whose state is the hub's own, read and
+// never written here; ctx: {hub, redraw?}, redraw() is called after each
+// change.
+export function stateLayer(ctx, spec) {
+  let cm = null;
+  const sub = ctx.hub.subscribe(spec.topic, () => {
+    const src = cm && cm.map.getSource(spec.name);
+    if (src) src.setData(spec.features(sub.state, cm));
+    if (ctx.redraw) ctx.redraw();
   }, { kind: 'state' });
-  return { state, close() { sub.close(); state.clear(); } };
+
+  return {
+    // add puts the layer on cm, a CityMap whose style has loaded.
+    add(map) {
+      cm = map;
+      spec.images(cm);
+      cm.map.addSource(spec.name, { type: 'geojson', data: spec.features(sub.state, cm) });
+      cm.addLayers(spec.name, spec.layers(cm));
+    },
+    // extent is [[south, west], [north, east]] of the layer's points, or null.
+    extent() {
+      return extentOf(spec.points(sub.state));
+    },
+    destroy() {
+      sub.close();
+      cm = null;
+    },
+  };
 }
 
 // redrawRows calls draw(id) for every row id of rows every 30 s (sparklines
@@ -171,4 +201,14 @@ export function showStatus(status, root, conn, state, t) {
     if (k.startsWith('source:') && (v.state === 'error' || v.stale)) status.append(badge(t('source.down', { name: v.name }), COLORS.danger));
   }
   root.classList.toggle('fd-offline', conn !== 'open');
+}
+
+// extentOf is [[south, west], [north, east]] of [lat, lng] points, or null.
+export function extentOf(pts) {
+  let s = 90, w = 180, n = -90, e = -180;
+  for (const [lat, lng] of pts) {
+    if (!Number.isFinite(lat) || !Number.isFinite(lng) || (lat === 0 && lng === 0)) continue;
+    s = Math.min(s, lat); n = Math.max(n, lat); w = Math.min(w, lng); e = Math.max(e, lng);
+  }
+  return s <= n ? [[s, w], [n, e]] : null;
 }

@@ -1,5 +1,8 @@
 // Strings of the flood, traffic and KPI widgets and map layers, zh-CN first.
-// Kept here rather than in i18n.js so the feeds own their wording.
+// Kept here rather than in i18n.js so the feeds own their wording; the
+// lookup is kit.js's.
+
+import { translator } from '../kit.js';
 
 const zh = {
   'flood.title': '防汛监测',
@@ -112,12 +115,7 @@ const en = {
 // feedsT returns t(key, vars) for lang ('zh' | 'en').
 export function feedsT(lang) {
   const table = lang === 'en' ? en : zh;
-  const t = (key, vars) => {
-    let s = table[key] ?? zh[key] ?? key;
-    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-    return s;
-  };
-  t.lang = lang === 'en' ? 'en' : 'zh';
+  const t = translator({ zh, en }, lang);
   t.label = (v) => (t.lang === 'en' && v.name_en ? v.name_en : v.name);
   t.sub = (v) => (t.lang === 'en' ? v.name : v.name_en || '');
   t.state = (v) => {

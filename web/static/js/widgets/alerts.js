@@ -1,7 +1,8 @@
 // Wall widget `alerts`: the open alerts, unacknowledged first, with who
 // acknowledged each and when. Options: {team: "<id>"} shows one team's
 // alerts instead of all; {max: n} bounds the rows (default 8).
-import { tr, title, since, hhmm, order, cameraNames, el } from '../alertview.js';
+import { tr, title, since, hhmm, order, cameraNames } from '../alertview.js';
+import { el } from '../kit.js';
 
 
 // The page's CSP allows only style sheets from the server itself.

@@ -3,7 +3,8 @@
 // the next switch, or who took it over by hand and until when.
 
 import { TodayStats } from '../stats.js';
-import { frame, strings, el } from './common.js';
+import { frame, strings } from './common.js';
+import { el } from '../kit.js';
 
 export function mount(root, ctx) {
   const { hub, lang, t, pub, clock } = ctx;
@@ -39,9 +40,9 @@ export function mount(root, ctx) {
     const parts = [];
     if (set) parts.push(s('clock.set') + ' ' + label(set));
     if (tour) {
-      let p = s('clock.tour') + ' ' + label(tour) + ` ${tour.step + 1}/${(tour.steps || []).length}`;
-      if (tour.paused) p += ' · ' + s('clock.paused');
-      else if (tour.next) p += ' · ' + s('clock.next', { t: clock.hm(new Date(tour.next)) });
+      let p = s('tour') + ' ' + label(tour) + ` ${tour.step + 1}/${(tour.steps || []).length}`;
+      if (tour.paused) p += ' · ' + s('tour.paused');
+      else if (tour.next) p += ' · ' + s('tour.next', { t: clock.hm(new Date(tour.next)) });
       parts.push(p);
     }
     if (control.override) parts.push(s('clock.manual', { t: clock.hm(new Date(control.override.until)) }) + ' · ' + control.override.by);

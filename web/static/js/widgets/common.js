@@ -1,6 +1,8 @@
 // Shared pieces of the wall's own widgets (map, hot, ticker, clock): their
 // strings, the tile head and the state badge every tile shows.
 
+import { el, translator } from '../kit.js';
+
 export const STR = {
   zh: {
     'kind.map': '城市地图', 'kind.kpi': '运行指标', 'kind.hot': '热点诉求', 'kind.alerts': '预警',
@@ -9,10 +11,8 @@ export const STR = {
     'placeholder': '组件未加载',
     'wall.unknown': '未知大屏',
     'state.offline': '连接中断', 'state.stale': '数据 {m} 分钟未更新', 'state.waiting': '等待数据…',
-    'cam.idle': '待机', 'cam.connecting': '接入中', 'cam.live': '直播', 'cam.stalled': '画面停滞',
-    'cam.offline': '离线', 'cam.unsupported': '格式不支持', 'cam.unknown': '状态未知', 'cam.none': '空闲窗口',
     'cam.alert': '预警联动', 'cam.push': '手动推送',
-    'clock.set': '当前视频组', 'clock.tour': '轮巡', 'clock.next': '{t} 切换', 'clock.paused': '已暂停',
+    'clock.set': '当前视频组',
     'clock.manual': '人工接管至 {t}', 'clock.schedule': '按计划', 'clock.duty': '值班',
     'map.cameras': '{n} 路视频',
   },
@@ -23,30 +23,19 @@ export const STR = {
     'placeholder': 'Widget not available',
     'wall.unknown': 'Unknown wall',
     'state.offline': 'Connection lost', 'state.stale': 'No new data for {m} min', 'state.waiting': 'Waiting for data…',
-    'cam.idle': 'Idle', 'cam.connecting': 'Connecting', 'cam.live': 'Live', 'cam.stalled': 'Stalled',
-    'cam.offline': 'Offline', 'cam.unsupported': 'Unsupported', 'cam.unknown': 'No state', 'cam.none': 'Empty slot',
     'cam.alert': 'Alert linkage', 'cam.push': 'Pushed',
-    'clock.set': 'Camera set', 'clock.tour': 'Tour', 'clock.next': 'next at {t}', 'clock.paused': 'paused',
+    'clock.set': 'Camera set',
     'clock.manual': 'manual until {t}', 'clock.schedule': 'scheduled', 'clock.duty': 'On duty',
     'map.cameras': '{n} cameras',
   },
 };
 
 export function strings(lang) {
-  const table = STR[lang] || STR.zh;
-  return (key, vars) => {
-    let s = table[key] ?? STR.zh[key] ?? key;
-    if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-    return s;
-  };
+  return translator(STR, lang);
 }
 
-export function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
+// el is kit.js's, here too for the widgets that import it from here.
+export { el };
 
 // frame builds a tile's head (title, meta) and body inside root.
 export function frame(root, title) {

@@ -5,26 +5,21 @@
 // opts: {kinds: ["reservoir","waterlogging","rain"], stations: [ids], hours: 6}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
+import { COLORS, panel, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
+import { el } from '../kit.js';
 
 const KINDS = ['reservoir', 'waterlogging', 'rain'];
 const DIGITS = { reservoir: 2, waterlogging: 0, rain: 1 };
 
-export function mount(el, ctx) {
-  ensureCSS();
+export function mount(host, ctx) {
   let opts = { ...(ctx.opts || {}) };
   const t = feedsT(ctx.lang);
-  const root = h('div', 'fd-panel fd-flood');
-  const head = h('div', 'fd-head');
-  const title = h('h2', 'fd-title', t('flood.title'));
-  const status = h('span', 'fd-status');
-  head.append(title, status);
-  const body = h('div', 'fd-body');
-  root.append(head, body);
-  el.replaceChildren(root);
+  const { root, status } = panel(host, 'fd-flood', t('flood.title'));
+  const body = el('div', 'fd-body');
+  root.append(body);
 
   let hist = new History(opts.hours || 6);
-  let state = new Map();
+  let state = new Map(); // the topic's state, once it comes
   let conn = 'connecting';
   const rows = new Map(); // id -> {row, canvas, value, badges}
 
@@ -40,17 +35,17 @@ export function mount(el, ctx) {
     for (const kind of opts.kinds || KINDS) {
       const list = [...state.values()].filter((v) => v.kind === kind && wanted(v));
       if (!list.length) continue;
-      const sec = h('section', 'fd-section');
-      sec.append(h('h3', 'fd-section-title', t(kind)));
+      const sec = el('section', 'fd-section');
+      sec.append(el('h3', 'fd-section-title', t(kind)));
       for (const v of list) {
-        const row = h('div', 'fd-row fd-' + v.kind);
+        const row = el('div', 'fd-row fd-' + v.kind);
         row.dataset.id = v.id;
-        const name = h('div', 'fd-name');
-        name.append(h('span', 'fd-name-main', t.label(v)), h('span', 'fd-name-sub', t.sub(v)));
-        const value = h('div', 'fd-value');
-        const detail = h('div', 'fd-detail');
-        const badges = h('div', 'fd-badges');
-        const canvas = h('canvas', 'fd-spark');
+        const name = el('div', 'fd-name');
+        name.append(el('span', 'fd-name-main', t.label(v)), el('span', 'fd-name-sub', t.sub(v)));
+        const value = el('div', 'fd-value');
+        const detail = el('div', 'fd-detail');
+        const badges = el('div', 'fd-badges');
+        const canvas = el('canvas', 'fd-spark');
         row.append(name, value, badges, canvas, detail);
         sec.append(row);
         rows.set(v.id, { row, canvas, value, detail, badges });
@@ -67,7 +62,7 @@ export function mount(el, ctx) {
     const color = v.stale ? COLORS.stale : COLORS[v.state] || COLORS.nodata;
     r.row.className = 'fd-row fd-' + v.kind + ' fd-state-' + v.state + (v.stale ? ' fd-is-stale' : '');
     r.value.textContent = '';
-    r.value.append(h('span', 'fd-num', fmt(v.value, DIGITS[v.kind])), h('span', 'fd-unit', v.unit));
+    r.value.append(el('span', 'fd-num', fmt(v.value, DIGITS[v.kind])), el('span', 'fd-unit', v.unit));
     r.value.style.color = color;
     r.badges.replaceChildren(badge(t.state(v), COLORS[v.state] || COLORS.nodata));
     if (v.stale) r.badges.append(badge(t('stale'), COLORS.stale));
@@ -96,21 +91,16 @@ export function mount(el, ctx) {
   const renderStatus = () => showStatus(status, root, conn, state, t);
 
   const sub = ctx.hub.subscribe('feeds/flood', (u, topic) => {
+    state = topic.state; // the hub's own, read and never written here
+    // A station without a row yet rebuilds the list; the others only
+    // redraw their row.
+    const shown = (v) => v && v.kind && wanted(v);
     if (u.type === 'snapshot') {
-      state = new Map();
-      for (const [k, v] of topic.state) state.set(k, v);
-      const known = [...rows.keys()].join();
-      const now = [...state.values()].filter((v) => v.kind && wanted(v)).map((v) => v.id).join();
-      if (known !== now) build();
+      const now = [...state.values()].filter(shown).map((v) => v.id);
+      if ([...rows.keys()].join() !== now.join()) build();
       for (const id of rows.keys()) { hist.add(state.get(id)); render(id); }
     } else {
-      for (const k of u.del || []) state.delete(k);
-      let rebuild = false;
-      for (const [k, v] of Object.entries(u.set || {})) {
-        if (!state.has(k) && v.kind && wanted(v)) rebuild = true;
-        state.set(k, v);
-      }
-      if (rebuild) build();
+      if (Object.values(u.set || {}).some((v) => shown(v) && !rows.has(v.id))) build();
       for (const k of Object.keys(u.set || {})) { hist.add(state.get(k)); render(k); }
     }
     renderStatus();
@@ -131,7 +121,7 @@ export function mount(el, ctx) {
       unwatch();
       stopRedraw();
       hist.destroy();
-      el.replaceChildren();
+      host.replaceChildren();
     },
   };
 }

@@ -6,7 +6,8 @@
 // opts: {} (none yet)
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, sparkline, fmt, badge, watchConn } from '../feeds/common.js';
+import { COLORS, panel, sparkline, fmt, badge, watchConn } from '../feeds/common.js';
+import { el } from '../kit.js';
 
 const TILES = [
   ['answer_rate', 'kpi.answer_rate', (r) => pct(r.answer_rate), (r) => frac(r.answer_rate), (r) => good(r.answer_rate, 0.95, 0.9)],
@@ -27,33 +28,28 @@ function good(x, ok, warn) {
   return x.value >= ok ? 'good' : x.value >= warn ? 'warn' : 'bad';
 }
 
-export function mount(el, ctx) {
-  ensureCSS();
+export function mount(host, ctx) {
   const t = feedsT(ctx.lang);
-  const root = h('div', 'fd-panel fd-kpi');
-  const head = h('div', 'fd-head');
-  const status = h('span', 'fd-status');
-  const date = h('span', 'fd-meta');
-  head.append(h('h2', 'fd-title', t('kpi.title')), date, status);
-  const grid = h('div', 'fd-kpi-grid');
+  const date = el('span', 'fd-meta');
+  const { root, status } = panel(host, 'fd-kpi', t('kpi.title'), date);
+  const grid = el('div', 'fd-kpi-grid');
   const tiles = new Map();
   for (const [key, label] of TILES) {
-    const tile = h('div', 'fd-tile');
+    const tile = el('div', 'fd-tile');
     tile.dataset.kpi = key;
-    const value = h('div', 'fd-tile-value', '—');
+    const value = el('div', 'fd-tile-value', '—');
     const unit = key === 'avg_wait' ? t('unit.s') : key === 'calls' ? t('unit.calls') : key === 'tickets' ? t('unit.tickets') : '%';
-    const v = h('div', 'fd-tile-line');
-    v.append(value, h('span', 'fd-unit', unit));
-    const sub = h('div', 'fd-tile-sub');
-    tile.append(h('div', 'fd-tile-label', t(label)), v, sub);
+    const v = el('div', 'fd-tile-line');
+    v.append(value, el('span', 'fd-unit', unit));
+    const sub = el('div', 'fd-tile-sub');
+    tile.append(el('div', 'fd-tile-label', t(label)), v, sub);
     grid.append(tile);
     tiles.set(key, { tile, value, sub });
   }
-  const sparkBox = h('div', 'fd-kpi-spark');
-  const canvas = h('canvas', 'fd-spark fd-spark-wide');
-  sparkBox.append(h('div', 'fd-spark-label', t('kpi.volume')), canvas);
-  root.append(head, grid, sparkBox);
-  el.replaceChildren(root);
+  const sparkBox = el('div', 'fd-kpi-spark');
+  const canvas = el('canvas', 'fd-spark fd-spark-wide');
+  sparkBox.append(el('div', 'fd-spark-label', t('kpi.volume')), canvas);
+  root.append(grid, sparkBox);
 
   let rep = null;
   let conn = 'connecting';
@@ -107,7 +103,7 @@ export function mount(el, ctx) {
       unwatch();
       clearInterval(timer);
       ro.disconnect();
-      el.replaceChildren();
+      host.replaceChildren();
     },
   };
 }

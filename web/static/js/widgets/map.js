@@ -1,18 +1,24 @@
-// Map widget: the heat map with district outlines (heatmap.js), new
-// tickets as pulses, camera markers from the `cameras` topic (positions
-// from the wall's catalogue until the topic has them), and any extra
-// layers listed in opts.layers, loaded from ../layers/<name>.js when such a
-// module exists (ctx.layers lists those built in). opts: {res, window, category, layers, cameras: bool}.
+// Map widget: the city map (citymap.js, MapLibre) with the heat of one H3
+// topic as a WebGL layer (heatlayer.js), camera markers from the `cameras`
+// topic (positions from the wall's catalogue until the topic has them), new
+// tickets as pulses, and any extra layers listed in opts.layers, loaded
+// from ../layers/<name>.js when such a module exists (ctx.layers lists
+// those built in). opts: {res, window, category, layers, cameras: bool,
+// center, zoom, bounds, district}.
+//
+// A layer module exports layer(ctx) returning {add(cm), destroy()}: its
+// MapLibre sources and layers (cm.addLayers, by group), added once the map
+// has loaded. Only the tickets' pulses, short-lived, are drawn on a canvas
+// over the map.
 
 import { CellStore } from '../cells.js';
-import { HeatMap } from '../heatmap.js';
-import { mercX, mercY } from '../geo.js';
+import { CityMap } from '../citymap.js';
+import { HeatLayer, HeatLegend } from '../heatlayer.js';
+import { layer as cameraLayer } from '../layers/cameras.js';
 import { frame, strings, StateBadge, el } from './common.js';
 
-const CAMERA_COLORS = {
-  live: '#39d98a', connecting: '#ffb020', idle: '#7fb8ff', stalled: '#ffb020',
-  offline: '#ff3b3b', unsupported: '#ff3b3b',
-};
+const PULSE_LIFE = 2600; // ms
+const PULSE_MAX = 40;
 
 export function mount(root, ctx) {
   const { hub, lang, t, pub } = ctx;
@@ -27,98 +33,13 @@ export function mount(root, ctx) {
 
   const f = frame(root, t('map.title'));
   f.body.classList.add('map');
-  const badge = new StateBadge(f.badge, hub, lang);
-  const m = pub.map || {};
-  const cells = new CellStore();
-  const map = new HeatMap(f.body, cells, {
-    center: Array.isArray(opts.center) && opts.center.length === 2 ? opts.center
-      : (Array.isArray(m.center) && m.center.length === 2 ? m.center : [20.03, 110.33]),
-    zoom: Number.isFinite(opts.zoom) ? opts.zoom : (Number.isFinite(m.zoom) ? m.zoom : 11.5),
-    tileUrl: m.tile_url || '',
-    tileCrs: m.tile_crs || 'wgs84',
-    formatNumber: t.num,
-    units: { km: t('unit.km'), m: t('unit.m') },
-    areas: Array.isArray(pub.districts) ? pub.districts : [],
-  });
-  map.setLegendTitle(t('map.legend'));
-
-  // The overlay: camera markers and extra layers, redrawn after the map.
+  const box = el('div', 'citymap-box');
   const overlay = el('canvas', 'map-overlay');
-  f.body.append(overlay);
-  const octx = overlay.getContext('2d');
-  const project = (lat, lng) => {
-    if (map.tf) [lat, lng] = map.tf(lat, lng);
-    return [map._x(mercX(lng)), map._y(mercY(lat))];
-  };
-  const layers = [];
-  let raf = 0;
-  const redraw = () => {
-    raf = 0;
-    const W = map.canvas.width;
-    const H = map.canvas.height;
-    if (overlay.width !== W || overlay.height !== H) {
-      overlay.width = W;
-      overlay.height = H;
-    }
-    octx.clearRect(0, 0, W, H);
-    for (const l of layers) {
-      try { l.draw(octx, project); } catch (err) { console.error('map layer', l.name, err); }
-    }
-    if (showCameras) drawCameras(W);
-  };
-  const invalidate = () => { if (!raf) raf = requestAnimationFrame(redraw); };
-  // Layers that do not call invalidate still move: redraw now and then.
-  const every = setInterval(() => { if (layers.length) invalidate(); }, 2000);
-  map.addEventListener('stats', (e) => { meta.stats = e.detail; renderMeta(); invalidate(); });
+  f.body.append(box, overlay);
+  const badge = new StateBadge(f.badge, hub, lang);
+  const legend = new HeatLegend(f.body, t('map.legend'), t.num);
+  const cells = new CellStore();
 
-  // Camera markers.
-  const showCameras = opts.cameras !== false;
-  let camState = null;
-  const camSub = showCameras ? hub.subscribe('cameras', (u, topic) => { camState = topic.state; invalidate(); }, { kind: 'state' }) : null;
-  const drawCameras = (W) => {
-    const dpr = map.dpr || 1;
-    const r = Math.max(6, W / 220); // a marker reads from the back of the room
-    const seen = new Set();
-    const draw = (c) => {
-      const lat = Number(c.lat);
-      const lng = Number(c.lng);
-      if (!Number.isFinite(lat) || !Number.isFinite(lng) || seen.has(c.id)) return;
-      seen.add(c.id);
-      const [x, y] = project(lat, lng);
-      octx.beginPath();
-      octx.moveTo(x, y - r * 1.3);
-      octx.lineTo(x + r, y);
-      octx.lineTo(x, y + r * 1.3);
-      octx.lineTo(x - r, y);
-      octx.closePath();
-      octx.fillStyle = CAMERA_COLORS[c.state] || '#7fb8ff';
-      octx.fill();
-      octx.lineWidth = 1.5 * dpr;
-      octx.strokeStyle = 'rgba(3,7,13,0.9)';
-      octx.stroke();
-    };
-    if (camState) for (const [id, c] of camState) draw({ id, ...(ctx.catalog && ctx.catalog.get(id)), ...c });
-    if (ctx.catalog) for (const c of ctx.catalog.values()) draw(camState && camState.get(c.id) ? { ...c, ...camState.get(c.id) } : c);
-    meta.cameras = seen.size;
-  };
-
-  // Extra layers from other modules; a missing one is left out quietly.
-  let dead = false;
-  for (const name of Array.isArray(opts.layers) ? opts.layers : []) {
-    if (name === 'cameras' || !/^[a-z0-9_-]+$/.test(name)) continue;
-    if (ctx.layers && !ctx.layers.has(name)) continue; // not in this build
-    import(`../layers/${name}.js`).then((mod) => {
-      if (dead || typeof mod.layer !== 'function') return;
-      const l = mod.layer({ hub, lang, t, pub, opts, invalidate });
-      if (l && typeof l.draw === 'function') {
-        l.name = name;
-        layers.push(l);
-        invalidate();
-      }
-    }, () => {});
-  }
-
-  // Heat and ticket pulses.
   const meta = { stats: null, cameras: 0 };
   const renderMeta = () => {
     const parts = [t('window.' + win), category === 'all' ? t('category.all') : category];
@@ -127,29 +48,128 @@ export function mount(root, ctx) {
     const text = parts.join(' · ');
     if (f.meta.textContent !== text) f.meta.textContent = text;
   };
-  const heat = hub.subscribe(`heat/${res}/${win}/${category}`, (u, topic) => {
+  renderMeta();
+
+  let dead = false;
+  let cm = null;
+  let heat = null;
+  const layers = []; // {name, l}
+  const pulses = [];
+  let raf = 0;
+
+  // The overlay: ticket pulses, in the map canvas's pixels.
+  const octx = overlay.getContext('2d');
+  const project = (lat, lng) => {
+    const [x, y] = cm.project(lat, lng);
+    const k = cm.map.getPixelRatio();
+    return [x * k, y * k];
+  };
+  const drawOverlay = (now) => {
+    raf = 0;
+    if (!cm) return;
+    const c = cm.map.getCanvas();
+    if (overlay.width !== c.width || overlay.height !== c.height) {
+      overlay.width = c.width;
+      overlay.height = c.height;
+    }
+    octx.clearRect(0, 0, overlay.width, overlay.height);
+    while (pulses.length && now - pulses[0].t0 > PULSE_LIFE) pulses.shift();
+    const k = cm.map.getPixelRatio();
+    for (const p of pulses) {
+      const a = Math.max(0, (now - p.t0) / PULSE_LIFE);
+      const [x, y] = project(p.lat, p.lng);
+      octx.beginPath();
+      octx.arc(x, y, (6 + 46 * Math.sqrt(a)) * k, 0, Math.PI * 2);
+      octx.lineWidth = (p.urgent ? 4 : 2.5) * k * (1 - a * 0.6);
+      octx.strokeStyle = p.urgent ? `rgba(255,70,70,${1 - a})` : `rgba(120,220,255,${0.9 * (1 - a)})`;
+      octx.stroke();
+    }
+    if (pulses.length) invalidate();
+  };
+  const invalidate = () => { if (!raf && !dead) raf = requestAnimationFrame(drawOverlay); };
+
+  const addLayer = (name, l) => {
+    l.name = name;
+    if (typeof l.add !== 'function') return;
+    layers.push(l);
+    if (cm && cm.loaded) {
+      try { l.add(cm); } catch (err) { console.error('map layer', name, err); }
+    }
+  };
+
+  const lctx = { hub, lang, t, pub, opts, catalog: ctx.catalog, invalidate };
+  if (opts.cameras !== false) {
+    addLayer('cameras', cameraLayer({ ...lctx, count: (n) => { meta.cameras = n; renderMeta(); } }));
+  }
+  // Extra layers from other modules; a missing one is left out quietly.
+  for (const name of Array.isArray(opts.layers) ? opts.layers : []) {
+    if (name === 'cameras' || !/^[a-z0-9_-]+$/.test(name)) continue;
+    if (ctx.layers && !ctx.layers.has(name)) continue; // not in this build
+    import(`../layers/${name}.js`).then((mod) => {
+      if (dead || typeof mod.layer !== 'function') return;
+      const l = mod.layer(lctx);
+      if (l) addLayer(name, l);
+    }, () => {});
+  }
+
+  // Heat: a snapshot replaces the cells, a delta sends what it changed.
+  const heatSub = hub.subscribe(`heat/${res}/${win}/${category}`, (u, topic) => {
     badge.touch();
-    if (u.type === 'snapshot') map.setData(topic.state);
-    else map.invalidate();
+    if (!heat) return; // the map's load applies the topic's state
+    if (u.type === 'snapshot') heat.setData(topic.state);
+    else heat.applyDelta(u.set, u.del);
   }, { kind: 'state' });
   const tickets = hub.subscribe('tickets', (u) => {
-    if (u.type === 'delta' && u.event) map.pulse(Number(u.event.lat), Number(u.event.lng), !!u.event.urgent);
+    if (u.type !== 'delta' || !u.event) return;
+    const lat = Number(u.event.lat);
+    const lng = Number(u.event.lng);
+    if (!Number.isFinite(lat) || !Number.isFinite(lng)) return;
+    if (pulses.length >= PULSE_MAX) pulses.shift();
+    pulses.push({ lat, lng, t0: performance.now(), urgent: !!u.event.urgent });
+    invalidate();
   }, { kind: 'events', maxEvents: 50 });
-  renderMeta();
+
+  CityMap.create(box, {
+    pub, lang,
+    center: opts.center, zoom: opts.zoom, bounds: opts.bounds, district: opts.district,
+  }).then((m) => {
+    if (dead) { m.destroy(); return; }
+    cm = m;
+    f.body.citymap = m; // for tests and the console's tools
+    heat = new HeatLayer(cm, cells, 'district-border');
+    f.body.heat = heat; // for tests: what the heat layer holds
+    heat.addEventListener('stats', (e) => {
+      meta.stats = e.detail;
+      legend.update(e.detail.scale);
+      renderMeta();
+    });
+    if (heatSub.synced) heat.setData(heatSub.state);
+    cm.map.on('render', invalidate);
+    cm.ready.then(() => {
+      if (dead) return;
+      cm.loaded = true;
+      for (const l of layers) {
+        try { l.add(cm); } catch (err) { console.error('map layer', l.name, err); }
+      }
+      invalidate();
+    });
+  }, (err) => {
+    console.error('map', err);
+    f.body.append(el('div', 'placeholder-text', String(err.message || err)));
+  });
 
   return {
     update() {},
     destroy() {
       dead = true;
       cancelAnimationFrame(raf);
-      clearInterval(every);
-      heat.close();
+      heatSub.close();
       tickets.close();
-      if (camSub) camSub.close();
       for (const l of layers) { try { l.destroy && l.destroy(); } catch (err) { console.error(err); } }
       layers.length = 0;
+      if (heat) heat.destroy();
       badge.destroy();
-      map.destroy();
+      if (cm) cm.destroy();
       cells.close();
       root.replaceChildren();
     },

@@ -2,7 +2,8 @@
 
 import { TicketTicker } from '../ticker.js';
 import { Categories } from '../i18n.js';
-import { frame, StateBadge, el } from './common.js';
+import { frame, StateBadge } from './common.js';
+import { el } from '../kit.js';
 
 export function mount(root, ctx) {
   const { hub, lang, t, pub, clock } = ctx;

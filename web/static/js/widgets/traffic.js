@@ -5,27 +5,23 @@
 // opts: {roads: [ids], keyOnly: false, hours: 6, maxRoads: 12}
 
 import { feedsT } from '../feeds/strings.js';
-import { COLORS, ensureCSS, h, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
+import { COLORS, panel, History, sparkline, fmt, badge, watchConn, redrawRows, showStatus } from '../feeds/common.js';
+import { el } from '../kit.js';
 
 const STATES = ['nodata', 'smooth', 'slow', 'congested', 'jammed'];
 
-export function mount(el, ctx) {
-  ensureCSS();
+export function mount(host, ctx) {
   let opts = { ...(ctx.opts || {}) };
   const t = feedsT(ctx.lang);
-  const root = h('div', 'fd-panel fd-traffic');
-  const head = h('div', 'fd-head');
-  const status = h('span', 'fd-status');
-  head.append(h('h2', 'fd-title', t('traffic.title')), status);
-  const summary = h('div', 'fd-summary');
-  const list = h('div', 'fd-body fd-roads');
-  const incHead = h('h3', 'fd-section-title', t('incidents'));
-  const incList = h('div', 'fd-incidents');
-  root.append(head, summary, list, incHead, incList);
-  el.replaceChildren(root);
+  const { root, status } = panel(host, 'fd-traffic', t('traffic.title'));
+  const summary = el('div', 'fd-summary');
+  const list = el('div', 'fd-body fd-roads');
+  const incHead = el('h3', 'fd-section-title', t('incidents'));
+  const incList = el('div', 'fd-incidents');
+  root.append(summary, list, incHead, incList);
 
   let hist = new History(opts.hours || 6);
-  const state = new Map();
+  let state = new Map(); // the topic's state, once it comes
   // Times in the city's zone, whatever zone the wall PC is set to.
   const zone = (ctx.pub && ctx.pub.city && ctx.pub.city.timezone) || 'Asia/Shanghai';
   let timeFmt;
@@ -46,18 +42,18 @@ export function mount(el, ctx) {
   const row = (v) => {
     let r = rows.get(v.id);
     if (!r) {
-      const el = h('div', 'fd-row fd-road');
-      el.dataset.id = v.id;
-      const name = h('div', 'fd-name');
-      name.append(h('span', 'fd-name-main', t.label(v)), h('span', 'fd-name-sub', t.sub(v)));
-      r = { el, name, value: h('div', 'fd-value'), badges: h('div', 'fd-badges'), canvas: h('canvas', 'fd-spark') };
-      el.append(r.name, r.value, r.badges, r.canvas);
+      const e = el('div', 'fd-row fd-road');
+      e.dataset.id = v.id;
+      const name = el('div', 'fd-name');
+      name.append(el('span', 'fd-name-main', t.label(v)), el('span', 'fd-name-sub', t.sub(v)));
+      r = { el: e, name, value: el('div', 'fd-value'), badges: el('div', 'fd-badges'), canvas: el('canvas', 'fd-spark') };
+      e.append(r.name, r.value, r.badges, r.canvas);
       rows.set(v.id, r);
       hist.load(v.id).then(() => draw(v.id));
     }
     const color = v.stale ? COLORS.stale : COLORS.level[v.level] || COLORS.nodata;
     r.el.className = 'fd-row fd-road fd-level-' + v.level + (v.stale ? ' fd-is-stale' : '');
-    r.value.replaceChildren(h('span', 'fd-num', fmt(v.value, 0)), h('span', 'fd-unit', 'km/h'));
+    r.value.replaceChildren(el('span', 'fd-num', fmt(v.value, 0)), el('span', 'fd-unit', 'km/h'));
     r.value.style.color = color;
     r.badges.replaceChildren(badge(t('state.' + STATES[v.level] || 'nodata'), COLORS.level[v.level] || COLORS.nodata));
     if (v.jam) r.badges.append(badge(t('jam'), COLORS.danger));
@@ -87,14 +83,14 @@ export function mount(el, ctx) {
     for (const v of rs) draw(v.id);
     const incs = [...state.entries()].filter(([k]) => k.startsWith('incident:')).map(([, v]) => v)
       .sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
-    if (!incs.length) incList.replaceChildren(h('div', 'fd-empty', t('incidents.none')));
+    if (!incs.length) incList.replaceChildren(el('div', 'fd-empty', t('incidents.none')));
     else {
       incList.replaceChildren(...incs.slice(0, 6).map((v) => {
-        const e = h('div', 'fd-incident fd-incident-' + v.type);
+        const e = el('div', 'fd-incident fd-incident-' + v.type);
         const road = state.get(v.road);
         e.append(badge(t('incident.' + v.type), v.type === 'accident' ? COLORS.danger : COLORS.warning),
-          h('span', 'fd-incident-text', v.summary || (road ? t.label(road) : '')),
-          h('span', 'fd-incident-time', hhmm(v.time)));
+          el('span', 'fd-incident-text', v.summary || (road ? t.label(road) : '')),
+          el('span', 'fd-incident-time', hhmm(v.time)));
         return e;
       }));
     }
@@ -102,13 +98,8 @@ export function mount(el, ctx) {
   };
 
   const sub = ctx.hub.subscribe('feeds/traffic', (u, topic) => {
-    if (u.type === 'snapshot') {
-      state.clear();
-      for (const [k, v] of topic.state) { state.set(k, v); hist.add(v); }
-    } else {
-      for (const k of u.del || []) state.delete(k);
-      for (const [k, v] of Object.entries(u.set || {})) { state.set(k, v); hist.add(v); }
-    }
+    state = topic.state; // the hub's own, read and never written here
+    for (const k of u.type === 'snapshot' ? state.keys() : Object.keys(u.set || {})) hist.add(state.get(k));
     render();
   }, { kind: 'state' });
   const unwatch = watchConn(ctx.hub, (s) => { conn = s || 'connecting'; render(); });
@@ -125,7 +116,7 @@ export function mount(el, ctx) {
       unwatch();
       stopRedraw();
       hist.destroy();
-      el.replaceChildren();
+      host.replaceChildren();
     },
   };
 }

@@ -8,6 +8,7 @@
 // socket, the MediaSource, the subscription and every timer.
 
 import { Player, videoURL } from '../player.js';
+import { el, translator } from '../kit.js';
 
 const STRINGS = {
   zh: {
@@ -55,42 +56,42 @@ const STRINGS = {
 const UPSTREAM_DOWN = new Set(['offline', 'stalled', 'unsupported']);
 const BAD = new Set(['stalled', 'offline', 'unsupported', 'frozen', 'nosupport', 'error']);
 
-function el(tag, style, text) {
-  const e = document.createElement(tag);
+// styled is kit.js's el with inline style (set through the DOM, which the
+// content security policy allows): the tile brings no stylesheet.
+function styled(tag, style, text) {
+  const e = el(tag, null, text);
   if (style) Object.assign(e.style, style);
-  if (text !== undefined) e.textContent = text;
   return e;
 }
 
 export function mount(root, ctx) {
   const lang = ctx && ctx.lang === 'en' ? 'en' : 'zh';
-  const S = STRINGS[lang];
-  const fmt = (s, vars) => s.replace(/\{(\w+)\}/g, (_, k) => (vars && vars[k] != null ? vars[k] : ''));
+  const S = translator(STRINGS, lang);
   let opts = { stream: 'main', ...((ctx && ctx.opts) || {}) };
 
-  const box = el('div', {
+  const box = styled('div', {
     position: 'relative', width: '100%', height: '100%', overflow: 'hidden',
     background: '#000', borderRadius: 'inherit', fontFamily: 'var(--font, sans-serif)',
   });
   box.className = 'video-tile';
-  const video = el('video', { width: '100%', height: '100%', objectFit: 'contain', display: 'block', background: '#000' });
+  const video = styled('video', { width: '100%', height: '100%', objectFit: 'contain', display: 'block', background: '#000' });
   video.muted = true;
-  const caption = el('div', {
+  const caption = styled('div', {
     position: 'absolute', left: '0', right: '0', top: '0', display: 'flex', alignItems: 'center', gap: '0.6em',
     padding: '0.35em 0.6em', fontSize: 'clamp(12px, 1.6vmin, 40px)', color: 'var(--text, #eaf1fb)',
     background: 'linear-gradient(rgba(0,0,0,0.75), rgba(0,0,0,0))', pointerEvents: 'none',
   });
-  const dot = el('span', { width: '0.7em', height: '0.7em', borderRadius: '50%', background: '#7d90ab', flex: '0 0 auto' });
-  const name = el('span', { fontWeight: '600', whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' });
-  const badge = el('span', { marginLeft: 'auto', whiteSpace: 'nowrap', color: 'var(--text-2, #a9bad2)' });
+  const dot = styled('span', { width: '0.7em', height: '0.7em', borderRadius: '50%', background: '#7d90ab', flex: '0 0 auto' });
+  const name = styled('span', { fontWeight: '600', whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' });
+  const badge = styled('span', { marginLeft: 'auto', whiteSpace: 'nowrap', color: 'var(--text-2, #a9bad2)' });
   caption.append(dot, name, badge);
-  const message = el('div', {
+  const message = styled('div', {
     position: 'absolute', inset: '0', display: 'none', flexDirection: 'column', alignItems: 'center', justifyContent: 'center',
     textAlign: 'center', gap: '0.4em', padding: '1em', fontSize: 'clamp(14px, 2.2vmin, 56px)', color: 'var(--text, #eaf1fb)',
     background: 'rgba(3,7,13,0.6)',
   });
-  const messageMain = el('div', { fontWeight: '600' });
-  const messageDetail = el('div', { fontSize: '0.7em', color: 'var(--text-2, #a9bad2)', maxWidth: '90%', wordBreak: 'break-word' });
+  const messageMain = styled('div', { fontWeight: '600' });
+  const messageDetail = styled('div', { fontSize: '0.7em', color: 'var(--text-2, #a9bad2)', maxWidth: '90%', wordBreak: 'break-word' });
   message.append(messageMain, messageDetail);
   box.append(video, caption, message);
   root.replaceChildren(box);
@@ -101,7 +102,7 @@ export function mount(root, ctx) {
   let sub = null;
 
   function cameraName() {
-    if (!opts.camera) return S.noCamera;
+    if (!opts.camera) return S('noCamera');
     if (!cam) return opts.camera;
     return (lang === 'en' ? cam.name_en || cam.name : cam.name) || opts.camera;
   }
@@ -112,26 +113,26 @@ export function mount(root, ctx) {
     let st = status.state;
     if (cam && UPSTREAM_DOWN.has(cam.state) && st !== 'nosupport') st = cam.state;
     name.textContent = cameraName();
-    const streamLabel = opts.stream === 'sub' ? S.sub : '';
-    badge.textContent = [S[st] || st, streamLabel].filter(Boolean).join(' · ');
+    const streamLabel = opts.stream === 'sub' ? S('sub') : '';
+    badge.textContent = [S(st), streamLabel].filter(Boolean).join(' · ');
     dot.style.background = st === 'live' ? '#39d98a' : BAD.has(st) ? '#ff3b3b' : '#ffb020';
     box.dataset.state = st;
     let main = '';
     let detail = '';
     if (!opts.camera) {
-      main = S.noCamera;
+      main = S('noCamera');
     } else if (st === 'nosupport') {
-      main = fmt(S.nosupportLong, { video: status.video || '', codec: status.codec || '' });
-      if (opts.stream !== 'sub' && (!cam || cam.sub)) detail = S.nosupportSub;
+      main = S('nosupportLong', { video: status.video || '', codec: status.codec || '' });
+      if (opts.stream !== 'sub' && (!cam || cam.sub)) detail = S('nosupportSub');
     } else if (st === 'offline' || st === 'stalled' || st === 'unsupported') {
-      main = S[st];
+      main = S(st);
       detail = status.reason || (cam && cam.reason) || '';
     } else if (st === 'frozen') {
-      main = S.frozen;
+      main = S('frozen');
     } else if (st === 'error') {
-      main = S.error;
+      main = S('error');
     } else if (st === 'connecting' && player.frames === 0) {
-      main = S.connecting;
+      main = S('connecting');
     }
     messageMain.textContent = main;
     messageDetail.textContent = detail;

@@ -1,0 +1,4 @@
+package webhook
+
+// CheckAnswer exposes checkAnswer to the fuzz test.
+var CheckAnswer = checkAnswer

@@ -1,0 +1,101 @@
+package eval
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/citywall/citywall/alerts/scan"
+	"github.com/citywall/citywall/alerts/surge"
+)
+
+// TestHotAlertNamingEventTicketsMatches: an alert that names tickets of an
+// injected outage is about that outage even when raised after its grace
+// time (a 24-hour window still holding them), and is not a false alert.
+func TestHotAlertNamingEventTicketsMatches(t *testing.T) {
+	t0 := time.Date(2026, 11, 7, 10, 0, 0, 0, time.UTC)
+	ev := hotEvent{start: t0, end: t0.Add(2 * time.Hour), category: "供水排水", districts: []string{"美兰区"}, ids: map[string]bool{"hot1-5": true}}
+	late := hotAlert{kind: "surge", at: t0.Add(18 * time.Hour), category: "供水排水", tickets: []string{"bg-1", "hot1-5"}}
+	if !ev.matches(late) {
+		t.Error("a late alert naming the outage's tickets does not match it")
+	}
+	other := hotAlert{kind: "surge", at: t0.Add(18 * time.Hour), category: "供水排水", tickets: []string{"bg-1"}}
+	if ev.matches(other) {
+		t.Error("a late alert naming none of its tickets matches it")
+	}
+	before := late
+	before.at = t0.Add(-time.Minute)
+	if ev.matches(before) {
+		t.Error("an alert before the event's start matches it")
+	}
+	r := scoreHot("s", "m", []hotAlert{{kind: "surge", at: t0.Add(10 * time.Minute), category: "供水排水"}, late}, []hotEvent{ev}, 1, nil)
+	if r.Detected != 1 || r.FalsePerWeek != 0 {
+		t.Errorf("detected %d, false %.0f a week; want 1 and 0", r.Detected, r.FalsePerWeek)
+	}
+}
+
+// TestHotScenariosHaveVolume: the district surge is injected only into a
+// district × subcategory expecting at least minSurgeExpected tickets in its
+// span, and the slow rise only into a grid × subcategory with at least
+// minRiseWeek tickets that week, so +50 % and +40 % are real numbers of
+// tickets; the draws are seeded.
+func TestHotScenariosHaveVolume(t *testing.T) {
+	ctx := context.Background()
+	loc := time.FixedZone("CST", 8*3600)
+	from := time.Date(2026, 11, 2, 0, 0, 0, 0, loc)
+	train, err := BackgroundTickets(ctx, 2700, 2*scan.Week, from, 5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := BackgroundTickets(ctx, 2700, 2*scan.Week, from.Add(2*scan.Week), 6, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := scan.NewBaseline(scan.BaselineOptions{Res: 8, Location: loc})
+	sd, _ := surge.NewDetector(surge.Options{}, base)
+	for _, x := range train {
+		if c := surge.CellOf(x.Lat, x.Lng, 8); c != 0 {
+			_ = base.Observe(c, x.Category, x.Created)
+		}
+		sd.Learn(hotSurgeEvent(x))
+	}
+	if err := sd.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	to := from.Add(2 * scan.Week)
+	draw := func(si int) ([]string, []hotEvent) {
+		extra, evs := injectHot(si, rand.New(rand.NewPCG(1, 2)), test, sd, from, to, 3)
+		var ids []string
+		for _, x := range extra {
+			ids = append(ids, x.ID+x.Created.String())
+		}
+		return ids, evs
+	}
+	ids, evs := draw(0)
+	for _, e := range evs {
+		t.Logf("surge %s/%s in %v over %s from %s: %d tickets", e.category, e.sub, e.districts, e.end.Sub(e.start).Round(time.Minute), e.start.Format("15:04"), len(e.ids))
+	}
+	if again, _ := draw(0); !slices.Equal(ids, again) {
+		t.Fatal("the district surges differ between two runs of one seed")
+	}
+	if len(evs) != 6 {
+		t.Fatalf("%d district surges, want 6", len(evs))
+	}
+	for _, e := range evs {
+		exp := sd.Expected(surge.Region{Scale: surge.ScaleDistrict, Name: e.districts[0]}, e.category, e.sub, e.start, e.end)
+		if exp < minSurgeExpected || len(e.ids) < minSurgeExpected/2 {
+			t.Errorf("surge %s/%s in %v over %s: %d tickets on %.1f expected", e.category, e.sub, e.districts, e.end.Sub(e.start), len(e.ids), exp)
+		}
+	}
+	_, evs = draw(3)
+	if len(evs) == 0 {
+		t.Fatal("no slow rise drawn")
+	}
+	for _, e := range evs {
+		if len(e.ids) < minRiseWeek*2/5 {
+			t.Errorf("slow rise in %v: %d tickets, want ≥ %d (40 %% of ≥ %d)", e.districts, len(e.ids), minRiseWeek*2/5, minRiseWeek)
+		}
+	}
+}
