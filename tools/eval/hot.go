@@ -81,6 +81,14 @@ type HotResult struct {
 	FalsePerWeek float64 `json:"false_alerts_per_week"`
 	MedianMin    float64 `json:"median_minutes"` // after the event's start (phrases: its 20th report)
 	MedianSize   int     `json:"median_tickets_injected"`
+	// Visible is how many events a test that knew the event's key and
+	// span, seeing exactly its expected count plus the injected tickets,
+	// would score at the scenario's threshold or above (district surges:
+	// the window threshold; slow rises: the week threshold); VisibleFound
+	// is how many of those were found. Both are zero for the scenarios
+	// without such a score.
+	Visible      int `json:"visible,omitempty"`
+	VisibleFound int `json:"visible_found,omitempty"`
 }
 
 // HotReport is a whole evaluation.
@@ -107,6 +115,7 @@ type hotEvent struct {
 	phrase     string
 	ids        map[string]bool
 	week       bool
+	ideal      float64 // the score at the event's expected size (see HotResult.Visible); 0: none
 	debug      string
 }
 
@@ -334,7 +343,14 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 				if strings.HasPrefix(m.name, "hot") {
 					t = tr
 				}
-				r := scoreHot(HotScenarios[si], m.name, m.alerts, evs, weeks, t)
+				bar := 0.0
+				switch si {
+				case 0:
+					bar = scal.Threshold
+				case 3:
+					bar = scal.WeekThreshold
+				}
+				r := scoreHot(HotScenarios[si], m.name, m.alerts, evs, weeks, bar, t)
 				results[si] = append(results[si], r)
 				say("%s | %s: detection %.2f, false/week %.2f", r.Scenario, r.Method, r.Detection, r.FalsePerWeek)
 			}
@@ -573,7 +589,8 @@ func injectHot(si int, rng *rand.Rand, bg []ticket.Ticket, sd *surge.Detector, f
 				tickets = append(tickets, mk(p, key.category, key.subcategory, "", start.Add(time.Duration(rng.Float64()*float64(span)))))
 			}
 			ev.start, ev.end, ev.category, ev.sub, ev.districts = start, start.Add(span), key.category, key.subcategory, []string{key.district}
-			ev.debug = fmt.Sprintf("exp %.1f rise %.2f ideal %.2f", exp, rise, scan.Score(int(math.Round(exp))+m, exp))
+			ev.ideal = scan.Score(int(math.Round(exp))+m, exp)
+			ev.debug = fmt.Sprintf("exp %.1f rise %.2f ideal %.2f", exp, rise, ev.ideal)
 		case 1: // city-wide outage
 			var ds []string
 			for _, t := range pool {
@@ -623,6 +640,7 @@ func injectHot(si int, rng *rand.Rand, bg []ticket.Ticket, sd *surge.Detector, f
 			w := float64(len(places))
 			x, n := w+float64(m), 5*w+float64(m)
 			ideal := x*math.Log(x/(n*0.2)) + (n-x)*math.Log((n-x)/(n*0.8))
+			ev.ideal = ideal
 			ev.debug = fmt.Sprintf("grid %s week %d ideal %.2f", ref.Grid, len(places), ideal)
 		}
 		slices.SortFunc(tickets, func(a, b ticket.Ticket) int { return a.Created.Compare(b.Created) })
@@ -665,7 +683,9 @@ func (e hotEvent) matches(a hotAlert) bool {
 	return a.category == e.category && (a.district == "" || slices.Contains(e.districts, a.district))
 }
 
-func scoreHot(scenario, method string, alerts []hotAlert, evs []hotEvent, weeks float64, tr *tracer) HotResult {
+// bar is the score an event's ideal needs to count as visible (0: the
+// scenario has none).
+func scoreHot(scenario, method string, alerts []hotAlert, evs []hotEvent, weeks, bar float64, tr *tracer) HotResult {
 	r := HotResult{Scenario: scenario, Method: method, Injected: len(evs)}
 	var delays []float64
 	within := 0
@@ -692,6 +712,13 @@ func scoreHot(scenario, method string, alerts []hotAlert, evs []hotEvent, weeks 
 		}
 		if !first.IsZero() {
 			tr.printf("HIT [%.20s] %s %s %v %s/%s n %d %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start), e.districts, e.category, e.sub, len(e.ids), e.debug)
+		}
+		visible := bar > 0 && e.ideal >= bar
+		if visible {
+			r.Visible++
+			if !first.IsZero() {
+				r.VisibleFound++
+			}
 		}
 		if first.IsZero() {
 			tr.printf("MISS [%.20s] %s %s %v %s/%s n %d %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start), e.districts, e.category, e.sub, len(e.ids), e.debug)
@@ -744,15 +771,19 @@ func (r HotReport) Write(w io.Writer) {
 		fmt.Fprintf(w, " %s %.2f;", k, r.FlatPerWeek[k])
 	}
 	fmt.Fprintf(w, " EARS C2 threshold set to the hot-issue detectors' rate there: %.2f.\n\n", r.C2Threshold)
-	fmt.Fprintln(w, "| scenario | tickets injected (median) | method | detection | within 30 min of the 20th report | false alerts/week (all kinds) | median minutes to alert |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| scenario | tickets injected (median) | method | detection | of those a test knowing key and span could see | within 30 min of the 20th report | false alerts/week (all kinds) | median minutes to alert |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, x := range r.Results {
 		w30 := "–"
 		if strings.HasPrefix(x.Scenario, "emerging") {
 			w30 = fmt.Sprintf("%.1f%%", 100*x.Within30)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.1f%% (%d/%d) | %s | %.2f | %s |\n", x.Scenario, x.MedianSize, x.Method, 100*x.Detection, x.Detected, x.Injected,
-			w30, x.FalsePerWeek, fmtNaN(x.MedianMin, "%.0f"))
+		vis := "–"
+		if strings.HasPrefix(x.Scenario, "district") || strings.HasPrefix(x.Scenario, "slow") {
+			vis = fmt.Sprintf("%d/%d", x.VisibleFound, x.Visible)
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.1f%% (%d/%d) | %s | %s | %.2f | %s |\n", x.Scenario, x.MedianSize, x.Method, 100*x.Detection, x.Detected, x.Injected,
+			vis, w30, x.FalsePerWeek, fmtNaN(x.MedianMin, "%.0f"))
 	}
 	fmt.Fprintln(w)
 }

@@ -30,9 +30,20 @@ func TestHotAlertNamingEventTicketsMatches(t *testing.T) {
 	if ev.matches(before) {
 		t.Error("an alert before the event's start matches it")
 	}
-	r := scoreHot("s", "m", []hotAlert{{kind: "surge", at: t0.Add(10 * time.Minute), category: "供水排水"}, late}, []hotEvent{ev}, 1, nil)
+	ev.ideal = 13
+	unseen := hotEvent{start: t0.Add(24 * time.Hour), end: t0.Add(26 * time.Hour), category: "城乡建设", districts: []string{"美兰区"}, ideal: 6, ids: map[string]bool{}}
+	missed := hotEvent{start: t0.Add(48 * time.Hour), end: t0.Add(50 * time.Hour), category: "交通出行", districts: []string{"美兰区"}, ideal: 14, ids: map[string]bool{}}
+	r := scoreHot("s", "m", []hotAlert{{kind: "surge", at: t0.Add(10 * time.Minute), category: "供水排水"}, late}, []hotEvent{ev, unseen, missed}, 1, 12, nil)
 	if r.Detected != 1 || r.FalsePerWeek != 0 {
 		t.Errorf("detected %d, false %.0f a week; want 1 and 0", r.Detected, r.FalsePerWeek)
+	}
+	// Visible: the events whose ideal score reaches the bar (13 and 14,
+	// not 6); found: the one of them an alert matched.
+	if r.Visible != 2 || r.VisibleFound != 1 {
+		t.Errorf("visible %d, found %d of them; want 2 and 1", r.Visible, r.VisibleFound)
+	}
+	if r := scoreHot("s", "m", nil, []hotEvent{ev}, 1, 0, nil); r.Visible != 0 {
+		t.Errorf("with no bar, %d events are visible; want 0", r.Visible)
 	}
 }
 
