@@ -308,14 +308,7 @@ func (c *ClusterSource) ScanOnce(ctx context.Context, now time.Time) {
 		}
 	}
 	c.mu.Unlock()
-	for _, s := range sigs {
-		if err := c.m.Fire(ctx, s); err != nil {
-			c.log.Warn("cluster alert not raised", "fingerprint", s.Fingerprint, "err", err)
-		}
-	}
-	for _, fp := range gone {
-		_ = c.m.Clear(ctx, fp)
-	}
+	c.m.apply(ctx, c.log, "cluster", sigs, gone)
 }
 
 // signal describes a track as an alert; c.mu is held.

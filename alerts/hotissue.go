@@ -274,14 +274,7 @@ func (h *HotIssueSource) ScanOnce(ctx context.Context, now time.Time) {
 		delete(h.last, fp)
 	}
 	h.mu.Unlock()
-	for _, sg := range keep {
-		if err := h.m.Fire(ctx, sg); err != nil {
-			h.log.Warn("hot-issue alert not raised", "fingerprint", sg.Fingerprint, "err", err)
-		}
-	}
-	for _, fp := range gone {
-		_ = h.m.Clear(ctx, fp)
-	}
+	h.m.apply(ctx, h.log, "hot-issue", keep, gone)
 }
 
 func (h *HotIssueSource) surgeSignal(e surge.Episode) Signal {

@@ -294,6 +294,19 @@ func (m *Manager) Fire(ctx context.Context, s Signal) error {
 	return nil
 }
 
+// apply fires a scan's signals and clears the fingerprints it no longer
+// sees, for a source named what; a fire that fails is logged.
+func (m *Manager) apply(ctx context.Context, log *slog.Logger, what string, fire []Signal, gone []string) {
+	for _, s := range fire {
+		if err := m.Fire(ctx, s); err != nil {
+			log.Warn(what+" alert not raised", "fingerprint", s.Fingerprint, "err", err)
+		}
+	}
+	for _, fp := range gone {
+		_ = m.Clear(ctx, fp)
+	}
+}
+
 // Clear resolves the open alert of fingerprint because its source says the
 // condition ended; nothing happens when none is open.
 func (m *Manager) Clear(ctx context.Context, fingerprint string) error {

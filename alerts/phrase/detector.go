@@ -1,8 +1,6 @@
 package phrase
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -68,15 +66,7 @@ func (o Options) withDefaults() Options {
 
 // Validate reports options a Detector cannot work with.
 func (o Options) Validate() error {
-	for i, w := range o.Windows {
-		if w < 5*time.Minute || w > 24*time.Hour {
-			return fmt.Errorf("window %s: must be 5m..24h", w)
-		}
-		if i > 0 && w <= o.Windows[i-1] {
-			return errors.New("windows must be in increasing order")
-		}
-	}
-	return nil
+	return scan.CheckWindows(o.Windows, 5*time.Minute)
 }
 
 // Count is a label and how many summaries carry it.

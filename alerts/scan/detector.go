@@ -61,11 +61,17 @@ func (o Options) Validate() error {
 	if len(o.Windows) > maxWindows {
 		return fmt.Errorf("at most %d windows, got %d", maxWindows, len(o.Windows))
 	}
-	for i, w := range o.Windows {
-		if w < time.Minute || w > 24*time.Hour {
-			return fmt.Errorf("window %s: must be 1m..24h", w)
+	return CheckWindows(o.Windows, time.Minute)
+}
+
+// CheckWindows reports windows a detector cannot score: each must be
+// from least (whole minutes) to 24h, in increasing order.
+func CheckWindows(ws []time.Duration, least time.Duration) error {
+	for i, w := range ws {
+		if w < least || w > 24*time.Hour {
+			return fmt.Errorf("window %s: must be %dm..24h", w, int(least/time.Minute))
 		}
-		if i > 0 && w <= o.Windows[i-1] {
+		if i > 0 && w <= ws[i-1] {
 			return errors.New("windows must be in increasing order")
 		}
 	}

@@ -2,7 +2,6 @@ package surge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -74,13 +73,8 @@ func (o Options) withDefaults() Options {
 
 // Validate reports options a Detector cannot work with.
 func (o Options) Validate() error {
-	for i, w := range o.Windows {
-		if w < 5*time.Minute || w > 24*time.Hour {
-			return fmt.Errorf("window %s: must be 5m..24h", w)
-		}
-		if i > 0 && w <= o.Windows[i-1] {
-			return errors.New("windows must be in increasing order")
-		}
+	if err := scan.CheckWindows(o.Windows, 5*time.Minute); err != nil {
+		return err
 	}
 	if o.WeekPrior == 1 || o.WeekPrior > 8 {
 		return fmt.Errorf("week prior %d: must be 2..8", o.WeekPrior)
