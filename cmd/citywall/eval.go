@@ -20,7 +20,7 @@ func evalCmd(ctx context.Context, args []string, out io.Writer) error {
 	train := fs.Float64("train-weeks", 3, "weeks of history the baseline learns from")
 	calib := fs.Float64("calibrate-weeks", 8, "simulated weeks the thresholds are calibrated on")
 	test := fs.Float64("test-weeks", 16, "weeks clusters are injected into")
-	fa := fs.Float64("false-alarms", 0.25, "target false cluster alerts a week, for every method")
+	fa := fs.Float64("false-alarms", 0.25, "target false cluster alerts a week, for every method (with -hot: the cluster scan run beside the hot-issue detectors; negative: not run)")
 	seed := fs.Int64("seed", 1, "random seed")
 	step := fs.Duration("step", time.Minute, "scan interval")
 	minCount := fs.Int("min-count", 5, "fewest tickets a cluster needs")
@@ -35,7 +35,7 @@ func evalCmd(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *hot {
 		cfg := eval.HotConfig{PerDay: *perDay, TrainWeeks: max(*train, 4), CalibrateWeeks: min(*calib, 4),
-			TestWeeks: min(*test, 6), FalseAlarmsPerWeek: *hotFA, PerWeek: *perWeek, Seed: *seed}
+			TestWeeks: min(*test, 6), FalseAlarmsPerWeek: *hotFA, ClusterFalseAlarmsPerWeek: *fa, PerWeek: *perWeek, Seed: *seed}
 		if *trace {
 			cfg.Trace = os.Stderr
 		}
@@ -75,8 +75,8 @@ func evalHot(ctx context.Context, out io.Writer, asJSON, quiet bool, cfg eval.Ho
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(out, "citywall eval -hot -per-day %g -train-weeks %g -calibrate-weeks %g -test-weeks %g -hot-false-alarms %g -per-week %d -seed %d\n\n",
-		cfg.PerDay, cfg.TrainWeeks, cfg.CalibrateWeeks, cfg.TestWeeks, cfg.FalseAlarmsPerWeek, cfg.PerWeek, cfg.Seed)
+	fmt.Fprintf(out, "citywall eval -hot -per-day %g -train-weeks %g -calibrate-weeks %g -test-weeks %g -hot-false-alarms %g -false-alarms %g -per-week %d -seed %d\n\n",
+		cfg.PerDay, cfg.TrainWeeks, cfg.CalibrateWeeks, cfg.TestWeeks, cfg.FalseAlarmsPerWeek, cfg.ClusterFalseAlarmsPerWeek, cfg.PerWeek, cfg.Seed)
 	rep.Write(out)
 	return nil
 }

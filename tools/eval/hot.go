@@ -26,7 +26,7 @@ type HotConfig struct {
 	TrainWeeks         float64       // history learnt (default 4)
 	CalibrateWeeks     float64       // simulated weeks for the thresholds (default 4)
 	TestWeeks          float64       // weeks events are injected into (default 6)
-	FalseAlarmsPerWeek float64       // hot-issue budget, all kinds (default 0.5; the cluster scan's 0.25 comes on top)
+	FalseAlarmsPerWeek float64       // hot-issue budget, all kinds (default 0.5; the cluster scan's comes on top)
 	PerWeek            int           // events of each scenario injected a week (default 3)
 	Step               time.Duration // scan interval (default 5m)
 	Seed               int64
@@ -37,6 +37,13 @@ type HotConfig struct {
 	// score) and per event found or missed (its size and, for surges and
 	// rises, the score a test knowing its key and span would give it).
 	Trace io.Writer
+	// ClusterFalseAlarmsPerWeek is the cluster scan's budget (default
+	// 0.25, the server's alerts.false_alarms_per_week; negative: the scan
+	// is not run). The scan runs beside the hot-issue detectors on the same
+	// tickets, as it does in the server, so that the false alerts of all
+	// kinds together are counted on the same weeks.
+	ClusterFalseAlarmsPerWeek float64
+	ClusterStep               time.Duration // the cluster scan's interval (default 1m)
 }
 
 func (c HotConfig) withDefaults() HotConfig {
@@ -57,6 +64,12 @@ func (c HotConfig) withDefaults() HotConfig {
 	}
 	if c.PerWeek <= 0 {
 		c.PerWeek = 3
+	}
+	if c.ClusterFalseAlarmsPerWeek == 0 {
+		c.ClusterFalseAlarmsPerWeek = 0.25
+	}
+	if c.ClusterStep <= 0 {
+		c.ClusterStep = time.Minute
 	}
 	if c.Step <= 0 {
 		c.Step = 5 * time.Minute
@@ -95,6 +108,7 @@ type HotResult struct {
 type HotReport struct {
 	Config       HotConfig          `json:"-"`
 	Surge        surge.Calibration  `json:"surge_calibration"`
+	Cluster      *scan.Calibration  `json:"cluster_calibration,omitempty"` // nil: the cluster scan was not run
 	Phrase       phrase.Calibration `json:"phrase_calibration"`
 	FlatPerWeek  map[string]float64 `json:"flat_false_alerts_per_week"` // by kind, no events injected
 	C2Threshold  float64            `json:"ears_c2_threshold"`
@@ -124,6 +138,7 @@ type hotAlert struct {
 	kind     string
 	at       time.Time
 	category string
+	sub      string // empty: the whole category (or no subcategory named)
 	district string // empty: the city
 	phrase   string
 	tickets  []string
@@ -298,6 +313,17 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 		return HotReport{}, err
 	}
 	say("thresholds: window %.2f (top %.1f), week %.2f (top %.1f), phrase %.2f", scal.Threshold, scal.Top, scal.WeekThreshold, scal.WeekTop, pcal.Threshold)
+	var ccal *scan.Calibration
+	if cfg.ClusterFalseAlarmsPerWeek > 0 {
+		say("calibrating the cluster scan: %.0f simulated weeks, %.2f false alerts/week", cfg.CalibrateWeeks, cfg.ClusterFalseAlarmsPerWeek)
+		c, err := scan.Calibrate(ctx, base, scan.Options{}, scan.CalibrateOptions{Weeks: cfg.CalibrateWeeks,
+			FalseAlarmsPerWeek: cfg.ClusterFalseAlarmsPerWeek, Step: cfg.ClusterStep, Seed: uint64(cfg.Seed), Start: trainEnd})
+		if err != nil {
+			return HotReport{}, err
+		}
+		ccal = &c
+		say("cluster scan threshold %.2f (top %.1f)", c.Threshold, c.Top)
+	}
 
 	testFrom := trainEnd.Add(24 * time.Hour)
 	testTo := testFrom.Add(time.Duration(cfg.TestWeeks * float64(scan.Week)))
@@ -305,14 +331,21 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 	if err != nil {
 		return HotReport{}, err
 	}
-	rep := HotReport{Config: cfg, Surge: scal, Phrase: pcal, TrainTickets: len(train), TestTickets: len(test), FlatPerWeek: map[string]float64{}}
+	rep := HotReport{Config: cfg, Surge: scal, Cluster: ccal, Phrase: pcal, TrainTickets: len(train), TestTickets: len(test), FlatPerWeek: map[string]float64{}}
 	weeks := testTo.Sub(testFrom).Hours() / 168
 
 	replay := func(stream []ticket.Ticket) (ours []hotAlert, c2 []scan.Hit, top3 []hotAlert) {
 		s, p := newDets()
 		s.SetThresholds(scal.Threshold, scal.WeekThreshold)
 		p.SetThreshold(pcal.Threshold)
-		return replayHot(s, p, stream, trainEnd, testFrom, testTo, cfg.Step, train)
+		var cl *scan.Detector
+		if ccal != nil {
+			cl, err = scan.NewDetector(scan.Options{Threshold: ccal.Threshold}, base)
+			if err != nil {
+				panic(err) // default options with a calibrated threshold
+			}
+		}
+		return replayHot(s, p, cl, stream, trainEnd, testFrom, testTo, cfg.Step, cfg.ClusterStep, train)
 	}
 	say("flat test weeks: %.0f", weeks)
 	flat, flatC2, flatTop := replay(test)
@@ -325,6 +358,10 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 	rep.C2Threshold, _ = scan.ThresholdFor(flatC2, 2*time.Hour, math.Max(ourFA, cfg.FalseAlarmsPerWeek)*weeks, 2)
 	say("flat: %d alerts (%.2f a week); EARS C2 threshold %.2f at that rate", len(flat), ourFA, rep.C2Threshold)
 
+	ourName := "hot-issue detectors (surge, week, phrase)"
+	if ccal != nil {
+		ourName = "hot-issue detectors and cluster scan"
+	}
 	results := make([][]HotResult, len(HotScenarios))
 	var wg sync.WaitGroup
 	for si := range HotScenarios {
@@ -338,7 +375,7 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 			for _, m := range []struct {
 				name   string
 				alerts []hotAlert
-			}{{"hot-issue detectors (surge, week, phrase)", ours}, {"EARS C2 per district x subcategory", c2}, {"category enters the top three hot topics", top}} {
+			}{{ourName, ours}, {"EARS C2 per district x subcategory", c2}, {"category enters the top three hot topics", top}} {
 				var t *tracer
 				if strings.HasPrefix(m.name, "hot") {
 					t = tr
@@ -374,11 +411,12 @@ func hotDoc(t ticket.Ticket) phrase.Doc {
 }
 
 // replayHot feeds the stream from trainEnd, scans every step and returns
-// the alerts started in [testFrom, testTo): the hot-issue detectors', the
-// EARS C2 statistics (per district × subcategory, as hits to be thresholded)
-// and the top-three baseline's.
-func replayHot(sd *surge.Detector, pd *phrase.Detector, stream []ticket.Ticket, trainEnd, testFrom, testTo time.Time,
-	step time.Duration, train []ticket.Ticket) (ours []hotAlert, c2 []scan.Hit, top []hotAlert) {
+// the alerts started in [testFrom, testTo): the hot-issue detectors' and
+// the cluster scan's (cl, every cstep; nil: not run), the EARS C2
+// statistics (per district × subcategory, as hits to be thresholded) and
+// the top-three baseline's.
+func replayHot(sd *surge.Detector, pd *phrase.Detector, cl *scan.Detector, stream []ticket.Ticket, trainEnd, testFrom, testTo time.Time,
+	step, cstep time.Duration, train []ticket.Ticket) (ours []hotAlert, c2 []scan.Hit, top []hotAlert) {
 	short := &surge.Tracker{Related: sd.Related}
 	week := &surge.Tracker{Quiet: 48 * time.Hour, Related: sd.Related}
 	words := &phrase.Tracker{}
@@ -387,15 +425,42 @@ func replayHot(sd *surge.Detector, pd *phrase.Detector, stream []ticket.Ticket, 
 		ears.add(t)
 	}
 	hot := &topThree{}
+	clusters := &scan.Tracker{}
+	district := map[string]string{} // ticket id → district, for the cluster scan's alerts
+	if cl == nil || step%cstep != 0 {
+		cstep = step
+	}
 	k := 0
-	for now := trainEnd.Add(step); now.Before(testTo); now = now.Add(step) {
+	for now := trainEnd.Add(cstep); now.Before(testTo); now = now.Add(cstep) {
 		for k < len(stream) && !stream[k].Created.After(now) {
 			t := stream[k]
 			sd.Add(hotSurgeEvent(t))
 			pd.Add(hotDoc(t))
 			ears.add(t)
 			hot.add(t)
+			if cl != nil {
+				district[t.ID] = t.District
+				_ = cl.Add(scan.Event{ID: t.ID, Cell: surge.CellOf(t.Lat, t.Lng, 8), Category: t.Category, Time: t.Created, Lat: t.Lat, Lng: t.Lng})
+			}
 			k++
+		}
+		if cl != nil {
+			started, _, _ := clusters.Update(now, cl.Scan(now))
+			for _, tr := range started {
+				if now.Before(testFrom) {
+					continue
+				}
+				c := tr.Cluster
+				votes := map[string]int{}
+				for _, id := range c.Tickets {
+					votes[district[id]]++
+				}
+				ours = append(ours, hotAlert{kind: "cluster", at: now, category: c.Category, district: most(votes), tickets: c.Tickets,
+					desc: fmt.Sprintf("cluster %s %d cells win %s c %d exp %.1f score %.2f", c.Category, len(c.Cells), c.Window, c.Count, c.Expected, c.Score)})
+			}
+		}
+		if now.Sub(trainEnd)%step != 0 {
+			continue
 		}
 		s1, _, _ := short.Update(now, sd.Scan(now))
 		s2, _, _ := week.Update(now, sd.Week(now))
@@ -407,7 +472,7 @@ func replayHot(sd *surge.Detector, pd *phrase.Detector, stream []ticket.Ticket, 
 		}
 		for _, e := range append(s1, s2...) {
 			b := e.Best
-			a := hotAlert{kind: e.Kind, at: now, category: e.Category, tickets: b.Tickets,
+			a := hotAlert{kind: e.Kind, at: now, category: e.Category, sub: b.Subcategory, tickets: b.Tickets,
 				desc: fmt.Sprintf("%s %s:%s %s/%s win %s c %d exp %.1f score %.2f", b.Kind, b.Region.Scale, b.Region.Name, b.Category, b.Subcategory, b.Window, b.Count, b.Expected, b.Score)}
 			switch e.Best.Region.Scale {
 			case surge.ScaleDistrict:
@@ -426,6 +491,18 @@ func replayHot(sd *surge.Detector, pd *phrase.Detector, stream []ticket.Ticket, 
 		}
 	}
 	return ours, c2, top
+}
+
+// most is the key with the highest count, the first in order on a tie;
+// empty keys do not count.
+func most(votes map[string]int) string {
+	best, n := "", 0
+	for _, k := range slices.Sorted(maps.Keys(votes)) {
+		if k != "" && votes[k] > n {
+			best, n = k, votes[k]
+		}
+	}
+	return best
 }
 
 // c2 is EARS C2 per district × subcategory on rolling 24-hour counts: the
@@ -489,8 +566,8 @@ func c2Alerts(hits []scan.Hit, th float64) []hotAlert {
 		}
 		if t, ok := last[h.Key]; !ok || h.At.Sub(t) >= 2*time.Hour {
 			dist, sub, _ := strings.Cut(h.Key, "|")
-			cat, _, _ := strings.Cut(sub, "/")
-			out = append(out, hotAlert{kind: "c2", at: h.At, category: cat, district: dist})
+			cat, sc, _ := strings.Cut(sub, "/")
+			out = append(out, hotAlert{kind: "c2", at: h.At, category: cat, sub: sc, district: dist})
 		}
 		last[h.Key] = h.At
 	}
@@ -660,7 +737,12 @@ func injectHot(si int, rng *rand.Rand, bg []ticket.Ticket, sd *surge.Detector, f
 // event's tickets (then it is about the event whenever it is raised, e.g. a
 // 24-hour window that still holds them), or it is raised between the
 // event's start and its end plus a grace time and names its phrase, or its
-// category in one of its districts or the city.
+// category in one of its districts or the city. The cluster scan's alerts
+// are about the few cells whose tickets they name, and match only by those
+// tickets: a cluster of 交通出行 somewhere in a district is not one grid's
+// rise of 违停挪车 there. An alert naming another
+// subcategory of that category is about something else: a city-wide rise of
+// 交通违法 does not find one grid's rise of 违停挪车.
 func (e hotEvent) matches(a hotAlert) bool {
 	if a.at.Before(e.start) {
 		return false
@@ -669,6 +751,9 @@ func (e hotEvent) matches(a hotAlert) bool {
 		if e.ids[id] {
 			return true
 		}
+	}
+	if a.kind == "cluster" {
+		return false
 	}
 	grace := 2 * time.Hour
 	if e.week {
@@ -679,6 +764,9 @@ func (e hotEvent) matches(a hotAlert) bool {
 	}
 	if e.phrase != "" {
 		return a.phrase != "" && (strings.Contains(e.phrase, a.phrase) || strings.Contains(a.phrase, e.phrase))
+	}
+	if e.sub != "" && a.sub != "" && a.sub != e.sub {
+		return false
 	}
 	return a.category == e.category && (a.district == "" || slices.Contains(e.districts, a.district))
 }
@@ -704,14 +792,14 @@ func scoreHot(scenario, method string, alerts []hotAlert, evs []hotEvent, weeks,
 		}
 	}
 	for _, e := range evs {
-		first := time.Time{}
+		first, by := time.Time{}, ""
 		for _, a := range alerts {
 			if e.matches(a) && (first.IsZero() || a.at.Before(first)) {
-				first = a.at
+				first, by = a.at, a.desc
 			}
 		}
 		if !first.IsZero() {
-			tr.printf("HIT [%.20s] %s %s %v %s/%s n %d %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start), e.districts, e.category, e.sub, len(e.ids), e.debug)
+			tr.printf("HIT [%.20s] %s %s %v %s/%s n %d %s; by %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start).Round(time.Minute), e.districts, e.category, e.sub, len(e.ids), e.debug, by)
 		}
 		visible := bar > 0 && e.ideal >= bar
 		if visible {
@@ -721,7 +809,7 @@ func scoreHot(scenario, method string, alerts []hotAlert, evs []hotEvent, weeks,
 			}
 		}
 		if first.IsZero() {
-			tr.printf("MISS [%.20s] %s %s %v %s/%s n %d %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start), e.districts, e.category, e.sub, len(e.ids), e.debug)
+			tr.printf("MISS [%.20s] %s %s %v %s/%s n %d %s\n", scenario, e.start.Format("01-02 15:04 Mon"), e.end.Sub(e.start).Round(time.Minute), e.districts, e.category, e.sub, len(e.ids), e.debug)
 			continue
 		}
 		r.Detected++
@@ -761,6 +849,10 @@ func (r HotReport) Write(w io.Writer) {
 		"%d events of each scenario a week, scanned every %s; seed %d; %s.\n\n",
 		c.PerDay, c.TrainWeeks, r.TrainTickets, c.CalibrateWeeks, c.FalseAlarmsPerWeek, r.Surge.Threshold, r.Surge.WeekThreshold, r.Phrase.Threshold,
 		c.TestWeeks, r.TestTickets, c.PerWeek, c.Step, c.Seed, r.Elapsed.Round(time.Second))
+	if r.Cluster != nil {
+		fmt.Fprintf(w, "The cluster scan runs beside them on the same tickets, as in the server: calibrated on the same simulated weeks for %.2f false alerts/week "+
+			"(threshold %.2f), scanned every %s; its alerts count among \"all kinds\".\n\n", r.Cluster.Target, r.Cluster.Threshold, c.ClusterStep)
+	}
 	kinds := make([]string, 0, len(r.FlatPerWeek))
 	for k := range r.FlatPerWeek {
 		kinds = append(kinds, k)

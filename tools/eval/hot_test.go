@@ -1,9 +1,11 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,34 @@ func TestHotAlertNamingEventTicketsMatches(t *testing.T) {
 	}
 	if r := scoreHot("s", "m", nil, []hotEvent{ev}, 1, 0, nil); r.Visible != 0 {
 		t.Errorf("with no bar, %d events are visible; want 0", r.Visible)
+	}
+}
+
+// TestHotAlertAboutSomethingElseDoesNotMatch: a slow rise of one grid's
+// 违停挪车 is not found by a city-wide alert of 交通违法, another subcategory
+// of the same category, nor by a cluster of the category in its district
+// that names none of its tickets; an alert of the whole category, or of
+// 违停挪车, is about it.
+func TestHotAlertAboutSomethingElseDoesNotMatch(t *testing.T) {
+	t0 := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)
+	ev := hotEvent{start: t0, end: t0.Add(7 * 24 * time.Hour), week: true, category: "交通出行", sub: "违停挪车", districts: []string{"美兰区"}, ids: map[string]bool{}}
+	at := t0.Add(6 * 24 * time.Hour)
+	if ev.matches(hotAlert{kind: "week", at: at, category: "交通出行", sub: "交通违法"}) {
+		t.Error("a city-wide alert of another subcategory matches the rise")
+	}
+	if !ev.matches(hotAlert{kind: "week", at: at, category: "交通出行", sub: "违停挪车", district: "美兰区"}) {
+		t.Error("an alert of the rise's subcategory in its district does not match it")
+	}
+	if !ev.matches(hotAlert{kind: "surge", at: at, category: "交通出行"}) {
+		t.Error("an alert of the whole category in the city does not match it")
+	}
+	// The cluster scan's alerts match by the tickets they name only.
+	ev.ids["hot3-1"] = true
+	if ev.matches(hotAlert{kind: "cluster", at: at, category: "交通出行", district: "美兰区", tickets: []string{"bg-9"}}) {
+		t.Error("a cluster of the category in the district, naming none of the rise's tickets, matches it")
+	}
+	if !ev.matches(hotAlert{kind: "cluster", at: at, category: "交通出行", district: "美兰区", tickets: []string{"bg-9", "hot3-1"}}) {
+		t.Error("a cluster naming one of the rise's tickets does not match it")
 	}
 }
 
@@ -108,5 +138,53 @@ func TestHotScenariosHaveVolume(t *testing.T) {
 		if len(e.ids) < minRiseWeek*2/5 {
 			t.Errorf("slow rise in %v: %d tickets, want ≥ %d (40 %% of ≥ %d)", e.districts, len(e.ids), minRiseWeek*2/5, minRiseWeek)
 		}
+	}
+}
+
+// TestMostDistrict: a cluster's district is the one most of its tickets
+// name, the first in order on a tie; tickets naming none do not count.
+func TestMostDistrict(t *testing.T) {
+	for _, c := range []struct {
+		votes map[string]int
+		want  string
+	}{
+		{map[string]int{"美兰区": 2, "龙华区": 3}, "龙华区"},
+		{map[string]int{"龙华区": 2, "美兰区": 2}, "美兰区"},
+		{map[string]int{"": 5, "秀英区": 1}, "秀英区"},
+		{map[string]int{"": 5}, ""},
+		{nil, ""},
+	} {
+		if got := most(c.votes); got != c.want {
+			t.Errorf("most(%v) = %q, want %q", c.votes, got, c.want)
+		}
+	}
+}
+
+// TestRunHotSmall runs a small hot-issue evaluation end to end: training,
+// the three calibrations (surge, phrase and the cluster scan run beside
+// them), the flat weeks, every scenario with its baselines, and the report.
+func TestRunHotSmall(t *testing.T) {
+	var progress bytes.Buffer // written from every scenario's goroutine
+	cfg := HotConfig{PerDay: 600, TrainWeeks: 3, CalibrateWeeks: 1, TestWeeks: 1, PerWeek: 2, Step: 10 * time.Minute,
+		ClusterStep: 5 * time.Minute, Seed: 2, Progress: &lockedWriter{w: &progress}}
+	rep, err := RunHot(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Cluster == nil || rep.Cluster.Threshold <= 0 {
+		t.Fatalf("cluster calibration %+v: the cluster scan did not run beside the hot-issue detectors", rep.Cluster)
+	}
+	if len(rep.Results) != 3*len(HotScenarios) {
+		t.Fatalf("%d results, want 3 methods × %d scenarios", len(rep.Results), len(HotScenarios))
+	}
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Scenario, "city-wide") && strings.HasPrefix(r.Method, "hot") && r.Detection < 1 {
+			t.Errorf("outage: detection %.2f of %d; want every one of 100-300 reports at 600 a day", r.Detection, r.Injected)
+		}
+	}
+	var buf bytes.Buffer
+	rep.Write(&buf)
+	if !strings.Contains(buf.String(), "The cluster scan runs beside them") || !strings.Contains(buf.String(), "| slow rise") {
+		t.Errorf("report:\n%s", buf.String())
 	}
 }
