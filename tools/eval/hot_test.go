@@ -184,7 +184,7 @@ func TestRunHotSmall(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	rep.Write(&buf)
-	if !strings.Contains(buf.String(), "The cluster scan runs beside them") || !strings.Contains(buf.String(), "| slow rise") {
+	if !strings.Contains(buf.String(), "The cluster scan runs beside them") || !strings.Contains(buf.String(), "| hot-issue detectors and cluster scan |") {
 		t.Errorf("report:\n%s", buf.String())
 	}
 }
