@@ -113,9 +113,21 @@ type HotReport struct {
 	FlatPerWeek  map[string]float64 `json:"flat_false_alerts_per_week"` // by kind, no events injected
 	C2Threshold  float64            `json:"ears_c2_threshold"`
 	Results      []HotResult        `json:"results"`
+	Limit        *HotLimit          `json:"limit,omitempty"`
 	TrainTickets int                `json:"train_tickets"`
 	TestTickets  int                `json:"test_tickets"`
 	Elapsed      time.Duration      `json:"elapsed_ns"`
+}
+
+// HotLimit is what 90 % detection of the district surges and of the slow
+// rises would take: the window and week thresholds that 90 % of their
+// ideal scores (HotResult.Visible) reach, and the false alerts a week the
+// flat weeks raise with each lowered to it (the other left calibrated).
+type HotLimit struct {
+	Window        float64 `json:"window_threshold"`
+	WindowPerWeek float64 `json:"window_false_alerts_per_week"`
+	Week          float64 `json:"week_threshold"`
+	WeekPerWeek   float64 `json:"week_false_alerts_per_week"`
 }
 
 // hotEvent is one injected event: the truth alerts are matched against.
@@ -334,18 +346,24 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 	rep := HotReport{Config: cfg, Surge: scal, Cluster: ccal, Phrase: pcal, TrainTickets: len(train), TestTickets: len(test), FlatPerWeek: map[string]float64{}}
 	weeks := testTo.Sub(testFrom).Hours() / 168
 
-	replay := func(stream []ticket.Ticket) (ours []hotAlert, c2 []scan.Hit, top3 []hotAlert) {
+	// replayAt replays a stream at the given window and week thresholds,
+	// with the cluster scan when cluster is set; replay at the calibrated
+	// ones.
+	replayAt := func(stream []ticket.Ticket, window, week float64, cluster bool) (ours []hotAlert, c2 []scan.Hit, top3 []hotAlert) {
 		s, p := newDets()
-		s.SetThresholds(scal.Threshold, scal.WeekThreshold)
+		s.SetThresholds(window, week)
 		p.SetThreshold(pcal.Threshold)
 		var cl *scan.Detector
-		if ccal != nil {
+		if ccal != nil && cluster {
 			cl, err = scan.NewDetector(scan.Options{Threshold: ccal.Threshold}, base)
 			if err != nil {
 				panic(err) // default options with a calibrated threshold
 			}
 		}
 		return replayHot(s, p, cl, stream, trainEnd, testFrom, testTo, cfg.Step, cfg.ClusterStep, train)
+	}
+	replay := func(stream []ticket.Ticket) (ours []hotAlert, c2 []scan.Hit, top3 []hotAlert) {
+		return replayAt(stream, scal.Threshold, scal.WeekThreshold, true)
 	}
 	say("flat test weeks: %.0f", weeks)
 	flat, flatC2, flatTop := replay(test)
@@ -363,11 +381,17 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 		ourName = "hot-issue detectors and cluster scan"
 	}
 	results := make([][]HotResult, len(HotScenarios))
+	ideals := make([][]float64, len(HotScenarios))
 	var wg sync.WaitGroup
 	for si := range HotScenarios {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(cfg.Seed)+uint64(si)*7919, 0x407))
 			extra, evs := injectHot(si, rng, test, sd, testFrom, testTo, cfg.PerWeek)
+			for _, e := range evs {
+				if e.ideal > 0 {
+					ideals[si] = append(ideals[si], e.ideal)
+				}
+			}
 			stream := append(slices.Clone(test), extra...)
 			sort.SliceStable(stream, func(i, j int) bool { return stream[i].Created.Before(stream[j].Created) })
 			ours, c2hits, top := replay(stream)
@@ -397,8 +421,39 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 	for _, r := range results {
 		rep.Results = append(rep.Results, r...)
 	}
+	// What 90 % would take: the threshold the ideal scores of 90 % of the
+	// district surges (and of the slow rises) reach, and the false alerts
+	// the flat weeks raise at it, each test lowered on its own.
+	if w, k := reach(ideals[0], 0.9), reach(ideals[3], 0.9); w > 0 && k > 0 {
+		say("what 90%% would take: window %.2f, week %.2f; replaying the flat weeks at each", w, k)
+		lim := HotLimit{Window: w, Week: k}
+		ws, _, _ := replayAt(test, w, scal.WeekThreshold, false)
+		ks, _, _ := replayAt(test, scal.Threshold, k, false)
+		for _, a := range ws {
+			if a.kind == surge.KindSurge {
+				lim.WindowPerWeek += 1 / weeks
+			}
+		}
+		for _, a := range ks {
+			if a.kind == surge.KindWeek {
+				lim.WeekPerWeek += 1 / weeks
+			}
+		}
+		rep.Limit = &lim
+	}
 	rep.Elapsed = time.Since(began)
 	return rep, nil
+}
+
+// reach is the highest threshold that at least share of the scores reach
+// (0 for none).
+func reach(scores []float64, share float64) float64 {
+	if len(scores) == 0 {
+		return 0
+	}
+	xs := slices.Sorted(slices.Values(scores))
+	need := int(math.Ceil(share * float64(len(xs))))
+	return xs[len(xs)-need]
 }
 
 func hotSurgeEvent(t ticket.Ticket) surge.Event {
@@ -483,7 +538,7 @@ func replayHot(sd *surge.Detector, pd *phrase.Detector, cl *scan.Detector, strea
 			ours = append(ours, a)
 		}
 		for _, e := range s3 {
-			ours = append(ours, hotAlert{kind: "phrase", at: now, phrase: e.Best.Phrase, tickets: e.Best.Tickets})
+			ours = append(ours, hotAlert{kind: "phrase", at: now, phrase: e.Best.Phrase, tickets: e.Best.Tickets, desc: "phrase " + e.Best.Phrase})
 		}
 		c2 = append(c2, hits...)
 		for _, c := range entered {
@@ -878,4 +933,10 @@ func (r HotReport) Write(w io.Writer) {
 			vis, w30, x.FalsePerWeek, fmtNaN(x.MedianMin, "%.0f"))
 	}
 	fmt.Fprintln(w)
+	if l := r.Limit; l != nil {
+		fmt.Fprintf(w, "What 90 %% would take: a test knowing each event's key and span scores 90 %% of the district surges %.2f or more, "+
+			"and at that window threshold the flat weeks raise %.2f surge alerts a week (calibrated: %.2f); it scores 90 %% of the slow rises "+
+			"%.2f or more, and at that week threshold the flat weeks raise %.2f week alerts a week (calibrated: %.2f).\n\n",
+			l.Window, l.WindowPerWeek, r.Surge.Threshold, l.Week, l.WeekPerWeek, r.Surge.WeekThreshold)
+	}
 }

@@ -188,3 +188,17 @@ func TestRunHotSmall(t *testing.T) {
 		t.Errorf("report:\n%s", buf.String())
 	}
 }
+
+// TestReach: the threshold that 90 % of the events' ideal scores reach.
+func TestReach(t *testing.T) {
+	scores := []float64{9.2, 4.34, 17.3, 4.71, 6.2, 8.7, 10.0, 12.7, 5.6, 6.7}
+	if got := reach(scores, 0.9); got != 4.71 {
+		t.Errorf("reach of 10 scores at 90%% = %.2f, want 4.71 (9 of them reach it)", got)
+	}
+	if got := reach(append(scores, 3), 0.9); got != 4.34 {
+		t.Errorf("reach of 11 scores at 90%% = %.2f, want 4.34 (10 of them, 91%%, reach it)", got)
+	}
+	if got := reach(nil, 0.9); got != 0 {
+		t.Errorf("reach of none = %.2f, want 0", got)
+	}
+}
