@@ -259,6 +259,12 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 	next := func() (*tar.Header, error) {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// The archive ended early. A changed byte can do that too
+			// (deflate copying tar's zero padding where a header
+			// belongs): the gzip checksum, read at the end, tells.
+			if _, cerr := io.Copy(io.Discard, gz); cerr != nil {
+				return nil, bad("the backup is corrupt: its archive ends before its closing entry %s, and %v", sumsName, cerr)
+			}
 			return nil, bad("the backup is truncated: it ends before its closing entry %s", sumsName)
 		}
 		if err != nil {
@@ -273,8 +279,11 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 	if h.Name != manifestName {
 		return m, bad("not a citywall backup (its first entry is %q, not %s)", h.Name, manifestName)
 	}
-	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil || m.Format != BackupFormat {
-		return m, bad("not a citywall backup (unreadable %s)", manifestName)
+	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
+		return m, bad("the backup is corrupt or not a citywall backup (unreadable %s: %v)", manifestName, err)
+	}
+	if m.Format != BackupFormat {
+		return m, bad("not a citywall backup (its %s names the format %q, not %q)", manifestName, m.Format, BackupFormat)
 	}
 	if m.Version > backupVersion {
 		return m, bad("backup format %d is newer than this build reads (%d): restore it with a newer citywall", m.Version, backupVersion)
@@ -291,7 +300,7 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 		if h.Name == sumsName {
 			var want sums
 			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&want); err != nil {
-				return m, bad("unreadable %s: %v", sumsName, err)
+				return m, bad("the backup is corrupt: unreadable %s: %v", sumsName, err)
 			}
 			if err := checkSums(want, got); err != nil {
 				return m, err
@@ -307,10 +316,10 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 			return m, syncDir(dir)
 		}
 		if h.Typeflag != tar.TypeReg || !restorable(h.Name) {
-			return m, bad("unexpected entry %q", h.Name)
+			return m, bad("the backup is corrupt: unexpected entry %q", h.Name)
 		}
 		if _, dup := got[h.Name]; dup {
-			return m, bad("entry %q appears twice", h.Name)
+			return m, bad("the backup is corrupt: entry %q appears twice", h.Name)
 		}
 		var sum fileSum
 		if dir == "" {
@@ -330,14 +339,14 @@ func checkSums(want sums, got map[string]fileSum) error {
 		g, ok := got[name]
 		switch {
 		case !ok:
-			return bad("%s is listed but missing", name)
+			return bad("the backup is corrupt: %s is listed but missing", name)
 		case g != w:
 			return bad("%s is corrupt: %d bytes, sha256 %s; the backup recorded %d bytes, sha256 %s", name, g.Size, g.SHA256, w.Size, w.SHA256)
 		}
 	}
 	for name := range got {
 		if _, ok := want.Files[name]; !ok {
-			return bad("%s is not listed in %s", name, sumsName)
+			return bad("the backup is corrupt: %s is not listed in %s", name, sumsName)
 		}
 	}
 	return nil
