@@ -249,6 +249,11 @@ func bad(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadBackup, fmt.Sprintf(format, a...))
 }
 
+// corrupt is bad for a backup damaged past its manifest.
+func corrupt(format string, a ...any) error {
+	return bad("the backup is corrupt: "+format, a...)
+}
+
 func restore(r io.Reader, dir string) (Manifest, error) {
 	var m Manifest
 	gz, err := gzip.NewReader(r)
@@ -263,7 +268,7 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 			// (deflate copying tar's zero padding where a header
 			// belongs): the gzip checksum, read at the end, tells.
 			if _, cerr := io.Copy(io.Discard, gz); cerr != nil {
-				return nil, bad("the backup is corrupt: its archive ends before its closing entry %s, and %v", sumsName, cerr)
+				return nil, corrupt("its archive ends before its closing entry %s, and %v", sumsName, cerr)
 			}
 			return nil, bad("the backup is truncated: it ends before its closing entry %s", sumsName)
 		}
@@ -300,7 +305,7 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 		if h.Name == sumsName {
 			var want sums
 			if err := json.NewDecoder(io.LimitReader(tr, 64<<20)).Decode(&want); err != nil {
-				return m, bad("the backup is corrupt: unreadable %s: %v", sumsName, err)
+				return m, corrupt("unreadable %s: %v", sumsName, err)
 			}
 			if err := checkSums(want, got); err != nil {
 				return m, err
@@ -308,7 +313,7 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 			m.Files = len(got)
 			// The gzip trailer's checksum is read only at the end.
 			if _, err := io.Copy(io.Discard, gz); err != nil {
-				return m, bad("the backup is corrupt: %v", err)
+				return m, corrupt("%v", err)
 			}
 			if dir == "" {
 				return m, nil
@@ -316,10 +321,10 @@ func restore(r io.Reader, dir string) (Manifest, error) {
 			return m, syncDir(dir)
 		}
 		if h.Typeflag != tar.TypeReg || !restorable(h.Name) {
-			return m, bad("the backup is corrupt: unexpected entry %q", h.Name)
+			return m, corrupt("unexpected entry %q", h.Name)
 		}
 		if _, dup := got[h.Name]; dup {
-			return m, bad("the backup is corrupt: entry %q appears twice", h.Name)
+			return m, corrupt("entry %q appears twice", h.Name)
 		}
 		var sum fileSum
 		if dir == "" {
@@ -339,14 +344,14 @@ func checkSums(want sums, got map[string]fileSum) error {
 		g, ok := got[name]
 		switch {
 		case !ok:
-			return bad("the backup is corrupt: %s is listed but missing", name)
+			return corrupt("%s is listed but missing", name)
 		case g != w:
 			return bad("%s is corrupt: %d bytes, sha256 %s; the backup recorded %d bytes, sha256 %s", name, g.Size, g.SHA256, w.Size, w.SHA256)
 		}
 	}
 	for name := range got {
 		if _, ok := want.Files[name]; !ok {
-			return bad("the backup is corrupt: %s is not listed in %s", name, sumsName)
+			return corrupt("%s is not listed in %s", name, sumsName)
 		}
 	}
 	return nil

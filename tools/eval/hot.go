@@ -355,10 +355,12 @@ func RunHot(ctx context.Context, cfg HotConfig) (HotReport, error) {
 		p.SetThreshold(pcal.Threshold)
 		var cl *scan.Detector
 		if ccal != nil && cluster {
-			cl, err = scan.NewDetector(scan.Options{Threshold: ccal.Threshold}, base)
-			if err != nil {
-				panic(err) // default options with a calibrated threshold
+			// Local: replays run on the scenarios' goroutines at once.
+			d, derr := scan.NewDetector(scan.Options{Threshold: ccal.Threshold}, base)
+			if derr != nil {
+				panic(derr) // default options with a calibrated threshold
 			}
+			cl = d
 		}
 		return replayHot(s, p, cl, stream, trainEnd, testFrom, testTo, cfg.Step, cfg.ClusterStep, train)
 	}
