@@ -46,10 +46,12 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "test.sh
 export CGO_ENABLED=1
 
 # --- a private redis-server on a free port --------------------------------
+# Below Linux's ephemeral range (32768-60999), where an outgoing
+# connection's source port can hold a port no listener shows.
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -57,21 +59,38 @@ free_port() {
 	done
 	return 1
 }
-REDIS_PORT=$(free_port)
 REDIS_DIR=$(mktemp -d)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-	--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
-REDIS_PID=$!
+REDIS_PID=
 cleanup() {
-	kill "$REDIS_PID" 2>/dev/null || true
-	wait "$REDIS_PID" 2>/dev/null || true
+	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null || true
+	[ -n "$REDIS_PID" ] && wait "$REDIS_PID" 2>/dev/null || true
 	rm -rf "$REDIS_DIR"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
-	sleep 0.05
+# Started on a free port and checked to answer; a port taken meanwhile
+# gets another (three tries), and a redis that never answers stops the
+# tests with its log instead of failing every Redis test one by one.
+redis_up=
+for _ in 1 2 3; do
+	REDIS_PORT=$(free_port)
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$REDIS_DIR" --logfile "$REDIS_DIR/redis.log" --daemonize no &
+	REDIS_PID=$!
+	for _ in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && kill -0 "$REDIS_PID" 2>/dev/null; then
+			redis_up=1
+			break 2
+		fi
+		sleep 0.05
+	done
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait "$REDIS_PID" 2>/dev/null || true
 done
+if [ -z "$redis_up" ]; then
+	echo "redis-server did not start:" >&2
+	cat "$REDIS_DIR/redis.log" >&2 || true
+	exit 1
+fi
 export CITYWALL_TEST_REDIS=127.0.0.1:$REDIS_PORT
 say "redis-server on $CITYWALL_TEST_REDIS"
 
