@@ -49,6 +49,7 @@ type alerting struct {
 type alertingOptions struct {
 	Config   config.Alerts
 	City     config.City     // its name and districts
+	Places   []string        // names summaries carry as places, never as issues (App.placeNames)
 	Cameras  []config.Camera // with the demo overlay's
 	Location *time.Location
 	Now      func() time.Time
@@ -177,13 +178,9 @@ func newAlerting(o alertingOptions) (*alerting, error) {
 		return nil, err
 	}
 	if c.HotIssueFalseAlarmsPerWeek > 0 {
-		places := []string{o.City.Name}
-		for _, d := range o.City.Districts {
-			places = append(places, d.Name)
-		}
 		al.hot, err = alerts.NewHotIssueSource(mgr, al.cluster.Baseline(), alerts.HotIssueOptions{
 			FalseAlarmsPerWeek: c.HotIssueFalseAlarmsPerWeek, CalibrateWeeks: min(c.CalibrateWeeks, 2),
-			Places: places, MinHistory: minHistory, CategoryEn: ticket.CategoryNameEn,
+			Places: o.Places, MinHistory: minHistory, CategoryEn: ticket.CategoryNameEn,
 			Logger: o.Log.With("component", "hot-issues"), Now: o.Now, Active: o.Active,
 		})
 		if err != nil {

@@ -189,7 +189,7 @@ func New(cfg config.Config, o Options) (_ *App, err error) {
 		if pusher == nil {
 			pusher = a.walls // cluster alerts put their cameras in the walls' alert slots
 		}
-		if a.alerting, err = newAlerting(alertingOptions{Config: a.cfg.Alerts, City: a.cfg.City, Cameras: a.cfg.Cameras,
+		if a.alerting, err = newAlerting(alertingOptions{Config: a.cfg.Alerts, City: a.cfg.City, Places: a.placeNames(), Cameras: a.cfg.Cameras,
 			Location: a.loc, Now: a.now, Reg: a.reg, Log: a.log, Hub: a.hub, Demo: a.demo, Lookup: a.store.Get,
 			Pusher: pusher, DataFile: a.storage.alertsFile(), Shared: shared, Active: a.cluster.leaderActive(),
 			OnClose: a.onClose, PublicURL: a.cfg.Server.PublicURL}); err != nil {
@@ -271,12 +271,31 @@ func (a *App) newAnalysis() *analysis.History {
 	if a.cluster != nil {
 		retention = a.cfg.Redis.Retention
 	}
-	places := []string{a.cfg.City.Name}
-	for _, d := range a.cfg.City.Districts {
-		places = append(places, d.Name)
-	}
 	return analysis.New(analysis.Options{Location: a.loc, Retention: retention, Now: a.now,
-		Grams: phrase.NewExtractor(places).Grams})
+		Grams: phrase.NewExtractor(a.placeNames()).Grams})
+}
+
+// placeNames are the names summaries carry as places, never as issues:
+// the city, its districts, its cameras and its feed stations (waterlogging
+// points, reservoirs, gauges, road segments). A storm's reports naming one
+// underpass are a burst at that place, which the cluster scan reports; the
+// underpass's name is not an emerging issue.
+func (a *App) placeNames() []string {
+	names := []string{a.cfg.City.Name}
+	for _, d := range a.cfg.City.Districts {
+		names = append(names, d.Name)
+	}
+	for _, c := range a.cfg.Cameras {
+		names = append(names, c.Name)
+	}
+	stations := a.demo.Stations()
+	if stations == nil {
+		stations = stationsFromConfig(a.cfg.Feeds.Stations)
+	}
+	for _, s := range stations {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // webDeps is what the HTTP server serves from.

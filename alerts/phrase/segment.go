@@ -46,18 +46,49 @@ func NewExtractor(places []string) *Extractor {
 	for _, w := range stopWords {
 		add(w)
 	}
-	for _, p := range places {
-		add(p)
-		r := []rune(p)
-		if len(r) >= 3 {
-			for _, s := range []string{"区", "县", "市", "镇", "街道"} {
-				if short, ok := strings.CutSuffix(p, s); ok && len([]rune(short)) >= 2 {
-					add(short)
+	for _, name := range places {
+		for _, p := range placeForms(name) {
+			add(p)
+			r := []rune(p)
+			if len(r) >= 3 {
+				for _, s := range []string{"区", "县", "市", "镇", "街道"} {
+					if short, ok := strings.CutSuffix(p, s); ok && len([]rune(short)) >= 2 {
+						add(short)
+					}
 				}
 			}
 		}
 	}
 	return x
+}
+
+// placeForms are the forms of a place's name a summary may use: the name,
+// its parts apart from a bracketed note and separators ("滨海大道(世纪大桥—
+// 龙昆北路)": 滨海大道, 世纪大桥, 龙昆北路), and each part's beginnings that
+// end in a place suffix (金盘路工业区积水点: 金盘路, 金盘路工业区; 滨海大道
+// 秀英段: 滨海大道), at least three characters long. Citizens name the road
+// or the estate, rarely the station's full name.
+func placeForms(name string) []string {
+	out := []string{name}
+	parts := strings.FieldsFunc(name, func(r rune) bool {
+		return strings.ContainsRune("()（）—–-、·/，, ", r)
+	})
+	for _, p := range parts {
+		rs := []rune(p)
+		if len(rs) >= 2 && p != name {
+			out = append(out, p)
+		}
+		for i := 3; i < len(rs); i++ {
+			pre := string(rs[:i])
+			for _, s := range placeSuffixes {
+				if strings.HasSuffix(pre, s) {
+					out = append(out, pre)
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // normalize folds full-width letters and digits to ASCII and lowers case.
