@@ -531,6 +531,37 @@ func TestWallDisplaysSwitchTogether(t *testing.T) {
 		t.Errorf("displays applied a switch %.1f ms apart (p95), over the 100 ms target", a95)
 	}
 
+	// Ten minutes without news: a display of camera tiles alone
+	// (its topics: the wall's state and the cameras, which change when
+	// something happens) is not stale; the whole wall (the map's heat, the
+	// KPIs, the ticker: steady topics) says its data is old. The soak of the
+	// demo wall saw "数据已 8 分钟未更新" on its camera display.
+	whole := b.tab(s.url+"/wall/main?token="+wallTok, 1920, 1080)
+	wallPoll(t, whole, "the whole wall", stageProbe, 30*time.Second, func(st stageStatus) bool {
+		if len(st.Tiles) == 0 || !strings.Contains(st.Conn, "conn-open") {
+			return false
+		}
+		for _, tl := range st.Tiles {
+			if !tl.Mounted {
+				return false
+			}
+		}
+		return true
+	})
+	// Each call of Date.now is ten minutes after the one before: whatever
+	// the page last received is at least ten minutes old when it looks.
+	const later = `(() => { if (!window.__later) { const now = Date.now; let k = 0; Date.now = () => now.call(Date) + (++k) * 10 * 60 * 1000; window.__later = true; }
+		const e = document.getElementById('stale'); return e.hidden ? '' : e.textContent; })()`
+	if _, ok := evalUntil(t, whole, "the whole wall after ten quiet minutes", later, 10*time.Second, 20*time.Millisecond,
+		func(s string) bool { return s != "" }); !ok {
+		topics, _ := chromedp.Run(whole, chromedp.Evaluate[[]string](`[...window.citywall.hub.topics.keys()]`))
+		t.Fatalf("the whole wall (topics %q) is not stale after ten quiet minutes", topics)
+	}
+	if st, _ := evalUntil(t, d2, "display 2 (cameras) after ten quiet minutes", later, 3*time.Second, 500*time.Millisecond,
+		func(s string) bool { return s != "" }); st != "" {
+		t.Errorf("display 2 shows only cameras and says %q", st)
+	}
+
 	b.checkConsole()
 }
 

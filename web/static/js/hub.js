@@ -37,6 +37,13 @@ const DEFAULTS = {
 // Topic is one subscription shared by its listeners. Read-only for them:
 // `state` (Map, state topics) or `events` (Array, oldest first, event
 // topics), `epoch`, `seq`, `synced`, `error`.
+// STEADY topics carry a flow while the centre works (heat, tickets, KPIs,
+// feeds, hot topics): their data is what keeps a page fresh (lastDataAt).
+// The others change when something happens — a wall's state, the cameras,
+// the alerts — and a display of camera tiles alone may go hours without a
+// delta: that is not stale data.
+const STEADY = /^(heat|tickets|kpi|feeds|hot)(\/|$)/;
+
 class Topic {
   constructor(hub, name, kind, maxEvents) {
     this.hub = hub;
@@ -139,7 +146,7 @@ export class Hub extends EventTarget {
     this.attempt = 0;
     this.build = null;
     this.lastMessageAt = 0; // any server message
-    this.lastDataAt = 0; // snapshot or delta
+    this.lastDataAt = 0; // snapshot or delta of a steady topic (STEADY)
     this.openedAt = 0;
     this._retryTimer = 0;
     this._pingTimer = 0;
@@ -389,7 +396,7 @@ export class Hub extends EventTarget {
         if (!t) break; // left meanwhile
         this._answered(t.subId); // the server may share one snapshot, without an id, among clients
         t.subId = 0;
-        this.lastDataAt = Date.now();
+        if (STEADY.test(t.name)) this.lastDataAt = Date.now();
         t.applySnapshot(m);
         break;
       }
@@ -422,7 +429,7 @@ export class Hub extends EventTarget {
           this._resync(t, 'gap ' + t.seq + ' -> ' + m.seq);
           break;
         }
-        this.lastDataAt = Date.now();
+        if (STEADY.test(t.name)) this.lastDataAt = Date.now();
         t.applyDelta(m);
         break;
       }
