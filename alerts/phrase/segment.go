@@ -1,6 +1,7 @@
 package phrase
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -25,7 +26,7 @@ var placeSuffixes = []string{"街道", "社区", "小区", "大道", "路", "街
 // names removed. It is safe for concurrent use once built.
 type Extractor struct {
 	cut     map[string]bool // stop words and places
-	maxCut  int             // runes in the longest
+	lens    map[rune][]int  // the lengths in runes of the cut words starting with a rune, longest first
 	minN    int
 	maxN    int
 	suffixs []string
@@ -35,12 +36,19 @@ type Extractor struct {
 // street, grid and road names; a district's name without its 区/县 suffix
 // too).
 func NewExtractor(places []string) *Extractor {
-	x := &Extractor{cut: map[string]bool{}, minN: 2, maxN: 4, suffixs: placeSuffixes}
+	x := &Extractor{cut: map[string]bool{}, lens: map[rune][]int{}, minN: 2, maxN: 4, suffixs: placeSuffixes}
 	add := func(w string) {
 		w = normalize(w)
-		if n := len([]rune(w)); n > 0 {
-			x.cut[w] = true
-			x.maxCut = max(x.maxCut, n)
+		rs := []rune(w)
+		if len(rs) == 0 || x.cut[w] {
+			return
+		}
+		x.cut[w] = true
+		ls := x.lens[rs[0]]
+		if !slices.Contains(ls, len(rs)) {
+			ls = append(ls, len(rs))
+			slices.SortFunc(ls, func(a, b int) int { return b - a })
+			x.lens[rs[0]] = ls
 		}
 	}
 	for _, w := range stopWords {
@@ -122,8 +130,8 @@ func (x *Extractor) runs(s string) [][]rune {
 		}
 		// The longest stop word or place starting here.
 		cut := 0
-		for n := min(x.maxCut, len(rs)-i); n >= 1; n-- {
-			if x.cut[string(rs[i:i+n])] {
+		for _, n := range x.lens[r] {
+			if n <= len(rs)-i && x.cut[string(rs[i:i+n])] {
 				cut = n
 				break
 			}
