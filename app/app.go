@@ -279,7 +279,7 @@ func (a *App) newAnalysis() *analysis.History {
 // the city, its districts, its cameras and its feed stations (waterlogging
 // points, reservoirs, gauges, road segments). A storm's reports naming one
 // underpass are a burst at that place, which the cluster scan reports; the
-// underpass's name is not an emerging issue.
+// underpass's name is not an emerging issue. It needs a.feeds.
 func (a *App) placeNames() []string {
 	names := []string{a.cfg.City.Name}
 	for _, d := range a.cfg.City.Districts {
@@ -288,11 +288,7 @@ func (a *App) placeNames() []string {
 	for _, c := range a.cfg.Cameras {
 		names = append(names, c.Name)
 	}
-	stations := a.demo.Stations()
-	if stations == nil {
-		stations = stationsFromConfig(a.cfg.Feeds.Stations)
-	}
-	for _, s := range stations {
+	for _, s := range a.feeds.feed.Stations() {
 		names = append(names, s.Name)
 	}
 	return names

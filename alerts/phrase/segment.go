@@ -57,14 +57,6 @@ func NewExtractor(places []string) *Extractor {
 	for _, name := range places {
 		for _, p := range placeForms(name) {
 			add(p)
-			r := []rune(p)
-			if len(r) >= 3 {
-				for _, s := range []string{"区", "县", "市", "镇", "街道"} {
-					if short, ok := strings.CutSuffix(p, s); ok && len([]rune(short)) >= 2 {
-						add(short)
-					}
-				}
-			}
 		}
 	}
 	return x
@@ -74,8 +66,9 @@ func NewExtractor(places []string) *Extractor {
 // its parts apart from a bracketed note and separators ("滨海大道(世纪大桥—
 // 龙昆北路)": 滨海大道, 世纪大桥, 龙昆北路), and each part's beginnings that
 // end in a place suffix (金盘路工业区积水点: 金盘路, 金盘路工业区; 滨海大道
-// 秀英段: 滨海大道), at least three characters long. Citizens name the road
-// or the estate, rarely the station's full name.
+// 秀英段: 滨海大道), at least three characters long; and each of those of
+// three characters or more without its 区/县/市/镇/街道 (龙华区: 龙华).
+// Citizens name the road or the estate, rarely the station's full name.
 func placeForms(name string) []string {
 	out := []string{name}
 	parts := strings.FieldsFunc(name, func(r rune) bool {
@@ -93,6 +86,16 @@ func placeForms(name string) []string {
 					out = append(out, pre)
 					break
 				}
+			}
+		}
+	}
+	for _, p := range out {
+		if len([]rune(p)) < 3 {
+			continue
+		}
+		for _, s := range []string{"区", "县", "市", "镇", "街道"} {
+			if short, ok := strings.CutSuffix(p, s); ok && len([]rune(short)) >= 2 {
+				out = append(out, short)
 			}
 		}
 	}

@@ -34,9 +34,6 @@ const DEFAULTS = {
   reloadDelayMax: 8000, // ms; spread reloads so a whole wall does not hit the server at once
 };
 
-// Topic is one subscription shared by its listeners. Read-only for them:
-// `state` (Map, state topics) or `events` (Array, oldest first, event
-// topics), `epoch`, `seq`, `synced`, `error`.
 // STEADY topics carry a flow while the centre works (heat, tickets, KPIs,
 // feeds, hot topics): their data is what keeps a page fresh (lastDataAt).
 // The others change when something happens — a wall's state, the cameras,
@@ -44,9 +41,13 @@ const DEFAULTS = {
 // delta: that is not stale data.
 const STEADY = /^(heat|tickets|kpi|feeds|hot)(\/|$)/;
 
+// Topic is one subscription shared by its listeners. Read-only for them:
+// `state` (Map, state topics) or `events` (Array, oldest first, event
+// topics), `epoch`, `seq`, `synced`, `error`.
 class Topic {
   constructor(hub, name, kind, maxEvents) {
     this.hub = hub;
+    this.steady = STEADY.test(name);
     this.name = name;
     this.kind = kind; // 'state' | 'events' | '' (decided by the first snapshot)
     this.maxEvents = maxEvents;
@@ -396,7 +397,7 @@ export class Hub extends EventTarget {
         if (!t) break; // left meanwhile
         this._answered(t.subId); // the server may share one snapshot, without an id, among clients
         t.subId = 0;
-        if (STEADY.test(t.name)) this.lastDataAt = Date.now();
+        if (t.steady) this.lastDataAt = Date.now();
         t.applySnapshot(m);
         break;
       }
@@ -429,7 +430,7 @@ export class Hub extends EventTarget {
           this._resync(t, 'gap ' + t.seq + ' -> ' + m.seq);
           break;
         }
-        if (STEADY.test(t.name)) this.lastDataAt = Date.now();
+        if (t.steady) this.lastDataAt = Date.now();
         t.applyDelta(m);
         break;
       }
