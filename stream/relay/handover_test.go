@@ -239,8 +239,7 @@ func TestHandoverLimit(t *testing.T) {
 	if hung > 3*time.Second {
 		t.Fatalf("a hung up %v after the move, want within the 2 s limit", hung)
 	}
-	if n := handovers(p, "a", "forced"); n != 1 {
-		t.Fatalf("%v forced moves, want 1", n)
-	}
+	// The leg hangs up first and settles the move after: the count follows.
+	eventually(t, "one forced move", func() bool { return handovers(p, "a", "forced") == 1 })
 	t.Logf("a hung up %v after the move", hung.Round(time.Millisecond))
 }
