@@ -95,7 +95,7 @@ func newAlerting(o alertingOptions) (*alerting, error) {
 	}
 	var targets []webhook.Target
 	for _, w := range c.WebhookTargets() {
-		targets = append(targets, webhook.Target{Name: w.Name, URL: w.URL, Kind: w.Kind, Secret: w.Secret, Teams: w.Teams})
+		targets = append(targets, webhook.Target{Name: w.Name, URL: w.URL, Kind: w.Kind, Secret: w.Secret, Teams: w.Teams, PerMinute: w.PerMinute})
 	}
 	lo := alertLinksOptions{PublicURL: o.PublicURL, StateFile: c.StateFile, Log: o.Log}
 	if o.Shared != nil {

@@ -98,6 +98,9 @@ func (c *Config) validateAlerts() []error {
 		if w.Kind == WebhookWeCom && w.Secret != "" {
 			bad(key+".secret", quote("<redacted>"), "WeCom robots are not signed: their key is in the URL; remove the secret")
 		}
+		if w.PerMinute < -1 || w.PerMinute > 6000 {
+			bad(key+".per_minute", w.PerMinute, "must be 1..6000 messages a minute, 0 for the kind's limit (wecom and dingtalk 20, feishu 100) or -1 for none")
+		}
 		if len(w.Secret) > 256 {
 			bad(key+".secret", quote("<redacted>"), "at most 256 bytes")
 		}

@@ -48,6 +48,9 @@ func TestValidateAlerts(t *testing.T) {
 			c.Alerts.Webhooks = []Webhook{{URL: "https://a.example/", Name: "robot", Secret: "s3cret"}}
 			c.Alerts.Teams[0].Webhooks = []Webhook{{URL: "https://b.example/", Name: "robot"}}
 		}},
+		{"per minute", "alerts.webhooks[0].per_minute", func(c *Config) {
+			c.Alerts.Webhooks = []Webhook{{URL: "https://a.example/", PerMinute: -20}}
+		}},
 		{"default name taken", "alerts.webhooks[1].name", func(c *Config) {
 			c.Alerts.Webhooks = []Webhook{{URL: "https://a.example/"}, {URL: "https://b.example/", Name: "all-1"}}
 		}},
@@ -91,7 +94,7 @@ server:
 alerts:
   webhooks:
     - https://robot.example/plain?key=k
-    - {url: "https://oapi.dingtalk.com/robot/send?access_token=t", kind: dingtalk, secret: SECabc, name: duty-robot}
+    - {url: "https://oapi.dingtalk.com/robot/send?access_token=t", kind: dingtalk, secret: SECabc, name: duty-robot, per_minute: 10}
   teams:
     - id: longhua
       name: 龙华区应急队
@@ -115,7 +118,7 @@ alerts:
 			t.Errorf("target %d: %+v, want %+v", i, got[i], w)
 		}
 	}
-	if got[2].Teams[0] != "longhua" || got[1].Secret != "SECabc" {
+	if got[2].Teams[0] != "longhua" || got[1].Secret != "SECabc" || got[1].PerMinute != 10 || got[2].PerMinute != 0 {
 		t.Errorf("targets %+v", got)
 	}
 	m := c.Alerts.Teams[0].Members

@@ -26,6 +26,9 @@ type Webhook struct {
 	URL    string `yaml:"url"`    // http(s); robot URLs carry their key in the query
 	Kind   string `yaml:"kind"`   // wecom, dingtalk, feishu or generic (default)
 	Secret string `yaml:"secret"` // signature secret (dingtalk 加签, feishu 签名校验, generic HMAC key); never shown
+	// PerMinute is the most messages a minute the receiver takes: 0 its
+	// kind's (wecom and dingtalk 20, feishu 100), -1 no limit.
+	PerMinute int `yaml:"per_minute"`
 }
 
 // UnmarshalYAML takes a URL alone or a mapping with only known keys.

@@ -68,7 +68,8 @@ type Sink struct {
 	// Deliver returns when n was delivered or given up on (nil, or an
 	// error that is not Retry), or with an error for which Retry is true
 	// when it stopped before either: then it is not recorded, and the next
-	// leader sends it.
+	// leader sends it. ctx has no deadline: each of its sends must bound
+	// itself.
 	Deliver func(ctx, stop context.Context, n alerts.Notification) error
 	Retry   func(err error) bool
 }
@@ -205,10 +206,11 @@ func (d *Dispatcher) batch(ctx context.Context) (int, error) {
 			wg.Go(func() {
 				defer func() { <-sem }()
 				// The attempt in flight finishes even when this instance
-				// stops: it is then recorded, not sent twice.
-				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				defer cancel()
-				err := s.Deliver(dctx, ctx, n)
+				// stops: it is then recorded, not sent twice. Each post is
+				// bounded by its sink's client (a webhook's, 10 s), not by
+				// a deadline here, which would also run out while a sink
+				// waits for its receiver's rate limit.
+				err := s.Deliver(context.WithoutCancel(ctx), ctx, n)
 				if err != nil && s.Retry != nil && s.Retry(err) {
 					mu.Lock()
 					failed = fmt.Errorf("%s to %s: %w", id, s.Name, err)

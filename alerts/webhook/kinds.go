@@ -218,7 +218,18 @@ func checkAnswer(kind string, body []byte) error {
 	case code == nil:
 		return fmt.Errorf("%s answered without a result code: %q", kind, cut(string(body), 200))
 	case *code != 0:
-		return fmt.Errorf("%s answered code %d: %s", kind, *code, cut(msg, 300))
+		return &robotError{kind: kind, code: *code, msg: cut(msg, 300)}
 	}
 	return nil
+}
+
+// robotError is a robot's refusal in a 2xx answer.
+type robotError struct {
+	kind string
+	code int
+	msg  string
+}
+
+func (e *robotError) Error() string {
+	return fmt.Sprintf("%s answered code %d: %s", e.kind, e.code, e.msg)
 }

@@ -23,7 +23,15 @@ type message struct {
 	Lines    [][2]string
 	Link     string // to the alert on the team page; "" when none
 	Mentions []Member
+	Items    []item // a digest's notifications, each a line of its own
 	generic  string // a generic target's text.content, as earlier releases sent it, and the link
+}
+
+// item is one notification in a digest.
+type item struct {
+	Head string // 【告警 Firing】龙华区供水排水聚集
+	Text string // place, state and id
+	Link string
 }
 
 var verbs = map[alerts.Event][2]string{
@@ -71,6 +79,45 @@ func newMessage(n alerts.Notification, link string, mentions []Member) *message 
 		m.generic += "\n" + link
 	}
 	return m
+}
+
+// newDigest is one message of several notifications (what waited for a
+// robot's rate limit): a line each, with its own link; it calls everyone
+// that one of them calls.
+func newDigest(ns []alerts.Notification, links []string, mentions [][]Member) *message {
+	m := &message{Title: fmt.Sprintf("【汇总 Digest】%d 条预警通知 · %d notifications", len(ns), len(ns))}
+	seen := map[string]bool{}
+	for i, n := range ns {
+		a := n.Alert
+		v := verbs[n.Event]
+		parts := []string{a.District, state(a), a.ID}
+		m.Items = append(m.Items, item{Head: fmt.Sprintf("【%s %s】%s", v[0], v[1], cut(a.Title, 40)),
+			Text: strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), " · "), Link: links[i]})
+		if !slices.Contains(mentioning, n.Event) {
+			continue
+		}
+		for _, p := range mentions[i] {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				m.Mentions = append(m.Mentions, p)
+			}
+		}
+	}
+	return m
+}
+
+// Message sizes the robots take: WeCom's markdown content 4096 bytes and
+// its text 2048; the others take more, held to the same.
+const (
+	maxMarkdown = 4096
+	maxText     = 2048
+)
+
+// fits says whether t's body of m is within what the robot takes (with
+// room for the mentions, which each kind writes its own way).
+func fits(t Target, m *message) bool {
+	room := 64 * len(m.Mentions)
+	return len(m.markdown(""))+room <= maxMarkdown && len(m.text(""))+room <= maxText
 }
 
 // cameras names the nearest cameras, nearest first.
@@ -133,6 +180,13 @@ func (m *message) markdown(mention string) string {
 	for _, l := range m.Lines {
 		fmt.Fprintf(&b, "> **%s**：%s\n\n", l[0], mdEscape(l[1]))
 	}
+	for _, it := range m.Items {
+		fmt.Fprintf(&b, "- **%s** %s", mdEscape(it.Head), mdEscape(it.Text))
+		if it.Link != "" {
+			fmt.Fprintf(&b, " [%s](%s)", "打开 Open", it.Link)
+		}
+		b.WriteString("\n")
+	}
 	if m.Link != "" {
 		fmt.Fprintf(&b, "[%s](%s)\n", linkLabel, m.Link)
 	}
@@ -148,6 +202,12 @@ func (m *message) text(mention string) string {
 	b.WriteString(m.Title + "\n")
 	for _, l := range m.Lines {
 		fmt.Fprintf(&b, "%s：%s\n", l[0], l[1])
+	}
+	for _, it := range m.Items {
+		fmt.Fprintf(&b, "%s %s\n", it.Head, it.Text)
+		if it.Link != "" {
+			b.WriteString(it.Link + "\n")
+		}
 	}
 	if m.Link != "" {
 		fmt.Fprintf(&b, "%s：%s\n", linkLabel, m.Link)

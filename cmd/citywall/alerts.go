@@ -54,7 +54,7 @@ func alertsCmd(ctx context.Context, args []string, out io.Writer) error {
 		if w.Name != name {
 			continue
 		}
-		t := webhook.Target{Name: w.Name, URL: w.URL, Kind: w.Kind, Secret: w.Secret, Teams: w.Teams}
+		t := webhook.Target{Name: w.Name, URL: w.URL, Kind: w.Kind, Secret: w.Secret, Teams: w.Teams, PerMinute: w.PerMinute}
 		s := webhook.New([]webhook.Target{t}, webhook.Options{Client: newHTTPClient(*timeout)})
 		ctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
