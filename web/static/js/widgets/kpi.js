@@ -49,7 +49,9 @@ export function mount(host, ctx) {
   const sparkBox = el('div', 'fd-kpi-spark');
   const canvas = el('canvas', 'fd-spark fd-spark-wide');
   sparkBox.append(el('div', 'fd-spark-label', t('kpi.volume')), canvas);
-  root.append(grid, sparkBox);
+  const body = el('div', 'fd-kpi-body');
+  body.append(grid, sparkBox);
+  root.append(body);
 
   let rep = null;
   let conn = 'connecting';
