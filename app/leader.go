@@ -95,8 +95,8 @@ func (n *clusterMode) sharedAlerting(al *alerting, store *alerts.Store, notifier
 		sinks = append(sinks, alertredis.Sink{
 			Name:  "webhook:" + t.Name,
 			Wants: func(x alerts.Notification) bool { return webhook.Concerns(t, x) },
-			Deliver: func(ctx, stop context.Context, x alerts.Notification) error {
-				return al.hooks.DeliverNow(ctx, stop, t, x)
+			DeliverMany: func(ctx, stop context.Context, xs []alerts.Notification) []error {
+				return al.hooks.DeliverMany(ctx, stop, t, xs)
 			},
 			Retry: func(err error) bool { return errors.Is(err, webhook.ErrStopped) },
 		})

@@ -71,7 +71,11 @@ type Sink struct {
 	// leader sends it. ctx has no deadline: each of its sends must bound
 	// itself.
 	Deliver func(ctx, stop context.Context, n alerts.Notification) error
-	Retry   func(err error) bool
+	// DeliverMany, when set, takes the place of Deliver: it delivers ns in
+	// order (several to a message, if it likes) and returns what became
+	// of each, as Deliver would.
+	DeliverMany func(ctx, stop context.Context, ns []alerts.Notification) []error
+	Retry       func(err error) bool
 }
 
 // DeadLetter is a notification a sink gave up on, kept in Redis.
@@ -85,19 +89,20 @@ type DeadLetter struct {
 
 // Dispatcher delivers the outbox while this instance is the leader: each
 // notification to each sink once, claimed under the leader's fencing token
-// before it is sent and recorded as sent after. A new leader starts after
-// the last batch its predecessor finished and skips what is recorded, so
-// it sends exactly what was not.
+// before it is sent and recorded as sent after. Each sink goes at its own
+// pace on its own cursor, so a webhook waiting for its robot's rate limit
+// holds back neither the wall nor the other webhooks. A new leader starts
+// each sink after the last batch its predecessor finished and skips what
+// is recorded, so it sends exactly what was not.
 type Dispatcher struct {
-	rdb     redis.UniversalClient
-	k       Keys
-	lease   lease.Fencer
-	sinks   []Sink
-	log     *slog.Logger
-	Poll    time.Duration // default 100ms
-	Keep    time.Duration // how long a sent record is kept (default 7 days)
-	Workers int           // deliveries at once (default 4)
-	Dead    int64         // dead letters kept (default 100)
+	rdb   redis.UniversalClient
+	k     Keys
+	lease lease.Fencer
+	sinks []Sink
+	log   *slog.Logger
+	Poll  time.Duration // default 100ms
+	Keep  time.Duration // how long a sent record is kept (default 7 days)
+	Dead  int64         // dead letters kept (default 100)
 }
 
 // NewDispatcher returns a dispatcher for the leader whose token f gives.
@@ -106,7 +111,7 @@ func NewDispatcher(rdb redis.UniversalClient, prefix string, f lease.Fencer, sin
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Dispatcher{rdb: rdb, k: KeysOf(prefix), lease: f, sinks: sinks, log: log,
-		Poll: 100 * time.Millisecond, Keep: 7 * 24 * time.Hour, Workers: 4, Dead: 100}
+		Poll: 100 * time.Millisecond, Keep: 7 * 24 * time.Hour, Dead: 100}
 }
 
 var claimScript = lease.Fence(`
@@ -120,6 +125,15 @@ return 1`)
 // Run dispatches until ctx ends; it waits for the deliveries in flight,
 // which finish their current attempt.
 func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range d.sinks {
+		wg.Go(func() { d.run(ctx, s) })
+	}
+	wg.Wait()
+}
+
+// run dispatches to s until ctx ends.
+func (d *Dispatcher) run(ctx context.Context, s Sink) {
 	t := time.NewTicker(d.Poll)
 	defer t.Stop()
 	for {
@@ -132,10 +146,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			continue
 		}
 		for {
-			n, err := d.batch(ctx)
+			n, err := d.batch(ctx, s)
 			if err != nil {
 				if ctx.Err() == nil && !lease.IsStale(err) {
-					d.log.Warn("notifications not dispatched", "err", err)
+					d.log.Warn("notifications not dispatched", "sink", s.Name, "err", err)
 				}
 				break
 			}
@@ -146,18 +160,30 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// batch sends the next notifications after the cursor and moves it on;
+// cursor is the last entry s finished: its own cursor, or the one all
+// sinks shared before each had its own.
+func (d *Dispatcher) cursor(ctx context.Context, s Sink) (string, error) {
+	for _, key := range []string{d.k.Cursor + ":" + s.Name, d.k.Cursor} {
+		cur, err := d.rdb.Get(ctx, key).Result()
+		if err == nil {
+			return cur, nil
+		}
+		if !errors.Is(err, redis.Nil) {
+			return "", err
+		}
+	}
+	return "0-0", nil
+}
+
+// batch sends s the next notifications after its cursor and moves it on;
 // it returns how many stream entries it took.
-func (d *Dispatcher) batch(ctx context.Context) (int, error) {
+func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 	tok := d.lease.Token()
 	if tok == 0 {
 		return 0, lease.ErrStale
 	}
 	fence := strconv.FormatUint(tok, 10)
-	cur, err := d.rdb.Get(ctx, d.k.Cursor).Result()
-	if errors.Is(err, redis.Nil) {
-		cur, err = "0-0", nil
-	}
+	cur, err := d.cursor(ctx, s)
 	if err != nil {
 		return 0, err
 	}
@@ -169,10 +195,8 @@ func (d *Dispatcher) batch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sem := make(chan struct{}, max(d.Workers, 1))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed error
+	var ns []alerts.Notification
+	var keys []string
 	for _, m := range msgs {
 		id, _ := m.Values["id"].(string)
 		raw, _ := m.Values["n"].(string)
@@ -184,62 +208,60 @@ func (d *Dispatcher) batch(ctx context.Context) (int, error) {
 		if !known[n.Alert.ID] {
 			// Queued by an instance whose save was refused (a leader
 			// that had stepped down): the alert never was.
-			d.log.Warn("notification of an alert not in the shared state skipped", "alert", n.Alert.ID, "event", n.Event)
+			d.log.Warn("notification of an alert not in the shared state skipped", "sink", s.Name, "alert", n.Alert.ID, "event", n.Event)
 			continue
 		}
-		for _, s := range d.sinks {
-			if s.Wants != nil && !s.Wants(n) {
-				continue
-			}
-			key := d.k.Sent + id + "|" + s.Name
-			ok, err := claimScript.Run(ctx, d.rdb, []string{d.k.Token, key}, fence).Int64()
-			if err != nil {
-				mu.Lock()
-				failed = err
-				mu.Unlock()
-				break
-			}
-			if ok == 0 {
-				continue // sent before
-			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				// The attempt in flight finishes even when this instance
-				// stops: it is then recorded, not sent twice. Each post is
-				// bounded by its sink's client (a webhook's, 10 s), not by
-				// a deadline here, which would also run out while a sink
-				// waits for its receiver's rate limit.
-				err := s.Deliver(context.WithoutCancel(ctx), ctx, n)
-				if err != nil && s.Retry != nil && s.Retry(err) {
-					mu.Lock()
-					failed = fmt.Errorf("%s to %s: %w", id, s.Name, err)
-					mu.Unlock()
-					return
-				}
-				rctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-				defer cancel2()
-				_ = d.rdb.Set(rctx, key, fence, d.Keep).Err()
-				if err != nil {
-					b, _ := json.Marshal(DeadLetter{Sink: s.Name, Event: string(n.Event), AlertID: n.Alert.ID, Error: err.Error(), Time: n.Time})
-					_ = d.rdb.LPush(rctx, d.k.Dead, b).Err()
-					_ = d.rdb.LTrim(rctx, d.k.Dead, 0, d.Dead-1).Err()
-				}
-			})
+		if s.Wants != nil && !s.Wants(n) {
+			continue
 		}
-		mu.Lock()
-		f := failed
-		mu.Unlock()
-		if f != nil {
-			break
+		key := d.k.Sent + id + "|" + s.Name
+		ok, err := claimScript.Run(ctx, d.rdb, []string{d.k.Token, key}, fence).Int64()
+		if err != nil {
+			return 0, err
+		}
+		if ok == 1 { // else sent before
+			ns = append(ns, n)
+			keys = append(keys, key)
 		}
 	}
-	wg.Wait()
+	// What is in flight finishes even when this instance stops: it is
+	// then recorded, not sent twice.
+	dctx := context.WithoutCancel(ctx)
+	var errs []error
+	if s.DeliverMany != nil && len(ns) > 0 {
+		errs = s.DeliverMany(dctx, ctx, ns)
+	} else {
+		for _, n := range ns {
+			err := s.Deliver(dctx, ctx, n)
+			errs = append(errs, err)
+			if err != nil && s.Retry != nil && s.Retry(err) {
+				break // stopped: the rest is the next leader's
+			}
+		}
+	}
+	var failed error
+	rctx, cancel := context.WithTimeout(dctx, 5*time.Second)
+	defer cancel()
+	for i, err := range errs {
+		n := ns[i]
+		if err != nil && s.Retry != nil && s.Retry(err) {
+			if failed == nil {
+				failed = fmt.Errorf("%s to %s: %w", Identity(n), s.Name, err)
+			}
+			continue
+		}
+		_ = d.rdb.Set(rctx, keys[i], fence, d.Keep).Err()
+		if err != nil {
+			b, _ := json.Marshal(DeadLetter{Sink: s.Name, Event: string(n.Event), AlertID: n.Alert.ID, Error: err.Error(), Time: n.Time})
+			_ = d.rdb.LPush(rctx, d.k.Dead, b).Err()
+			_ = d.rdb.LTrim(rctx, d.k.Dead, 0, d.Dead-1).Err()
+		}
+	}
 	if failed != nil {
 		return 0, failed
 	}
 	last := msgs[len(msgs)-1].ID
-	if err := cursorScript.Run(ctx, d.rdb, []string{d.k.Token, d.k.Cursor}, fence, last).Err(); err != nil {
+	if err := cursorScript.Run(ctx, d.rdb, []string{d.k.Token, d.k.Cursor + ":" + s.Name}, fence, last).Err(); err != nil {
 		return 0, err
 	}
 	return len(msgs), nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -158,7 +159,6 @@ func TestDispatcherFailover(t *testing.T) {
 	wg.Go(func() { la.Run(actx) })
 	eventually(t, "a leads", la.IsLeader)
 	da := redisstore.NewDispatcher(rdb, prefix, la, sinks, nil)
-	da.Workers = 1
 	wg.Go(func() { da.Run(actx) })
 	<-recv.in // A5 in flight
 	acancel()
@@ -195,4 +195,68 @@ func TestDispatcherFailover(t *testing.T) {
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testkit.Eventually(t, what, 10*time.Second, 20*time.Millisecond, cond)
+}
+
+// TestSlowSinkHoldsNoOtherBack: one sink waits (a webhook whose robot's
+// minute is used up); the wall's sink still gets every notification at
+// once, and the slow one gets them all, in order and in batches, once it
+// goes on.
+func TestSlowSinkHoldsNoOtherBack(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t)
+	rdb := redistest.Client(t, addr)
+	ctx := context.Background()
+	var open []alerts.Alert
+	for i := range 8 {
+		open = append(open, alerts.Alert{ID: fmt.Sprintf("A%d", i), Notifications: 1})
+	}
+	if err := redisstore.New(rdb, prefix).Save(ctx, alerts.Snapshot{Open: open}); err != nil {
+		t.Fatal(err)
+	}
+	wall := &sink{got: map[string]int{}}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	batches := 0
+	slow := func(_, stop context.Context, ns []alerts.Notification) []error {
+		select {
+		case <-release:
+		case <-stop.Done():
+			return slices.Repeat([]error{errStopped}, len(ns))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		batches++
+		for _, n := range ns {
+			order = append(order, n.Alert.ID)
+		}
+		return make([]error, len(ns))
+	}
+	sinks := []redisstore.Sink{
+		{Name: "robot", DeliverMany: slow, Retry: func(err error) bool { return errors.Is(err, errStopped) }},
+		{Name: "wall", Deliver: wall.deliver},
+	}
+	la := lease.New(redistest.Client(t, addr), lease.Options{Key: "{" + prefix + "}:leader", ID: "a", TTL: 2 * time.Second})
+	lctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { la.Run(lctx) })
+	eventually(t, "a leads", la.IsLeader)
+	wg.Go(func() { redisstore.NewDispatcher(rdb, prefix, la, sinks, nil).Run(lctx) })
+	out := redisstore.NewOutbox(rdb, prefix, nil)
+	for _, a := range open[:4] {
+		out.Notify(ctx, alerts.Notification{Event: alerts.EventFiring, Alert: a})
+	}
+	eventually(t, "the wall has the first four", func() bool { n, _ := wall.count(); return n == 4 })
+	for _, a := range open[4:] {
+		out.Notify(ctx, alerts.Notification{Event: alerts.EventFiring, Alert: a})
+	}
+	eventually(t, "the wall has all eight while the robot waits", func() bool { n, _ := wall.count(); return n == 8 })
+	close(release)
+	eventually(t, "the robot has all eight", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 8 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.IsSorted(order) || batches > 2 {
+		t.Fatalf("the robot got %v in %d batches", order, batches)
+	}
 }

@@ -33,18 +33,40 @@ func (s *Sender) lane(t Target) *lane {
 	return &lane{t: t, pace: newPacer(limits(t, s.minute))}
 }
 
-// DeliverNow posts n to t at t's pace and returns when it was delivered
-// (nil), given up on after the attempts (the dead letter's error, also
-// kept by DeadLetters), or abandoned because stop ended a wait for the
-// pace or for a retry (ErrStopped). Each post runs under ctx; the waits
-// end with stop. A receiver still "too fast" after three minutes is a
-// failure: the caller's other deliveries wait on this one. For a caller that records what was sent, as the leader of several
-// instances does.
-func (s *Sender) DeliverNow(ctx, stop context.Context, t Target, n alerts.Notification) error {
+// DeliverMany posts ns to t in order at t's pace, as many to a message
+// as fit (to a robot), and returns what became of each: nil delivered;
+// the dead letter's error (also kept by DeadLetters) when given up on
+// after the attempts, or after fifteen minutes of the receiver saying "too
+// fast"; or ErrStopped when stop ended a wait for the pace or for a retry
+// first: not delivered and not given up on, so whoever takes over should
+// send it. Each post runs under ctx; the waits end with stop. For a caller
+// that records what was sent, as the leader of several instances does.
+func (s *Sender) DeliverMany(ctx, stop context.Context, t Target, ns []alerts.Notification) []error {
 	l := s.lane(t)
-	attempts, err := s.send(ctx, stop, l, []alerts.Notification{n}, 0, 3*s.minute)
-	if err != nil && !errors.Is(err, ErrStopped) {
-		s.deadLetter(t, n, attempts, err)
+	errs := make([]error, len(ns))
+	stopped := func(from int, err error) []error {
+		for j := from; j < len(ns); j++ {
+			errs[j] = err
+		}
+		return errs
 	}
-	return err
+	for i := 0; i < len(ns); {
+		seq, err := l.pace.wait(stop)
+		if err != nil {
+			return stopped(i, fmt.Errorf("%w: waiting for %s's rate limit", ErrStopped, t.Name))
+		}
+		k := s.fit(t, ns[i:])
+		attempts, err := s.send(ctx, stop, l, ns[i:i+k], seq, 15*s.minute)
+		if errors.Is(err, ErrStopped) {
+			return stopped(i, err)
+		}
+		for j := i; j < i+k; j++ {
+			errs[j] = err
+			if err != nil {
+				s.deadLetter(t, ns[j], attempts, err)
+			}
+		}
+		i += k
+	}
+	return errs
 }

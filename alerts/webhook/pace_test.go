@@ -221,31 +221,38 @@ func TestDigestFitsTheRobot(t *testing.T) {
 	t.Logf("message sizes %v", sizes)
 }
 
-// TestDeliverNowKeepsThePace: the leader of several instances sends each
-// notification on its own through DeliverNow; those go at the same pace
-// (no refusal from the robot), and one stopped while it waits for the
-// pace is ErrStopped (the next leader sends it), not a dead letter.
-func TestDeliverNowKeepsThePace(t *testing.T) {
+// TestDeliverManyKeepsThePace: the leader of several instances sends
+// what its outbox holds for a webhook through DeliverMany: at the same
+// pace (no refusal from the robot, one batch after another), several to a
+// message; one stopped while it waits for the pace is ErrStopped (the
+// next leader sends it), not a dead letter.
+func TestDeliverManyKeepsThePace(t *testing.T) {
 	const span = 300 * time.Millisecond
 	robot := newStrictRobot(t, span)
 	tg := webhook.Target{Name: "robot", URL: robot.srv.URL + "/robot/send?access_token=tok", Kind: webhook.KindDingTalk}
 	s := webhook.New([]webhook.Target{tg}, webhook.Options{Backoff: 5 * time.Millisecond, Attempts: 2})
 	webhook.SetMinute(s, span)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 30)
-	for i := range 30 {
-		wg.Go(func() { errs <- s.DeliverNow(ctx, ctx, tg, stormNote(i)) })
+	deliver := func(ns ...alerts.Notification) []error { return s.DeliverMany(ctx, ctx, tg, ns) }
+	for i := range 25 { // one at a time: the 21st waits for the robot's minute
+		if errs := deliver(stormNote(i)); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	var batch []alerts.Notification
+	for i := 25; i < 60; i++ {
+		batch = append(batch, stormNote(i))
+	}
+	for _, err := range deliver(batch...) {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if robot.delivered() != 30 || robot.refused > 0 {
-		t.Fatalf("%d delivered, %d refused", robot.delivered(), robot.refused)
+	robot.mu.Lock()
+	sent, refused, seen := len(robot.at), robot.refused, len(robot.seen)
+	robot.mu.Unlock()
+	if seen != 60 || refused > 0 || sent > 25+2 {
+		t.Fatalf("%d of 60 delivered in %d messages, %d refused", seen, sent, refused)
 	}
 	// A robot's minute filled by twenty: a delivery stopped while it waits.
 	robot = newStrictRobot(t, span)
@@ -253,14 +260,12 @@ func TestDeliverNowKeepsThePace(t *testing.T) {
 	s = webhook.New([]webhook.Target{tg}, webhook.Options{Backoff: 5 * time.Millisecond, Attempts: 2})
 	webhook.SetMinute(s, span)
 	for i := range 20 {
-		if err := s.DeliverNow(ctx, ctx, tg, stormNote(i)); err != nil {
-			t.Fatal(err)
-		}
+		deliver(stormNote(i))
 	}
 	stop, cancel := context.WithTimeout(ctx, span/10)
 	defer cancel()
-	if err := s.DeliverNow(ctx, stop, tg, stormNote(40)); !errors.Is(err, webhook.ErrStopped) {
-		t.Fatalf("stopped while waiting for the pace: %v, want ErrStopped", err)
+	if errs := s.DeliverMany(ctx, stop, tg, []alerts.Notification{stormNote(1), stormNote(2)}); !errors.Is(errs[0], webhook.ErrStopped) || !errors.Is(errs[1], webhook.ErrStopped) {
+		t.Fatalf("stopped while waiting for the pace: %v, want ErrStopped", errs)
 	}
 	if d := s.DeadLetters(); len(d) > 0 {
 		t.Errorf("dead letters %v", d)
