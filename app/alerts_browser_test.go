@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +136,87 @@ func TestTeamPageInBrowser(t *testing.T) {
 		t.Errorf("alert after the tap: %s by %q", a.State, a.AckedBy)
 	}
 	screenshot(t, bctx, "team-390x844.png")
+	b.checkConsole()
+}
+
+// TestAlertsWidgetFoldsAStorm: a rainstorm's six waterlogging points and a
+// morning's four overdue tickets each make one row of the wall's alerts
+// widget, with their districts, so the gas cluster raised before them and
+// the offline camera still show in its eight rows (unfolded, the storm's
+// rows pushed the cluster off the list).
+func TestAlertsWidgetFoldsAStorm(t *testing.T) {
+	s := startServer(t, alertConfig(t, ""))
+	m := s.app.Manager()
+	ctx := context.Background()
+	fire := func(sig alerts.Signal) {
+		t.Helper()
+		if err := m.Fire(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fire(alerts.Signal{Source: "cluster", Kind: "burst", Fingerprint: "cluster/燃气/x", Title: "龙华区燃气异味聚集：30分钟内7件（预期0.4）",
+		District: "龙华区", Category: "燃气"})
+	fire(alerts.Signal{Source: "camera", Kind: "offline", Fingerprint: "camera/road-binhai/down", Title: "摄像头离线：滨海大道国贸路口"})
+	for i, d := range []string{"龙华区", "美兰区", "龙华区", "秀英区", "龙华区", "美兰区"} {
+		fire(alerts.Signal{Source: "feed", Kind: "waterlogging", Fingerprint: fmt.Sprintf("feeds/wl-%d/level", i),
+			Title: fmt.Sprintf("积水点%d积水超警戒", i), District: d, Category: "flood"})
+	}
+	for i := range 4 {
+		fire(alerts.Signal{Source: "sla", Kind: "response_overdue", Fingerprint: fmt.Sprintf("sla/T%d", i),
+			Title: fmt.Sprintf("工单 T%d 超过30分钟未响应", i), District: "琼山区"})
+	}
+	b := startBrowser(t, 45*time.Second, 1280, 900)
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(s.url+"/team?token="+url.QueryEscape(s.tokens[config.RoleTeam]))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](`(async () => {
+	  const { Hub } = await import('/static/js/hub.js');
+	  const hub = new Hub().start();
+	  const el = document.createElement('div');
+	  el.style.cssText = 'position: fixed; left: 0; top: 0; width: 800px; height: 600px; z-index: 10; background: #03070d';
+	  document.body.append(el);
+	  const w = await import('/static/js/widgets/alerts.js');
+	  window.__tile = w.mount(el, { hub, lang: 'zh', t: (k) => k, pub: {}, opts: {} });
+	  window.__widget = el;
+	})()`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Name  string `json:"name"`
+		Line2 string `json:"line2"`
+		Count string `json:"count"`
+	}
+	const read = `[...window.__widget.querySelectorAll('.aw-row')].map((r) => ({
+	  name: r.querySelector('.aw-name').textContent, line2: r.querySelector('.aw-line2').textContent, count: r.dataset.count || ''}))`
+	rows, ok := evalUntil(t, b.ctx, "the widget's rows", read, 20*time.Second, 100*time.Millisecond, func(rs []row) bool { return len(rs) == 4 })
+	if !ok {
+		t.Fatalf("rows: %+v", rows)
+	}
+	var text []string
+	for _, r := range rows {
+		text = append(text, r.Name+" | "+r.Line2)
+	}
+	all := strings.Join(text, "\n")
+	for _, want := range []string{"积水超警戒 ×6", "龙华区 3、美兰区 2、秀英区 1", "工单超时未响应 ×4", "琼山区 4", "龙华区燃气异味聚集", "摄像头离线：滨海大道国贸路口"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the widget lacks %q:\n%s", want, all)
+		}
+	}
+	// Two points acknowledged: they are two rows of their own, the four
+	// still firing stay one.
+	for _, a := range m.Open() {
+		if a.Kind == "waterlogging" && (strings.HasPrefix(a.Title, "积水点0") || strings.HasPrefix(a.Title, "积水点1")) {
+			if _, err := m.Ack(ctx, a.ID, "team-1", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rows, ok = evalUntil(t, b.ctx, "the widget after two acknowledgements", read, 20*time.Second, 100*time.Millisecond, func(rs []row) bool {
+		return len(rs) == 6 && slices.ContainsFunc(rs, func(r row) bool { return r.Count == "4" && strings.Contains(r.Name, "积水超警戒 ×4") })
+	})
+	if !ok {
+		t.Fatalf("rows: %+v", rows)
+	}
+	screenshot(t, b.ctx, "alerts-widget-storm-800x600.png")
 	b.checkConsole()
 }

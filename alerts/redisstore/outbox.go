@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,6 +104,8 @@ type Dispatcher struct {
 	Poll  time.Duration // default 100ms
 	Keep  time.Duration // how long a sent record is kept (default 7 days)
 	Dead  int64         // dead letters kept (default 100)
+
+	startMu sync.Mutex
 }
 
 // NewDispatcher returns a dispatcher for the leader whose token f gives.
@@ -160,19 +163,110 @@ func (d *Dispatcher) run(ctx context.Context, s Sink) {
 	}
 }
 
-// cursor is the last entry s finished: its own cursor, or the one all
-// sinks shared before each had its own.
+// cursor is the last entry s finished.
 func (d *Dispatcher) cursor(ctx context.Context, s Sink) (string, error) {
-	for _, key := range []string{d.k.Cursor + ":" + s.Name, d.k.Cursor} {
-		cur, err := d.rdb.Get(ctx, key).Result()
-		if err == nil {
-			return cur, nil
-		}
+	for range 2 {
+		cur, err := d.rdb.Get(ctx, d.k.Cursor+":"+s.Name).Result()
 		if !errors.Is(err, redis.Nil) {
+			return cur, err
+		}
+		if err := d.startCursors(ctx); err != nil {
 			return "", err
 		}
 	}
 	return "0-0", nil
+}
+
+// startCursors gives every sink without a cursor one, all at once before
+// any of them sends: where the furthest sink is (a sink new to the outbox
+// starts with what comes now, not with every entry the stream still
+// holds), else where the one cursor all sinks shared before each had its
+// own was, else at the stream's start.
+func (d *Dispatcher) startCursors(ctx context.Context) error {
+	d.startMu.Lock()
+	defer d.startMu.Unlock()
+	keys := make([]string, len(d.sinks))
+	for i, s := range d.sinks {
+		keys[i] = d.k.Cursor + ":" + s.Name
+	}
+	vals, err := d.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return err
+	}
+	from := ""
+	for _, v := range vals {
+		if c, ok := v.(string); ok && (from == "" || streamAfter(c, from)) {
+			from = c
+		}
+	}
+	if from == "" {
+		from, err = d.rdb.Get(ctx, d.k.Cursor).Result()
+		if errors.Is(err, redis.Nil) {
+			from, err = "0-0", nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for i, v := range vals {
+		if v == nil {
+			if err := d.rdb.SetNX(ctx, keys[i], from, 0).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// streamAfter says whether stream id a comes after b ("ms-seq").
+func streamAfter(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ai, _ := strconv.ParseUint(am, 10, 64)
+	bi, _ := strconv.ParseUint(bm, 10, 64)
+	if ai != bi {
+		return ai > bi
+	}
+	aj, _ := strconv.ParseUint(as, 10, 64)
+	bj, _ := strconv.ParseUint(bs, 10, 64)
+	return aj > bj
+}
+
+// trimmed warns when the stream no longer holds s's cursor's entry and
+// starts after it: what was between went unsent (MaxLen trimmed it).
+func (d *Dispatcher) trimmed(ctx context.Context, s Sink, cur string, first redis.XMessage) {
+	if cur == "0-0" {
+		return
+	}
+	if at, err := d.rdb.XRangeN(ctx, d.k.Outbox, cur, cur, 1).Result(); err != nil || len(at) > 0 {
+		return
+	}
+	if head, err := d.rdb.XRangeN(ctx, d.k.Outbox, "-", "+", 1).Result(); err == nil && len(head) > 0 && head[0].ID == first.ID {
+		d.log.Error("the outbox was trimmed past a sink's cursor: notifications between were not sent", "sink", s.Name, "cursor", cur, "next", first.ID)
+	}
+}
+
+// watch returns a stop for one batch: ctx's end, or the end of the
+// leadership of tok (a deposed leader stops sending what it claimed: the
+// next leader sends what it did not record).
+func (d *Dispatcher) watch(ctx context.Context, tok uint64) (context.Context, context.CancelFunc) {
+	stop, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(d.Poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop.Done():
+				return
+			case <-t.C:
+				if d.lease.Token() != tok {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return stop, cancel
 }
 
 // batch sends s the next notifications after its cursor and moves it on;
@@ -191,6 +285,7 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
+	d.trimmed(ctx, s, cur, msgs[0])
 	known, err := d.known(ctx)
 	if err != nil {
 		return 0, err
@@ -225,14 +320,20 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 		}
 	}
 	// What is in flight finishes even when this instance stops: it is
-	// then recorded, not sent twice.
+	// then recorded, not sent twice. What waits (for a receiver's pace, or
+	// to retry) stops with this instance or its leadership.
 	dctx := context.WithoutCancel(ctx)
+	stop, cancel := d.watch(ctx, tok)
+	defer cancel()
 	var errs []error
 	if s.DeliverMany != nil && len(ns) > 0 {
-		errs = s.DeliverMany(dctx, ctx, ns)
+		errs = s.DeliverMany(dctx, stop, ns)
+		if len(errs) != len(ns) {
+			return 0, fmt.Errorf("sink %s answered for %d of %d notifications", s.Name, len(errs), len(ns))
+		}
 	} else {
 		for _, n := range ns {
-			err := s.Deliver(dctx, ctx, n)
+			err := s.Deliver(dctx, stop, n)
 			errs = append(errs, err)
 			if err != nil && s.Retry != nil && s.Retry(err) {
 				break // stopped: the rest is the next leader's
@@ -240,8 +341,8 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 		}
 	}
 	var failed error
-	rctx, cancel := context.WithTimeout(dctx, 5*time.Second)
-	defer cancel()
+	rctx, cancelR := context.WithTimeout(dctx, 5*time.Second)
+	defer cancelR()
 	for i, err := range errs {
 		n := ns[i]
 		if err != nil && s.Retry != nil && s.Retry(err) {
@@ -260,8 +361,9 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 	if failed != nil {
 		return 0, failed
 	}
+	// Recorded even when this instance stops now: the batch is done.
 	last := msgs[len(msgs)-1].ID
-	if err := cursorScript.Run(ctx, d.rdb, []string{d.k.Token, d.k.Cursor + ":" + s.Name}, fence, last).Err(); err != nil {
+	if err := cursorScript.Run(rctx, d.rdb, []string{d.k.Token, d.k.Cursor + ":" + s.Name}, fence, last).Err(); err != nil {
 		return 0, err
 	}
 	return len(msgs), nil

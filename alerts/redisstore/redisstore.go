@@ -5,7 +5,8 @@
 // notifications that only the leader delivers, recording each as sent.
 //
 // Keys share one hash tag, {prefix}, so the scripts work on a Cluster:
-// {prefix}:alerts:state, :version, :lock, :outbox, :outbox:cursor,
+// {prefix}:alerts:state, :version, :lock, :outbox, :outbox:cursor:<sink>
+// (and :outbox:cursor, the one cursor of earlier releases, read once),
 // :sent:<notification>|<sink>, :dead, and the leader's {prefix}:leader:token.
 package redisstore
 

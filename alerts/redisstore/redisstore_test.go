@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/alerts"
 	"github.com/citywall/citywall/alerts/redisstore"
@@ -192,6 +195,20 @@ func TestDispatcherFailover(t *testing.T) {
 	}
 }
 
+// withOpenAlerts is a Redis with n open alerts (A0, A1…) in the shared
+// state, whose notifications a dispatcher sends.
+func withOpenAlerts(t *testing.T, n int) (addr, prefix string, rdb redis.UniversalClient, open []alerts.Alert) {
+	addr, prefix = redistest.Addr(t), redistest.Prefix(t)
+	rdb = redistest.Client(t, addr)
+	for i := range n {
+		open = append(open, alerts.Alert{ID: fmt.Sprintf("A%d", i), Notifications: 1})
+	}
+	if err := redisstore.New(rdb, prefix).Save(context.Background(), alerts.Snapshot{Open: open}); err != nil {
+		t.Fatal(err)
+	}
+	return addr, prefix, rdb, open
+}
+
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testkit.Eventually(t, what, 10*time.Second, 20*time.Millisecond, cond)
@@ -202,17 +219,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // once, and the slow one gets them all, in order and in batches, once it
 // goes on.
 func TestSlowSinkHoldsNoOtherBack(t *testing.T) {
-	addr := redistest.Addr(t)
-	prefix := redistest.Prefix(t)
-	rdb := redistest.Client(t, addr)
+	addr, prefix, rdb, open := withOpenAlerts(t, 8)
 	ctx := context.Background()
-	var open []alerts.Alert
-	for i := range 8 {
-		open = append(open, alerts.Alert{ID: fmt.Sprintf("A%d", i), Notifications: 1})
-	}
-	if err := redisstore.New(rdb, prefix).Save(ctx, alerts.Snapshot{Open: open}); err != nil {
-		t.Fatal(err)
-	}
 	wall := &sink{got: map[string]int{}}
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -258,5 +266,92 @@ func TestSlowSinkHoldsNoOtherBack(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.IsSorted(order) || batches > 2 {
 		t.Fatalf("the robot got %v in %d batches", order, batches)
+	}
+}
+
+// heldFence is a leadership a test ends at will.
+type heldFence struct{ tok atomic.Uint64 }
+
+func (f *heldFence) Token() uint64 { return f.tok.Load() }
+
+// TestDeposedLeaderStopsSending: a leader's sink waits (for its robot's
+// pace) with notifications it claimed; the leadership ends. The wait ends
+// with it, nothing unsent is recorded, and the next leader sends all of
+// them, once.
+func TestDeposedLeaderStopsSending(t *testing.T) {
+	_, prefix, rdb, open := withOpenAlerts(t, 1)
+	a := open[0]
+	ctx := context.Background()
+	tokKey := "{" + prefix + "}:leader:token"
+	rdb.Set(ctx, tokKey, 7, 0)
+	f := &heldFence{}
+	f.tok.Store(7)
+	stopped := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	waiting := func(_, stop context.Context, ns []alerts.Notification) []error {
+		<-stop.Done()
+		close(stopped)
+		return slices.Repeat([]error{errStopped}, len(ns))
+	}
+	sending := func(_, _ context.Context, ns []alerts.Notification) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range ns {
+			got = append(got, redisstore.Identity(n))
+		}
+		return make([]error, len(ns))
+	}
+	retry := func(err error) bool { return errors.Is(err, errStopped) }
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go redisstore.NewDispatcher(rdb, prefix, f, []redisstore.Sink{{Name: "robot", DeliverMany: waiting, Retry: retry}}, nil).Run(dctx)
+	redisstore.NewOutbox(rdb, prefix, nil).Notify(ctx, alerts.Notification{Event: alerts.EventFiring, Alert: a})
+	time.Sleep(300 * time.Millisecond) // claimed, waiting
+	f.tok.Store(0)                     // deposed (the instance itself runs on)
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deposed leader's sink is still waiting to send")
+	}
+	rdb.Set(ctx, tokKey, 8, 0)
+	g := &heldFence{}
+	g.tok.Store(8)
+	go redisstore.NewDispatcher(rdb, prefix, g, []redisstore.Sink{{Name: "robot", DeliverMany: sending, Retry: retry}}, nil).Run(dctx)
+	eventually(t, "the next leader sends it", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
+}
+
+// TestNewSinkStartsNow: a webhook added to a running cluster gets what
+// comes from then on, not every notification the outbox still holds.
+func TestNewSinkStartsNow(t *testing.T) {
+	_, prefix, rdb, open := withOpenAlerts(t, 5)
+	ctx := context.Background()
+	rdb.Set(ctx, "{"+prefix+"}:leader:token", 7, 0)
+	f := &heldFence{}
+	f.tok.Store(7)
+	out := redisstore.NewOutbox(rdb, prefix, nil)
+	old, added := &sink{got: map[string]int{}}, &sink{got: map[string]int{}}
+	run := func(sinks ...redisstore.Sink) context.CancelFunc {
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { redisstore.NewDispatcher(rdb, prefix, f, sinks, nil).Run(dctx); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	stop := run(redisstore.Sink{Name: "old", Deliver: old.deliver})
+	for _, a := range open[:3] {
+		out.Notify(ctx, alerts.Notification{Event: alerts.EventFiring, Alert: a})
+	}
+	eventually(t, "the old sink has three", func() bool { n, _ := old.count(); return n == 3 })
+	stop()
+	stop = run(redisstore.Sink{Name: "old", Deliver: old.deliver}, redisstore.Sink{Name: "added", Deliver: added.deliver})
+	defer stop()
+	time.Sleep(300 * time.Millisecond)
+	for _, a := range open[3:] {
+		out.Notify(ctx, alerts.Notification{Event: alerts.EventFiring, Alert: a})
+	}
+	eventually(t, "both have the last two", func() bool { n, _ := old.count(); m, _ := added.count(); return n == 5 && m == 2 })
+	time.Sleep(300 * time.Millisecond)
+	if m, _ := added.count(); m != 2 {
+		t.Fatalf("the added sink got %d, want the 2 sent after it came", m)
 	}
 }

@@ -116,7 +116,7 @@ const (
 // fits says whether t's body of m is within what the robot takes (with
 // room for the mentions, which each kind writes its own way).
 func fits(t Target, m *message) bool {
-	room := 64 * len(m.Mentions)
+	room := 100 * len(m.Mentions)
 	return len(m.markdown(""))+room <= maxMarkdown && len(m.text(""))+room <= maxText
 }
 

@@ -27,19 +27,22 @@ type limit struct {
 // replaces in the count is still not over.
 func limits(t Target, minute time.Duration) []limit {
 	minute += minute / 20
-	switch {
-	case t.PerMinute > 0:
-		return []limit{{t.PerMinute, minute}}
-	case t.PerMinute < 0:
-		return nil
-	}
+	var ls []limit
 	switch t.Kind {
 	case KindWeCom, KindDingTalk:
-		return []limit{{20, minute}}
+		ls = []limit{{20, minute}}
 	case KindFeishu:
-		return []limit{{100, minute}, {5, minute / 60}}
+		ls = []limit{{100, minute}, {5, minute / 60}} // a Feishu bot's second is kept whatever the minute
 	}
-	return nil
+	switch {
+	case t.PerMinute < 0:
+		return nil
+	case t.PerMinute > 0 && len(ls) > 0:
+		ls[0].n = t.PerMinute
+	case t.PerMinute > 0:
+		ls = []limit{{t.PerMinute, minute}}
+	}
+	return ls
 }
 
 // pacer keeps one target under its limits. It counts posts in a sliding

@@ -284,19 +284,21 @@ func (s *Sender) fit(t Target, ns []alerts.Notification) int {
 // receiver refuses as too fast pauses the target for a minute and is
 // tried again after it, without spending an attempt, for up to limitedFor
 // (fifteen minutes covers a DingTalk robot's ten of refusing all).
-func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notification, seq int64, limitedFor time.Duration) (int, error) {
+func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notification, seq int64, limitedFor time.Duration) (posts int, _ error) {
 	t := l.t
 	m := s.message(t, ns)
 	wait := s.opt.Backoff
+	failures := 0 // attempts spent: failed posts not refused as too fast
 	var limitedSince time.Time
-	for attempt := 1; ; {
+	for {
 		if seq == 0 {
 			var err error
 			if seq, err = l.pace.wait(stop); err != nil {
-				return attempt - 1, fmt.Errorf("%w: waiting for %s's rate limit", ErrStopped, t.Name)
+				return posts, fmt.Errorf("%w: waiting for %s's rate limit", ErrStopped, t.Name)
 			}
 		}
 		_, retry, limited, err := s.post(ctx, t, ns, m)
+		posts++
 		l.pace.posted(seq)
 		seq = 0
 		if err == nil {
@@ -304,7 +306,7 @@ func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notificati
 			if len(ns) > 1 {
 				s.digestN.WithLabelValues(t.Name).Inc()
 			}
-			return attempt, nil
+			return posts, nil
 		}
 		pause := wait
 		if limited {
@@ -313,24 +315,24 @@ func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notificati
 				limitedSince = time.Now()
 			}
 			if time.Since(limitedSince) >= limitedFor {
-				return attempt, err
+				return posts, err
 			}
 			l.pace.hold(s.minute)
 			s.log.Warn("webhook receiver says too fast, pausing the target", "target", t.Name, "for", s.minute, "err", err)
 		} else {
-			if !retry || attempt >= s.opt.Attempts {
-				return attempt, err
+			failures++
+			if !retry || failures >= s.opt.Attempts {
+				return posts, err
 			}
-			attempt++
 			wait = min(wait*2, s.opt.MaxBackoff)
-			s.log.Warn("webhook failed, retrying", "target", t.Name, "attempt", attempt-1, "in", pause, "err", err)
+			s.log.Warn("webhook failed, retrying", "target", t.Name, "attempt", failures, "in", pause, "err", err)
 		}
 		s.retries.WithLabelValues(t.Name).Inc()
 		timer := time.NewTimer(pause)
 		select {
 		case <-stop.Done():
 			timer.Stop()
-			return attempt, fmt.Errorf("%w: %w", ErrStopped, err)
+			return posts, fmt.Errorf("%w: %w", ErrStopped, err)
 		case <-timer.C:
 		}
 	}

@@ -34,6 +34,18 @@ const S = {
     'source.feed': '监测',
     'widget.title': '告警',
     'widget.open': '{n} 条未解除',
+    'group.count': '{label} ×{n}',
+    'group.acked': '已确认 {n} 条',
+    'group.feed.waterlogging': '积水超警戒',
+    'group.feed.jam': '道路严重拥堵',
+    'group.feed.reservoir-warning': '水库超警戒水位',
+    'group.feed.reservoir-flood-limit': '水库超汛限水位',
+    'group.feed.stale': '监测数据中断',
+    'group.feed.source-down': '数据源中断',
+    'group.camera': '摄像头异常',
+    'group.sla': '工单超时未响应',
+    'group.cluster': '诉求聚集',
+    'group.hotissue': '热点问题',
     'stale': '连接中断',
     'link.who': '来自告警消息的处置链接',
     'link.name': '您的姓名（可选）',
@@ -78,6 +90,18 @@ const S = {
     'source.feed': 'Feed',
     'widget.title': 'Alerts',
     'widget.open': '{n} open',
+    'group.count': '{label} ×{n}',
+    'group.acked': '{n} acknowledged',
+    'group.feed.waterlogging': 'Waterlogging',
+    'group.feed.jam': 'Severe congestion',
+    'group.feed.reservoir-warning': 'Reservoirs above warning level',
+    'group.feed.reservoir-flood-limit': 'Reservoirs above flood limit',
+    'group.feed.stale': 'Stations without data',
+    'group.feed.source-down': 'Data sources down',
+    'group.camera': 'Camera trouble',
+    'group.sla': 'Tickets not responded to',
+    'group.cluster': 'Clusters of reports',
+    'group.hotissue': 'Hot issues',
     'stale': 'Connection lost',
     'link.who': 'Opened from an alert message',
     'link.name': 'Your name (optional)',
@@ -126,6 +150,48 @@ export function since(ts, t, now = Date.now()) {
 export function order(list) {
   const rank = (a) => (a.state === 'firing' ? 0 : 1) * 2 + (a.severity === 'critical' ? 0 : 1);
   return list.slice().sort((x, y) => rank(x) - rank(y) || String(y.starts_at).localeCompare(String(x.starts_at)));
+}
+
+// groups folds alerts of one source and kind in one state (a storm's
+// waterlogging points, a morning's overdue tickets) into one entry once
+// there are at least n of them (n < 1: never), so that they do not push
+// the other alerts off a short list. list is in order(); each entry is
+// {alert} or {group: [alerts...]}, placed where its first alert was.
+export function groups(list, n) {
+  const key = (a) => `${a.source}/${a.kind || ''}/${a.state}`;
+  const by = new Map();
+  for (const a of list) {
+    if (!by.has(key(a))) by.set(key(a), []);
+    by.get(key(a)).push(a);
+  }
+  const out = [];
+  const done = new Set();
+  for (const a of list) {
+    const members = by.get(key(a));
+    if (n < 1 || members.length < n) out.push({ alert: a });
+    else if (!done.has(key(a))) {
+      done.add(key(a));
+      out.push({ group: members });
+    }
+  }
+  return out;
+}
+
+// groupLabel names what a group's alerts are.
+export function groupLabel(members, t, lang) {
+  const a = members[0];
+  for (const k of [`group.${a.source}.${a.kind}`, `group.${a.source}`]) if (t.has(k)) return t(k);
+  return title(a, lang);
+}
+
+// groupPlaces says where a group's alerts are: their districts with a
+// count each, busiest first, else the first titles.
+export function groupPlaces(members, lang) {
+  const n = new Map();
+  for (const a of members) if (a.district) n.set(a.district, (n.get(a.district) || 0) + 1);
+  if (n.size) return [...n].sort((x, y) => y[1] - x[1]).map(([d, c]) => `${d} ${c}`).join('、');
+  const names = members.slice(0, 3).map((a) => title(a, lang));
+  return names.join('、') + (members.length > 3 ? '…' : '');
 }
 
 export function cameraNames(a, lang) {

@@ -1,7 +1,10 @@
 // Wall widget `alerts`: the open alerts, unacknowledged first, with who
 // acknowledged each and when. Options: {team: "<id>"} shows one team's
-// alerts instead of all; {max: n} bounds the rows (default 8).
-import { tr, title, since, hhmm, order, cameraNames } from '../alertview.js';
+// alerts instead of all; {max: n} bounds the rows (default 8); {group: n}
+// folds n or more alerts of one kind in one state into a row (default 3;
+// 0 never), so a storm's waterlogging points or a morning's overdue
+// tickets leave room for the rest.
+import { tr, title, since, hhmm, order, cameraNames, groups, groupLabel, groupPlaces } from '../alertview.js';
 import { el } from '../kit.js';
 
 
@@ -36,7 +39,8 @@ export function mount(root, ctx) {
   let connected = true;
 
   const render = () => {
-    const rows = order([...data.values()]).slice(0, Number(opts.max) > 0 ? Number(opts.max) : 8);
+    const at = opts.group == null ? 3 : Number(opts.group);
+    const rows = groups(order([...data.values()]), at).slice(0, Number(opts.max) > 0 ? Number(opts.max) : 8);
     const firing = [...data.values()].filter((a) => a.state === 'firing').length;
     count.textContent = t('widget.open', { n: data.size });
     count.classList.toggle('is-hot', firing > 0);
@@ -45,7 +49,8 @@ export function mount(root, ctx) {
       list.replaceChildren(el('div', 'aw-empty', t('empty')));
       return;
     }
-    list.replaceChildren(...rows.map((a) => {
+    list.replaceChildren(...rows.map(({ alert: a, group }) => {
+      if (group) return groupRow(group);
       const r = el('div', `aw-row sev-${a.severity} state-${a.state}`);
       const l1 = el('div', 'aw-line1');
       l1.append(el('span', 'aw-name', title(a, lang)), el('span', 'aw-time', `${hhmm(a.starts_at)} · ${since(a.starts_at, t)}`));
@@ -60,6 +65,23 @@ export function mount(root, ctx) {
       r.append(l1, l2);
       return r;
     }));
+  };
+
+  const groupRow = (members) => {
+    const a = members[0];
+    const critical = members.some((x) => x.severity === 'critical');
+    const first = members.reduce((m, x) => (String(x.starts_at) < String(m.starts_at) ? x : m), a);
+    const r = el('div', `aw-row aw-group sev-${critical ? 'critical' : a.severity} state-${a.state}`);
+    r.dataset.count = String(members.length);
+    const l1 = el('div', 'aw-line1');
+    l1.append(el('span', 'aw-name', t('group.count', { label: groupLabel(members, t, lang), n: members.length })),
+      el('span', 'aw-time', `${hhmm(first.starts_at)} · ${since(first.starts_at, t)}`));
+    const l2 = el('div', 'aw-line2');
+    if (a.state === 'acknowledged') l2.append(el('span', 'aw-ack', '✔ ' + t('group.acked', { n: members.length })));
+    else l2.append(el('span', 'aw-firing', t('state.firing') + (members.some((x) => x.level > 0) ? ' · ' + t('escalated') : '')));
+    l2.append(' · ' + groupPlaces(members, lang));
+    r.append(l1, l2);
+    return r;
   };
 
   const subscribe = () => {
