@@ -11,11 +11,12 @@ import (
 	"github.com/citywall/citywall/config"
 )
 
-// TestKPIFitsItsSlot: the KPI widget shows its eight figures and its
+// TestPanelsFitTheirSlots: the KPI widget shows its eight figures and its
 // sparkline whole in the slots a wall gives it: a strip along a monitor
 // (the command wall's is 1920×270, where the cards were cut at the
-// bottom), a large box and a small one.
-func TestKPIFitsItsSlot(t *testing.T) {
+// bottom), a large box and a small one; and the command wall's monitor 7
+// shows every KPI and every flood station.
+func TestPanelsFitTheirSlots(t *testing.T) {
 	s := demoWallServerQuiet(t)
 	// The duty screen (24 × 12 cells of 80 × 90 px) with the command
 	// wall's strip across the top, and two boxes below.
@@ -87,5 +88,30 @@ func TestKPIFitsItsSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	artifact(t, fmt.Sprintf("kpi-slots-%dx%d.png", 1920, 1080), shot)
+
+	// The command wall's monitor 7: the KPI strip, the flood panel (960 ×
+	// 405: it showed its three reservoirs only) and the traffic panel.
+	m7 := br.tab(s.url+"/wall/main?monitor=7&token="+url.QueryEscape(s.tokens[config.RoleWall]), 1920, 1080)
+	type panel struct {
+		Kind string   `json:"kind"`
+		Rows int      `json:"rows"`
+		Cut  []string `json:"cut"`
+	}
+	const panels = `[...document.querySelectorAll('.fd-panel')].map((p) => {
+	  const box = p.getBoundingClientRect();
+	  const rows = [...p.querySelectorAll('.fd-tile, .fd-row')];
+	  const cut = rows.filter((r) => r.getBoundingClientRect().bottom > box.bottom + 1)
+	    .map((r) => r.dataset.kpi || r.dataset.id || r.textContent.slice(0, 12));
+	  return {kind: p.classList.contains('fd-kpi') ? 'kpi' : p.classList.contains('fd-flood') ? 'flood' : 'traffic', rows: rows.length, cut};
+	})`
+	got := wallPoll(t, m7, "monitor 7's panels", panels, 60*time.Second, func(ps []panel) bool {
+		return len(ps) == 3 && ps[0].Rows > 0 && ps[1].Rows >= 13 && ps[2].Rows > 0
+	})
+	for _, p := range got {
+		t.Logf("monitor 7 %s: %d rows, cut %v", p.Kind, p.Rows, p.Cut)
+		if p.Kind != "traffic" && len(p.Cut) > 0 { // the traffic panel lists the worst roads first: the freest may fall off
+			t.Errorf("monitor 7's %s panel cuts %v", p.Kind, p.Cut)
+		}
+	}
 	br.checkConsole()
 }
