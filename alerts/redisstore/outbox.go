@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citywall/citywall/alerts"
+	"github.com/citywall/citywall/cluster/ingestlog"
 	"github.com/citywall/citywall/cluster/lease"
 )
 
@@ -106,6 +106,10 @@ type Dispatcher struct {
 	Dead  int64         // dead letters kept (default 100)
 
 	startMu sync.Mutex
+
+	knownMu  sync.Mutex
+	knownAt  string          // the state's version knownIDs is of
+	knownIDs map[string]bool // ids of the alerts in the state
 }
 
 // NewDispatcher returns a dispatcher for the leader whose token f gives.
@@ -195,7 +199,7 @@ func (d *Dispatcher) startCursors(ctx context.Context) error {
 	}
 	from := ""
 	for _, v := range vals {
-		if c, ok := v.(string); ok && (from == "" || streamAfter(c, from)) {
+		if c, ok := v.(string); ok && (from == "" || ingestlog.After(c, from)) {
 			from = c
 		}
 	}
@@ -218,27 +222,11 @@ func (d *Dispatcher) startCursors(ctx context.Context) error {
 	return nil
 }
 
-// streamAfter says whether stream id a comes after b ("ms-seq").
-func streamAfter(a, b string) bool {
-	am, as, _ := strings.Cut(a, "-")
-	bm, bs, _ := strings.Cut(b, "-")
-	ai, _ := strconv.ParseUint(am, 10, 64)
-	bi, _ := strconv.ParseUint(bm, 10, 64)
-	if ai != bi {
-		return ai > bi
-	}
-	aj, _ := strconv.ParseUint(as, 10, 64)
-	bj, _ := strconv.ParseUint(bs, 10, 64)
-	return aj > bj
-}
-
-// trimmed warns when the stream no longer holds s's cursor's entry and
-// starts after it: what was between went unsent (MaxLen trimmed it).
+// trimmed warns when the stream now starts after s's cursor (the first
+// entry past the cursor is the stream's head, so the cursor's own entry is
+// gone): what was between went unsent (MaxLen trimmed it).
 func (d *Dispatcher) trimmed(ctx context.Context, s Sink, cur string, first redis.XMessage) {
 	if cur == "0-0" {
-		return
-	}
-	if at, err := d.rdb.XRangeN(ctx, d.k.Outbox, cur, cur, 1).Result(); err != nil || len(at) > 0 {
 		return
 	}
 	if head, err := d.rdb.XRangeN(ctx, d.k.Outbox, "-", "+", 1).Result(); err == nil && len(head) > 0 && head[0].ID == first.ID {
@@ -286,10 +274,11 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 		return 0, err
 	}
 	d.trimmed(ctx, s, cur, msgs[0])
-	known, err := d.known(ctx)
+	known, err := d.known(ctx, false)
 	if err != nil {
 		return 0, err
 	}
+	fresh := false
 	var ns []alerts.Notification
 	var keys []string
 	for _, m := range msgs {
@@ -299,6 +288,13 @@ func (d *Dispatcher) batch(ctx context.Context, s Sink) (int, error) {
 		if err := json.Unmarshal([]byte(raw), &n); err != nil || id == "" {
 			d.log.Error("unreadable notification skipped", "entry", m.ID, "err", err)
 			continue
+		}
+		if !known[n.Alert.ID] && !fresh {
+			// Not in the state as last read: read it again, once.
+			if known, err = d.known(ctx, true); err != nil {
+				return 0, err
+			}
+			fresh = true
 		}
 		if !known[n.Alert.ID] {
 			// Queued by an instance whose save was refused (a leader
@@ -385,25 +381,44 @@ func DeadLetters(ctx context.Context, rdb redis.UniversalClient, prefix string) 
 	return out, nil
 }
 
-// known returns the ids of the alerts in the shared state.
-func (d *Dispatcher) known(ctx context.Context) (map[string]bool, error) {
-	raw, err := d.rdb.Get(ctx, d.k.State).Bytes()
+// known returns the ids of the alerts in the shared state (not to be
+// changed: the sinks share it). The state, history and all, is read again
+// only when its version has moved or fresh asks, not by every sink for
+// every batch.
+func (d *Dispatcher) known(ctx context.Context, fresh bool) (map[string]bool, error) {
+	ver, err := d.rdb.Get(ctx, d.k.Version).Result()
 	if errors.Is(err, redis.Nil) {
-		return map[string]bool{}, nil
+		ver, err = "0", nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var snap alerts.Snapshot
-	if err := json.Unmarshal(raw, &snap); err != nil {
-		return nil, fmt.Errorf("alert state: %w", err)
+	d.knownMu.Lock()
+	defer d.knownMu.Unlock()
+	if !fresh && d.knownIDs != nil && ver == d.knownAt {
+		return d.knownIDs, nil
 	}
-	out := make(map[string]bool, len(snap.Open)+len(snap.History))
-	for _, a := range snap.Open {
-		out[a.ID] = true
+	out := map[string]bool{}
+	raw, err := d.rdb.Get(ctx, d.k.State).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return nil, err
+	default:
+		var snap alerts.Snapshot
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			return nil, fmt.Errorf("alert state: %w", err)
+		}
+		for _, a := range snap.Open {
+			out[a.ID] = true
+		}
+		for _, a := range snap.History {
+			out[a.ID] = true
+		}
 	}
-	for _, a := range snap.History {
-		out[a.ID] = true
-	}
+	// Read after the version, the state is at least as new: a later
+	// version reads it again. (A Redis come back empty can reach the same
+	// version with other alerts: an id missing from the set reads afresh.)
+	d.knownAt, d.knownIDs = ver, out
 	return out, nil
 }

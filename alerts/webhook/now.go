@@ -10,7 +10,13 @@ import (
 )
 
 // Targets lists the sender's targets.
-func (s *Sender) Targets() []Target { return slices.Clone(s.targets) }
+func (s *Sender) Targets() []Target {
+	out := make([]Target, len(s.lanes))
+	for i, l := range s.lanes {
+		out[i] = l.t
+	}
+	return out
+}
 
 // Concerns says whether n goes to t.
 func Concerns(t Target, n alerts.Notification) bool {
@@ -55,8 +61,8 @@ func (s *Sender) DeliverMany(ctx, stop context.Context, t Target, ns []alerts.No
 		if err != nil {
 			return stopped(i, fmt.Errorf("%w: waiting for %s's rate limit", ErrStopped, t.Name))
 		}
-		k := s.fit(t, ns[i:])
-		attempts, err := s.send(ctx, stop, l, ns[i:i+k], seq, 15*s.minute)
+		k, m := s.fit(t, ns[i:])
+		attempts, err := s.send(ctx, stop, l, ns[i:i+k], m, seq, 15*s.minute)
 		if errors.Is(err, ErrStopped) {
 			return stopped(i, err)
 		}

@@ -139,9 +139,7 @@ var rateLimited = map[string][]int{
 	KindWeCom:    {45009},       // api freq out of limit
 	KindDingTalk: {130101},      // send too fast, exceed 20 times per minute
 	KindFeishu:   {9499, 11232}, // too many requests; message rate limit
-	KindGeneric:  nil,           // HTTP 429 only
-	"":           nil,
-}
+} // a generic receiver: HTTP 429 only
 
 // isRateLimited says whether a receiver's answer (its HTTP status and its
 // robot code, -1 when none) means "too fast".

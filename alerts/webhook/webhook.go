@@ -96,11 +96,10 @@ type lane struct {
 
 // Sender posts notifications to its targets.
 type Sender struct {
-	opt     Options
-	targets []Target
-	lanes   []*lane
-	log     *slog.Logger
-	minute  time.Duration // the receivers' rate window (a minute; tests shorten it)
+	opt    Options
+	lanes  []*lane
+	log    *slog.Logger
+	minute time.Duration // the receivers' rate window (a minute; tests shorten it)
 
 	mu   sync.Mutex
 	dead []DeadLetter
@@ -136,7 +135,7 @@ func New(targets []Target, o Options) *Sender {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{opt: o, targets: targets, log: o.Logger, minute: time.Minute,
+	s := &Sender{opt: o, log: o.Logger, minute: time.Minute,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "citywall_alerts_webhook_deliveries_total", Help: "Webhook notifications delivered (2xx), by target.",
 		}, []string{"target"}),
@@ -251,11 +250,11 @@ func (s *Sender) deliver(ctx context.Context, l *lane) {
 				break take
 			}
 		}
-		k := s.fit(l.t, l.pending)
+		k, m := s.fit(l.t, l.pending)
 		batch := l.pending[:k]
 		// Stopped while retrying is given up on too: nobody takes over a
 		// single instance's queue.
-		if attempts, err := s.send(ctx, ctx, l, batch, seq, 15*s.minute); err != nil {
+		if attempts, err := s.send(ctx, ctx, l, batch, m, seq, 15*s.minute); err != nil {
 			for _, n := range batch {
 				s.deadLetter(l.t, n, attempts, err)
 			}
@@ -264,29 +263,31 @@ func (s *Sender) deliver(ctx context.Context, l *lane) {
 	}
 }
 
-// fit is how many of ns, from the first, go in t's next message: one to a
-// generic receiver; to a robot, as many as its message holds.
-func (s *Sender) fit(t Target, ns []alerts.Notification) int {
-	if !digests(t) || len(ns) == 1 {
-		return 1
+// fit is how many of ns, from the first, go in t's next message, and that
+// message: one to a generic receiver; to a robot, as many as it holds.
+func (s *Sender) fit(t Target, ns []alerts.Notification) (int, *message) {
+	k := 1
+	if digests(t) {
+		k = min(len(ns), maxDigest)
 	}
-	k := min(len(ns), maxDigest)
-	for k > 1 && !fits(t, s.message(t, ns[:k])) {
+	for {
+		m := s.message(t, ns[:k])
+		if k == 1 || fits(t, m) {
+			return k, m
+		}
 		k--
 	}
-	return k
 }
 
-// send posts ns (one message) to l's target until it is delivered, the
+// send posts m, the message of ns, to l's target until it is delivered, the
 // attempts are spent, the failure is not worth retrying, or stop ends a
 // wait (ErrStopped wrapping the last failure). seq is the first post's
 // number when it has waited for the pace already, else 0. A post the
 // receiver refuses as too fast pauses the target for a minute and is
 // tried again after it, without spending an attempt, for up to limitedFor
 // (fifteen minutes covers a DingTalk robot's ten of refusing all).
-func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notification, seq int64, limitedFor time.Duration) (posts int, _ error) {
+func (s *Sender) send(ctx, stop context.Context, l *lane, ns []alerts.Notification, m *message, seq int64, limitedFor time.Duration) (posts int, _ error) {
 	t := l.t
-	m := s.message(t, ns)
 	wait := s.opt.Backoff
 	failures := 0 // attempts spent: failed posts not refused as too fast
 	var limitedSince time.Time
